@@ -127,6 +127,7 @@ export class GmelParallelEnv {
     this.possibleAgents.forEach((agent, i) => {
       const a = actions[agent];
       if (a === undefined && this.world.currentTask[i] !== -1) throw new RangeError(`missing action for ${agent}, which has a task`);
+      if (a !== undefined && !Number.isInteger(a)) throw new RangeError(`action of IED ${i} must be an integer in 0..${this.world.M}, got ${a}`);
       buffer[i] = a ?? 0;
     });
     const v = this.stepVector(buffer);

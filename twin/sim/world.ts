@@ -215,6 +215,7 @@ export class World {
     const pool = this.pool;
     if (pool.resolved[id] === 1) return;
     const stage = pool.stage[id] as number;
+    if (stage !== Stage.Pending && this.scenario.semantics === 'tang2020') return; // dropped when taken (stages-tang.ts)
     if (stage === Stage.Local) {
       // gmel local tasks: outcome fixed at decision (eq. 1); remaining = 0 marks "completes"
       if ((pool.resolveAt[id] as number) > this.slot + 1 + EPS) return;
@@ -264,6 +265,11 @@ export class World {
     const pool = this.pool;
     pool.resolved[id] = 1;
     this.unresolved--;
+    // a task dropped before any decision (Poisson backlog) has no transition to credit
+    if ((pool.decisionSlot[id] as number) < 0) {
+      pool.releaseIfDone(id);
+      return;
+    }
     if (this.creditCount === this.creditIed.length) this.growCredits();
     const k = this.creditCount++;
     this.creditIed[k] = i;
@@ -338,26 +344,48 @@ export class World {
     const poisson = s.arrivals.process === 'poisson';
     for (let i = 0; i < this.I; i++) {
       if (poisson) {
-        for (let n = rng.poisson(p); n > 0; n--) this.pendingQ.push(i, this.newTask(i));
+        for (let n = rng.poisson(p); n > 0; n--) this.pendingQ.push(i, this.drawTask(i));
         const id = this.pendingQ.firstLive(i);
         this.currentTask[i] = id >= 0 ? this.pendingQ.shift(i) : -1;
       } else {
-        this.currentTask[i] = rng.uniform() < p ? this.newTask(i) : -1;
+        this.currentTask[i] = rng.uniform() < p ? this.drawTask(i) : -1;
       }
     }
   }
 
-  private newTask(i: number): number {
+  /**
+   * Put a given task before IED i in the current slot (replaying live announcements, or tests with
+   * hand-computed cases; usually with arrivals.probability = 0). Sizes in Mbit, density in
+   * Gcycles/Mbit, deadline in seconds from now.
+   */
+  announce(i: number, task: { sizeMbit: number; density: number; deadlineSeconds: number }): void {
+    if (this.done) throw new Error('announce() after the episode ended');
+    if (!(i >= 0 && i < this.I)) throw new RangeError(`no IED ${i} (0..${this.I - 1})`);
+    if (this.currentTask[i] !== -1) throw new Error(`IED ${i} already has a task in slot ${this.slot}`);
+    if (!(task.sizeMbit > 0 && task.density > 0 && task.deadlineSeconds > 0))
+      throw new RangeError(`task of IED ${i}: size, density and deadline must be > 0`);
+    const id = this.newTask(i, task.sizeMbit, task.density, task.deadlineSeconds);
+    this.currentTask[i] = id;
+  }
+
+  private drawTask(i: number): number {
     const t = this.scenario.task;
     const rng = this.rng;
+    const size = rng.between(t.sizeMbit.min, t.sizeMbit.max);
+    const density = rng.between(t.densityGcyclesPerMbit.min, t.densityGcyclesPerMbit.max);
+    return this.newTask(i, size, density, rng.between(t.deadlineSeconds.min, t.deadlineSeconds.max));
+  }
+
+  private newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number): number {
     const pool = this.pool;
     const id = pool.alloc();
     pool.ied[id] = i;
     pool.stage[id] = Stage.Pending;
     pool.arrivalSlot[id] = this.slot;
-    pool.sizeMbit[id] = rng.between(t.sizeMbit.min, t.sizeMbit.max);
-    pool.density[id] = rng.between(t.densityGcyclesPerMbit.min, t.densityGcyclesPerMbit.max);
-    const deadline = this.slot + rng.between(t.deadlineSeconds.min, t.deadlineSeconds.max) / this.dt;
+    pool.decisionSlot[id] = -1;
+    pool.sizeMbit[id] = sizeMbit;
+    pool.density[id] = density;
+    const deadline = this.slot + deadlineSeconds / this.dt;
     pool.deadline[id] = deadline;
     pool.remaining[id] = 0;
     pool.resolveAt[id] = -1;
@@ -365,8 +393,8 @@ export class World {
     const m = this.metrics;
     m.arrived[i] = (m.arrived[i] as number) + 1;
     m.offeredGcycles[i] = (m.offeredGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
-    // gmel: every task is checked at the end of the slot holding its deadline, wherever it is
-    if (this.scenario.semantics !== 'tang2020') this.wheel.add(Math.ceil(deadline - EPS) - 1, id);
+    // every task is looked at at the end of the slot holding its deadline (tang2020: only if still pending)
+    this.wheel.add(Math.ceil(deadline - EPS) - 1, id);
     return id;
   }
 

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: every benchmark, each writing JSON under bench/results/ (never a timed test).
+ * `npm run bench -- simulator` runs only the named ones.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { execSync } from 'node:child_process';
+import { benchSimulator } from './sim.ts';
+
+const benches: Record<string, () => Record<string, unknown>> = {
+  simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
+};
+
+const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+mkdirSync(resultsDir, { recursive: true });
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((name) => !(name in benches));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
+}
+let commit = 'unknown';
+try {
+  commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+} catch {
+  // not a git checkout: keep "unknown"
+}
+for (const [name, run] of Object.entries(benches)) {
+  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  const result = {
+    ...run(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
+    commit,
+    at: new Date().toISOString(),
+  };
+  const file = join(resultsDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  console.log(JSON.stringify(result, null, 2));
+  console.log(`wrote ${file}`);
+}

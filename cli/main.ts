@@ -1,0 +1,29 @@
+/**
+ * `gmel`: one command-line tool, a subcommand per job. Each subcommand lives in its own module.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerSim } from './sim-command.ts';
+import { ScenarioError } from '../core/scenario/load.ts';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const program = new Command();
+program
+  .name('gmel')
+  .description('GMEL edge: learned AIGC task offloading for industrial edge devices')
+  .showHelpAfterError()
+  .exitOverride();
+registerSim(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof ScenarioError || err instanceof UsageError || err instanceof RangeError) {
+    console.error(`gmel: ${err.message}`);
+    process.exit(2);
+  }
+  throw err;
+}

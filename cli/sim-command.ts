@@ -1,0 +1,123 @@
+/**
+ * `gmel sim`: run heuristic policies on the simulator and print what happened.
+ *
+ *   gmel sim --scenario gmel2024 --policy greedy --episodes 20 --seed 1 [--json]
+ *   gmel sim --sweep p=0.1:0.9:0.1        (also deadline=…, ieds=…): every heuristic, one row per value
+ */
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { loadScenario, parseOverrideValue } from '../core/scenario/load.ts';
+import type { Scenario } from '../core/scenario/schema.ts';
+import { runEpisodes } from '../twin/sim/rollout.ts';
+import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../twin/policies/heuristics.ts';
+import type { MetricsSummary } from '../twin/sim/metrics.ts';
+import { UsageError } from './main.ts';
+
+interface SimOptions {
+  scenario: string;
+  policy: string;
+  episodes: string;
+  seed: string;
+  json?: boolean;
+  set: string[];
+  sweep?: string;
+}
+
+/** What a sweep key changes in the scenario. */
+const SWEEP_KEYS = {
+  p: (v: number) => ({ 'arrivals.probability': v }),
+  deadline: (v: number) => ({ 'task.deadlineSeconds.max': v }),
+  ieds: (v: number) => ({ ieds: Math.round(v) }),
+} as const;
+type SweepKey = keyof typeof SWEEP_KEYS;
+
+export function parseSets(sets: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of sets) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--set expects key=value, got "${item}"`);
+    out[item.slice(0, eq)] = parseOverrideValue(item.slice(eq + 1));
+  }
+  return out;
+}
+
+export function parseSweep(text: string): { key: SweepKey; values: number[] } {
+  const match = /^(\w+)=([\d.]+):([\d.]+):([\d.]+)$/.exec(text);
+  if (!match) throw new UsageError(`--sweep expects key=from:to:step (e.g. p=0.1:0.9:0.1), got "${text}"`);
+  const [, key, a, b, c] = match as unknown as [string, string, string, string, string];
+  if (!(key in SWEEP_KEYS)) throw new UsageError(`--sweep key must be one of ${Object.keys(SWEEP_KEYS).join(', ')}, got "${key}"`);
+  const [from, to, step] = [Number(a), Number(b), Number(c)];
+  if (!(step > 0) || to < from) throw new UsageError(`--sweep ${text}: need step > 0 and to ≥ from`);
+  const values: number[] = [];
+  for (let k = 0; from + k * step <= to + step * 1e-6; k++) values.push(Number((from + k * step).toPrecision(12)));
+  return { key: key as SweepKey, values };
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${text}"`);
+  return n;
+}
+
+function summaryJson(policy: string, scenario: Scenario, episodes: number, seed: number, s: MetricsSummary) {
+  return { scenario: scenario.name, policy, episodes, seed, ...s };
+}
+
+export function registerSim(program: Command): void {
+  program
+    .command('sim')
+    .description('run a heuristic policy on the simulator (or sweep a parameter for every heuristic)')
+    .option('--scenario <name|file>', 'preset name or scenario JSON file', 'gmel2024')
+    .option('--policy <name>', `one of ${HEURISTIC_NAMES.join(', ')}`, 'greedy')
+    .option('--episodes <n>', 'episodes to run', '20')
+    .option('--seed <n>', 'run seed (episode k uses a seed derived from it)', '1')
+    .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--sweep <key=from:to:step>', `sweep ${Object.keys(SWEEP_KEYS).join(' | ')} for every heuristic`)
+    .option('--json', 'print one JSON object instead of a table')
+    .action((opts: SimOptions) => {
+      const episodes = positiveInt(opts.episodes, '--episodes');
+      const seed = positiveInt(opts.seed, '--seed');
+      const sets = parseSets(opts.set);
+      if (opts.sweep) return sweep(opts, sets, episodes, seed);
+      if (!isHeuristicName(opts.policy)) throw new UsageError(`unknown policy "${opts.policy}"; known: ${HEURISTIC_NAMES.join(', ')}`);
+      const policy: HeuristicName = opts.policy;
+      const scenario = loadScenario(opts.scenario, sets);
+      const result = runEpisodes(scenario, (rng) => createHeuristic(policy, rng), episodes, seed);
+      const s = result.summary;
+      if (opts.json) {
+        console.log(JSON.stringify(summaryJson(policy, scenario, episodes, seed, s)));
+        return;
+      }
+      const table = new Table({ head: ['metric', 'value'] });
+      table.push(
+        ['scenario', scenario.name], ['policy', policy], ['episodes × slots', `${episodes} × ${scenario.episodeSlots} (+ drain)`],
+        ['tasks arrived', s.arrived], ['completed', `${s.completed} (local ${s.completedLocal}, edge ${s.completedEdge})`],
+        ['completion rate', s.completionRate.toFixed(4)],
+        ['mean latency (completed)', `${s.meanLatency.toFixed(4)} s`],
+        ['mean latency (drop = deadline)', `${s.meanLatencyDropsAtDeadline.toFixed(4)} s`],
+        ['dropped pending/local/uplink/edge', `${s.dropped.pending} / ${s.dropped.local} / ${s.dropped.uplink} / ${s.dropped.edge}`],
+        ['offered / served load', `${s.offeredGcycles.toFixed(1)} / ${s.servedGcycles.toFixed(1)} Gcycles`],
+      );
+      console.log(table.toString());
+    });
+}
+
+function sweep(opts: SimOptions, sets: Record<string, unknown>, episodes: number, seed: number): void {
+  const { key, values } = parseSweep(opts.sweep as string);
+  const rows = values.map((value) => {
+    const scenario = loadScenario(opts.scenario, { ...sets, ...SWEEP_KEYS[key](value) });
+    const results = Object.fromEntries(
+      HEURISTIC_NAMES.map((name) => [name, runEpisodes(scenario, (rng) => createHeuristic(name, rng), episodes, seed).summary]),
+    ) as Record<HeuristicName, MetricsSummary>;
+    return { value, results };
+  });
+  if (opts.json) {
+    console.log(JSON.stringify({ scenario: opts.scenario, sweep: key, episodes, seed, rows }));
+    return;
+  }
+  const table = new Table({ head: [key, ...HEURISTIC_NAMES] });
+  for (const row of rows)
+    table.push([String(row.value), ...HEURISTIC_NAMES.map((n) => `${row.results[n].completionRate.toFixed(3)} / ${row.results[n].meanLatency.toFixed(2)}s`)]);
+  console.log(`completion rate / mean latency of completed tasks — ${opts.scenario}, ${episodes} episodes, seed ${seed}`);
+  console.log(table.toString());
+}
