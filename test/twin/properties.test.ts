@@ -31,8 +31,8 @@ t.test('conservation: every arrived task ends completed or dropped exactly once'
         for (let i = 0; i < world.I; i++) if (world.currentTask[i] !== -1) decided.add(`${i}@${world.slot}`);
         policy.act(world, actions);
         done = world.step(actions);
-        for (let k = 0; k < world.creditCount; k++) {
-          const key = `${world.creditIed[k]}@${world.creditSlot[k]}`;
+        for (let k = 0; k < world.credits.count; k++) {
+          const key = `${world.credits.ied[k]}@${world.credits.slot[k]}`;
           if (credited.has(key)) duplicates++;
           credited.add(key);
         }

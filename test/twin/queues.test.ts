@@ -10,8 +10,8 @@ function runToEnd(w: World, actionsPerSlot: (slot: number) => number[] = () => [
   for (;;) {
     const actions = Int32Array.from({ length: w.I }, (_, i) => actionsPerSlot(w.slot)[i] ?? 0);
     const done = w.step(actions);
-    for (let k = 0; k < w.creditCount; k++)
-      credits.push({ ied: w.creditIed[k] as number, slot: w.creditSlot[k] as number, reward: w.creditReward[k] as number, completed: w.creditCompleted[k] === 1 });
+    for (let k = 0; k < w.credits.count; k++)
+      credits.push({ ied: w.credits.ied[k] as number, slot: w.credits.slot[k] as number, reward: w.credits.reward[k] as number, completed: w.credits.completed[k] === 1 });
     if (done) return credits;
   }
 }
@@ -58,7 +58,7 @@ t.test('eq. (2): several tasks of one queue finish in the same slot', async (t) 
     const size = tasks[slot];
     if (size !== undefined) w.announce(0, { sizeMbit: size, density: 0.1, deadlineSeconds: 5 });
     const finished = w.step([1]);
-    for (let k = 0; k < w.creditCount; k++) done.push(w.slot - 1); // slot in which it completed
+    for (let k = 0; k < w.credits.count; k++) done.push(w.slot - 1); // slot in which it completed
     if (finished) break;
   }
   // A: 0.1 in slot 1, 0.05 in slot 2 → 2.5; B joined at end of slot 1 → 2.5 + 0.2 = 2.7; C joins end of slot 2 → slot 3

@@ -94,8 +94,8 @@ t.test('tang2020 semantics match an independent statement of the reference rules
       }
       arrivals.set(world.slot, list);
       done = world.step(actions);
-      for (let k = 0; k < world.creditCount; k++)
-        ours.set(`${world.creditIed[k]}@${world.creditSlot[k]}`, { completed: world.creditCompleted[k] === 1, reward: world.creditReward[k] as number });
+      for (let k = 0; k < world.credits.count; k++)
+        ours.set(`${world.credits.ied[k]}@${world.credits.slot[k]}`, { completed: world.credits.completed[k] === 1, reward: world.credits.reward[k] as number });
     }
     const ref = reference(arrivals, world.I, world.M, scenario.slotSeconds, scenario.ied.gpuGHz, 8, 14, -2);
     t.equal(ours.size, ref.size, `p=${p}: same number of outcomes (${ours.size})`);

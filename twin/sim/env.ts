@@ -159,11 +159,11 @@ export class GmelParallelEnv {
       observations: this.obs,
       hasTask: this.hasTask,
       done: w.done,
-      creditCount: w.creditCount,
-      creditIed: w.creditIed,
-      creditSlot: w.creditSlot,
-      creditReward: w.creditReward,
-      creditCompleted: w.creditCompleted,
+      creditCount: w.credits.count,
+      creditIed: w.credits.ied,
+      creditSlot: w.credits.slot,
+      creditReward: w.credits.reward,
+      creditCompleted: w.credits.completed,
     };
   }
 

@@ -17,10 +17,8 @@
  */
 import { Rng } from '../../core/rng.ts';
 import type { Scenario } from '../../core/scenario/schema.ts';
-import { ofdmaRateMbps } from '../../core/radio.ts';
 import {
-  encodeObservation, observationScales, observationSize, SPECTRAL_EFFICIENCY_SCALE,
-  type ObservationFields, type ObservationScales,
+  encodeObservation, observationScales, observationSize, type ObservationFields, type ObservationScales,
 } from '../../core/observation.ts';
 import { buildPlant, type Plant } from './plant.ts';
 import { TaskPool, Fifos, Wheel, Stage } from './task-pool.ts';
@@ -28,6 +26,8 @@ import { Metrics } from './metrics.ts';
 import { gmelSlot, gmelDecideLocal } from './stages-gmel.ts';
 import { tangSlot } from './stages-tang.ts';
 import { taskReward } from './scenario.ts';
+import { CreditLog } from './credits.ts';
+import { Channel } from './channel.ts';
 
 /** Float tolerance for "finished by the deadline" comparisons, in slot units. */
 export const EPS = 1e-9;
@@ -70,8 +70,8 @@ export class World {
   private readonly activePos: Int32Array;
   /** |V_m| during the last slot (the observation's edge load) */
   readonly edgeLoadLast: Float64Array;
-  /** [i·M + m]: fading power gain this slot, and full-band spectral efficiency (bit/s/Hz) */
-  readonly fading: Float64Array;
+  readonly channel: Channel;
+  /** [i·M + m]: full-band spectral efficiency this slot (bit/s/Hz), channel.spectralEfficiency */
   readonly spectralEfficiency: Float64Array;
   /** scratch: the server each IED transmits to this slot, and sharers per server */
   readonly txServer: Int32Array;
@@ -80,11 +80,7 @@ export class World {
   joining = new Int32Array(64);
   joiningCount = 0;
   /** outcomes resolved during the last step(): the delayed credit of eq. (4) */
-  creditIed = new Int32Array(64);
-  creditSlot = new Int32Array(64);
-  creditReward = new Float64Array(64);
-  creditCompleted = new Uint8Array(64);
-  creditCount = 0;
+  readonly credits = new CreditLog();
   unresolved = 0;
 
   private readonly fields: ObservationFields;
@@ -116,8 +112,8 @@ export class World {
     this.activeLen = new Int32Array(M);
     this.activePos = new Int32Array(I * M).fill(-1);
     this.edgeLoadLast = new Float64Array(M);
-    this.fading = new Float64Array(I * M).fill(1);
-    this.spectralEfficiency = new Float64Array(I * M);
+    this.channel = new Channel(scenario.radio, this.plant);
+    this.spectralEfficiency = this.channel.spectralEfficiency;
     this.txServer = new Int32Array(I);
     this.sharers = new Int32Array(M);
     this.fields = {
@@ -144,7 +140,7 @@ export class World {
     this.slot = 0;
     this.done = false;
     this.unresolved = 0;
-    this.creditCount = 0;
+    this.credits.clear();
     this.joiningCount = 0;
     this.drawArrivals();
     this.drawChannel();
@@ -153,7 +149,7 @@ export class World {
   /** Advance one slot with one action per IED; returns true when the episode (with drain) is over. */
   step(actions: ArrayLike<number>): boolean {
     if (this.done) throw new Error('step() after the episode ended: call reset()');
-    this.creditCount = 0;
+    this.credits.clear();
     const I = this.I;
     const M = this.M;
     for (let i = 0; i < I; i++) {
@@ -237,7 +233,7 @@ export class World {
     m.latencySum[i] = (m.latencySum[i] as number) + latency;
     m.latencyDropsAtDeadlineSum[i] = (m.latencyDropsAtDeadlineSum[i] as number) + latency;
     m.servedGcycles[i] = (m.servedGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
-    this.finish(id, i, taskReward(this.scenario, true, latency), 1);
+    this.finish(id, i, taskReward(this.scenario, true, latency), true);
   }
 
   /** A task's deadline passed where it is (its current stage); its unsent/unprocessed data leaves the queue. */
@@ -258,10 +254,10 @@ export class World {
     } else if (stage === Stage.Local && this.scenario.semantics === 'tang2020') {
       this.localBacklogGcycles[i] = Math.max(0, (this.localBacklogGcycles[i] as number) - rem * (pool.density[id] as number));
     }
-    this.finish(id, i, taskReward(this.scenario, false, deadlineSeconds), 0);
+    this.finish(id, i, taskReward(this.scenario, false, deadlineSeconds), false);
   }
 
-  private finish(id: number, i: number, reward: number, completed: number): void {
+  private finish(id: number, i: number, reward: number, completed: boolean): void {
     const pool = this.pool;
     pool.resolved[id] = 1;
     this.unresolved--;
@@ -270,26 +266,8 @@ export class World {
       pool.releaseIfDone(id);
       return;
     }
-    if (this.creditCount === this.creditIed.length) this.growCredits();
-    const k = this.creditCount++;
-    this.creditIed[k] = i;
-    this.creditSlot[k] = pool.decisionSlot[id] as number;
-    this.creditReward[k] = reward;
-    this.creditCompleted[k] = completed;
+    this.credits.push(i, pool.decisionSlot[id] as number, reward, completed);
     pool.releaseIfDone(id);
-  }
-
-  private growCredits(): void {
-    const n = this.creditIed.length * 2;
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, ctor: new (n: number) => T) => {
-      const b = new ctor(n);
-      b.set(a);
-      return b;
-    };
-    this.creditIed = grow(this.creditIed, Int32Array);
-    this.creditSlot = grow(this.creditSlot, Int32Array);
-    this.creditReward = grow(this.creditReward, Float64Array);
-    this.creditCompleted = grow(this.creditCompleted, Uint8Array);
   }
 
   /** An upload finished: the task joins edge queue (i, m) (served from the next slot). */
@@ -331,10 +309,7 @@ export class World {
 
   /** Uplink rate (Mbit/s) of IED i to server m when `sharers` IEDs transmit to m this slot. */
   uplinkRateMbps(i: number, m: number, sharers: number): number {
-    const radio = this.scenario.radio;
-    if (radio.model === 'fixed') return radio.fixedRateMbps as number;
-    const k = i * this.M + m;
-    return ofdmaRateMbps(this.plant.edgeBandwidthMHz[m] as number, sharers, (this.plant.snrFullBand[k] as number) * (this.fading[k] as number));
+    return this.channel.rateMbps(i, m, sharers);
   }
 
   private drawArrivals(): void {
@@ -399,20 +374,7 @@ export class World {
   }
 
   private drawChannel(): void {
-    const radio = this.scenario.radio;
-    const n = this.I * this.M;
-    if (radio.model === 'fixed') {
-      this.spectralEfficiency.fill(SPECTRAL_EFFICIENCY_SCALE);
-      return;
-    }
-    const snr = this.plant.snrFullBand;
-    const rayleigh = radio.fading === 'rayleigh';
-    const rng = this.rng;
-    for (let k = 0; k < n; k++) {
-      const h = rayleigh ? rng.exponential() : 1;
-      this.fading[k] = h;
-      this.spectralEfficiency[k] = Math.log2(1 + (snr[k] as number) * h);
-    }
+    this.channel.draw(this.rng);
   }
 
   /** Local queue waiting time of IED i at the current slot, seconds. */
