@@ -19,6 +19,7 @@ interface SimOptions {
   episodes: string;
   seed: string;
   json?: boolean;
+  perIed?: boolean;
   set: string[];
   sweep?: string;
 }
@@ -74,6 +75,7 @@ export function registerSim(program: Command): void {
     .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sweep <key=from:to:step>', `sweep ${Object.keys(SWEEP_KEYS).join(' | ')} for every heuristic`)
     .option('--json', 'print one JSON object instead of a table')
+    .option('--per-ied', 'with --json: add each IED\'s own metrics (perIed[i])')
     .action((opts: SimOptions) => {
       const episodes = positiveInt(opts.episodes, '--episodes');
       const seed = positiveInt(opts.seed, '--seed');
@@ -85,7 +87,8 @@ export function registerSim(program: Command): void {
       const result = runEpisodes(scenario, (rng) => createHeuristic(policy, rng), episodes, seed);
       const s = result.summary;
       if (opts.json) {
-        console.log(JSON.stringify(summaryJson(policy, scenario, episodes, seed, s)));
+        const perIed = opts.perIed ? { perIed: Array.from({ length: scenario.ieds }, (_, i) => result.metrics.summary([i])) } : {};
+        console.log(JSON.stringify({ ...summaryJson(policy, scenario, episodes, seed, s), ...perIed }));
         return;
       }
       const table = new Table({ head: ['metric', 'value'] });

@@ -18,6 +18,9 @@ t.test('--json prints the documented fields', async (t) => {
   t.equal(out.arrived, out.completed + out.dropped.total);
   const again = JSON.parse(gmel('sim', '--policy', 'greedy', '--episodes', '2', '--seed', '1', '--json', '--set', 'ieds=10').stdout);
   t.same(again, out, 'same seed, same numbers');
+  const perIed = JSON.parse(gmel('sim', '--episodes', '1', '--json', '--per-ied', '--set', 'ieds=4').stdout) as { arrived: number; perIed: { arrived: number }[] };
+  t.equal(perIed.perIed.length, 4, 'one entry per IED');
+  t.equal(perIed.perIed.reduce((a, x) => a + x.arrived, 0), perIed.arrived, 'per-IED counts add up');
 });
 
 t.test('a table by default; a sweep has a row per value and a column per heuristic', async (t) => {

@@ -2,6 +2,8 @@
  * The delayed credits of one step (eq. 4): one row per task resolved in it, tagged with the IED and
  * the slot of the decision it rewards. Parallel typed arrays, grown on demand, reused every step.
  */
+import { resized } from './task-pool.ts';
+
 export class CreditLog {
   ied = new Int32Array(64);
   slot = new Int32Array(64);
@@ -23,14 +25,9 @@ export class CreditLog {
   }
 
   private grow(n: number): void {
-    const grow = <T extends Int32Array | Float64Array | Uint8Array>(a: T, ctor: new (n: number) => T): T => {
-      const b = new ctor(n);
-      b.set(a);
-      return b;
-    };
-    this.ied = grow(this.ied, Int32Array);
-    this.slot = grow(this.slot, Int32Array);
-    this.reward = grow(this.reward, Float64Array);
-    this.completed = grow(this.completed, Uint8Array);
+    this.ied = resized(this.ied, Int32Array, n);
+    this.slot = resized(this.slot, Int32Array, n);
+    this.reward = resized(this.reward, Float64Array, n);
+    this.completed = resized(this.completed, Uint8Array, n);
   }
 }

@@ -22,6 +22,7 @@
  */
 import type { World } from './world.ts';
 import { EPS } from './world.ts';
+import { resized } from './task-pool.ts';
 
 /** eq. (1): fix a local task's outcome at decision time (FIFO ⇒ it depends only on earlier tasks). */
 export function gmelDecideLocal(w: World, i: number, id: number): void {
@@ -156,10 +157,6 @@ function uplinkStage(w: World): void {
 }
 
 export function pushJoining(w: World, id: number): void {
-  if (w.joiningCount === w.joining.length) {
-    const grown = new Int32Array(w.joining.length * 2);
-    grown.set(w.joining);
-    w.joining = grown;
-  }
+  if (w.joiningCount === w.joining.length) w.joining = resized(w.joining, Int32Array, w.joining.length * 2);
   w.joining[w.joiningCount++] = id;
 }

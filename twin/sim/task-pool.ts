@@ -16,6 +16,15 @@ export const Stage = { Pending: 0, Local: 1, Uplink: 2, Edge: 3 } as const;
 export type StageName = 'pending' | 'local' | 'uplink' | 'edge';
 export const STAGE_NAMES: readonly StageName[] = ['pending', 'local', 'uplink', 'edge'];
 
+export type TypedColumn = Int32Array | Uint8Array | Uint32Array | Float64Array;
+
+/** A copy of `column` with `length` entries (the growth step of every typed-array buffer here). */
+export function resized<T extends TypedColumn>(column: T, ctor: new (n: number) => T, length: number): T {
+  const out = new ctor(length);
+  out.set(column.subarray(0, Math.min(column.length, length)) as T);
+  return out;
+}
+
 export class TaskPool {
   capacity = 0;
   ied = new Int32Array(0);
@@ -44,11 +53,7 @@ export class TaskPool {
   }
 
   private grow(capacity: number): void {
-    const copy = <T extends Int32Array | Uint8Array | Uint32Array | Float64Array>(a: T, ctor: new (n: number) => T): T => {
-      const b = new ctor(capacity);
-      b.set(a);
-      return b;
-    };
+    const copy = <T extends TypedColumn>(a: T, ctor: new (n: number) => T): T => resized(a, ctor, capacity);
     this.ied = copy(this.ied, Int32Array);
     this.server = copy(this.server, Int32Array);
     this.stage = copy(this.stage, Uint8Array);
