@@ -3,6 +3,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim-command.ts';
+import { registerTrain } from './train-command.ts';
 import { ScenarioError } from '../core/scenario/load.ts';
 
 export class UsageError extends Error {
@@ -16,6 +17,7 @@ program
   .showHelpAfterError()
   .exitOverride();
 registerSim(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);

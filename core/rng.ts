@@ -55,11 +55,16 @@ export class Rng {
 
   static fromState(state: RngState): Rng {
     const rng = new Rng(0);
-    rng.a = state[0] >>> 0;
-    rng.b = state[1] >>> 0;
-    rng.c = state[2] >>> 0;
-    rng.d = state[3] >>> 0;
+    rng.restore(state);
     return rng;
+  }
+
+  /** Continue exactly where a saved state left off. */
+  restore(state: RngState): void {
+    this.a = state[0] >>> 0;
+    this.b = state[1] >>> 0;
+    this.c = state[2] >>> 0;
+    this.d = state[3] >>> 0;
   }
 
   state(): RngState {

@@ -1,0 +1,85 @@
+/**
+ * `gmel train`: learn AMARL or a baseline on the simulator.
+ *
+ *   gmel train --algo amarl --scenario gmel2024 --preset quick --seed 1 --out runs/amarl-quick
+ *   gmel train ... --resume            continue from the run folder's checkpoint
+ */
+import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadScenario } from '../core/scenario/load.ts';
+import { train } from '../trainer/train.ts';
+import { PRESETS, type Preset } from '../trainer/registry.ts';
+import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../trainer/backend.ts';
+import { UsageError } from './main.ts';
+import { parseSets } from './sim-command.ts';
+
+interface TrainCliOptions {
+  algo: string;
+  scenario: string;
+  preset: string;
+  seed: string;
+  out?: string;
+  resume?: boolean;
+  backend: string;
+  episodes?: string;
+  set: string[];
+  progress: boolean;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('train AMARL or a baseline (maddpg, ac, dqn) on the simulator; writes a run folder')
+    .option('--algo <name>', ALGORITHMS.join(' | '), 'amarl')
+    .option('--scenario <name|file>', 'preset name or scenario JSON file', 'gmel2024')
+    .option('--preset <name>', PRESETS.join(' | '), 'smoke')
+    .option('--seed <n>', 'run seed', '1')
+    .option('--out <dir>', 'run folder (default runs/<algo>-<preset>-s<seed>)')
+    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--backend <name>', BACKEND_CHOICES.join(' | '), 'auto')
+    .option('--episodes <n>', 'override the preset\'s number of episodes')
+    .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--no-progress', 'log lines instead of a progress bar')
+    .action(async (opts: TrainCliOptions) => {
+      const algo: Algorithm = oneOf(opts.algo, ALGORITHMS, '--algo');
+      const preset: Preset = oneOf(opts.preset, PRESETS, '--preset');
+      const backend: BackendChoice = oneOf(opts.backend, BACKEND_CHOICES, '--backend');
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
+      const episodes = opts.episodes === undefined ? undefined : Number(opts.episodes);
+      if (episodes !== undefined && !(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--episodes must be a positive integer, got "${opts.episodes}"`);
+      const scenario = loadScenario(opts.scenario, parseSets(opts.set));
+      const outDir = opts.out ?? `runs/${algo}-${preset}-s${seed}`;
+      const useBar = opts.progress && process.stderr.isTTY;
+      const bar = useBar
+        ? new cliProgress.SingleBar(
+            { format: `${algo} |{bar}| ep {value}/{total} | reward/task {reward} | completion {completion} | ETA {eta_formatted}`, etaBuffer: 20 },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      let started = false;
+      const result = await train({
+        algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
+        ...(episodes !== undefined ? { episodes } : {}),
+        command: ['gmel', ...process.argv.slice(2)].join(' '),
+        onEpisode: (line, total) => {
+          const payload = { reward: line.rewardPerTask.toFixed(3), completion: line.completionRate.toFixed(3) };
+          if (bar) {
+            if (!started) bar.start(total, line.episode, payload);
+            started = true;
+            bar.update(line.episode + 1, payload);
+          } else if ((line.episode + 1) % 10 === 0 || line.episode + 1 === total) {
+            console.error(`${algo} episode ${line.episode + 1}/${total} reward/task ${payload.reward} completion ${payload.completion} update ${line.updateMs.toFixed(0)} ms`);
+          }
+        },
+      });
+      bar?.stop();
+      console.log(JSON.stringify({ runDir: result.runDir, backend: result.backend, episodes: result.episodes, last: result.lastLines.at(-1) ?? null }));
+    });
+}

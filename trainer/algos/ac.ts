@@ -1,0 +1,183 @@
+/**
+ * Actor-Critic baseline: independent advantage actor-critic per IED, on-policy.
+ *
+ * | piece        | here                                                                          |
+ * |--------------|-------------------------------------------------------------------------------|
+ * | actor π_i    | per-IED MLP o_i → H → H → M+1 logits                                          |
+ * | critic V_i   | per-IED MLP o_i → H → H → 1 (its own observation only: no centralization)     |
+ * | advantage    | δ = r_i + γ(1−done)V_i(o'_i) − V_i(o_i) on the episode just played           |
+ * | losses       | actor −E[log π_i(a_i|o_i)·δ] − β·H(π_i) on rows with a task; critic E[δ²]     |
+ * | data         | the latest episode, all T·I transitions, `updatesPerRound` full-batch steps   |
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../core/rng.ts';
+import { AgentDense, clipByGlobalNorm } from '../layers.ts';
+import { EpisodeReplay, type EpisodeRecord } from '../replay.ts';
+import { readVariables, writeVariables, readOptimizer, writeOptimizer, gumbelNoise, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { agentDenseLayers } from './amarl.ts';
+
+export interface AcConfig {
+  /** actor learning rate (paper 1e-3) */
+  actorLr: number;
+  /** critic learning rate (paper 5e-3) */
+  criticLr: number;
+  /** discount per slot */
+  gamma: number;
+  /** hidden width */
+  hidden: number;
+  /** entropy bonus β */
+  entropy: number;
+  /** full-batch gradient steps per episode */
+  updatesPerRound: number;
+  /** global-norm gradient clip */
+  clip: number;
+}
+
+export const AC_DEFAULTS: AcConfig = { actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, hidden: 64, entropy: 0.01, updatesPerRound: 1, clip: 10 };
+
+class Mlp {
+  readonly l1: AgentDense;
+  readonly l2: AgentDense;
+  readonly out: AgentDense;
+  constructor(rng: Rng, I: number, D: number, H: number, outputs: number, name: string) {
+    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
+    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
+    this.out = new AgentDense(rng, I, H, outputs, `${name}/out`);
+  }
+  apply(x: tf.Tensor3D): tf.Tensor3D {
+    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(x)) as tf.Tensor3D)) as tf.Tensor3D);
+  }
+  get variables(): tf.Variable[] {
+    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
+  }
+}
+
+export class ActorCritic implements Learner {
+  readonly algo = 'ac' as const;
+  readonly config: AcConfig;
+  /** on-policy: keeps only the latest episode (and so checkpoints stay small) */
+  readonly replay: EpisodeReplay;
+  private readonly rng: Rng;
+  private readonly actor: Mlp;
+  private readonly critic: Mlp;
+  private readonly actorOpt: tf.Optimizer;
+  private readonly criticOpt: tf.Optimizer;
+
+  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<AcConfig> = {}) {
+    this.config = { ...AC_DEFAULTS, ...config };
+    this.rng = new Rng(seed);
+    const init = new Rng(seed ^ 0x5eed);
+    this.actor = new Mlp(init, I, D, this.config.hidden, A, 'ac/actor');
+    this.critic = new Mlp(init, I, D, this.config.hidden, 1, 'ac/critic');
+    this.actorOpt = tf.train.adam(this.config.actorLr);
+    this.criticOpt = tf.train.adam(this.config.criticLr);
+    this.replay = new EpisodeReplay(1, I, D);
+  }
+
+  act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
+    const { I, A } = this;
+    const logits = tf.tidy(() => this.actor.apply(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
+    const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
+    for (let i = 0; i < I; i++) {
+      let best = 0;
+      let bestScore = -Infinity;
+      for (let a = 0; a < A; a++) {
+        const score = (logits[i * A + a] as number) + (noise ? (noise[i * A + a] as number) : 0);
+        if (score > bestScore) {
+          bestScore = score;
+          best = a;
+        }
+      }
+      actions[i] = best;
+    }
+  }
+
+  observe(episode: EpisodeRecord): void {
+    this.replay.add(episode);
+  }
+
+  /** One full-batch step on an episode: rows are (slot, IED) pairs laid out agent-major. */
+  step(e: EpisodeRecord): { criticLoss: number; actorLoss: number } {
+    const { I, D, A, config: c } = this;
+    const T = e.slots;
+    // agent-major copies: [I, T, ·]
+    const obs = new Float32Array(I * T * D);
+    const next = new Float32Array(I * T * D);
+    const acts = new Int32Array(I * T);
+    const rews = new Float32Array(I * T);
+    const mask = new Float32Array(I * T);
+    const notDone = new Float32Array(T).fill(1);
+    notDone[T - 1] = 0;
+    for (let t = 0; t < T; t++)
+      for (let i = 0; i < I; i++) {
+        obs.set(e.obs.subarray((t * I + i) * D, (t * I + i + 1) * D), (i * T + t) * D);
+        next.set(e.obs.subarray(((t + 1) * I + i) * D, ((t + 1) * I + i + 1) * D), (i * T + t) * D);
+        acts[i * T + t] = e.actions[t * I + i] as number;
+        rews[i * T + t] = e.rewards[t * I + i] as number;
+        mask[i * T + t] = e.hasTask[t * I + i] as number;
+      }
+    return tf.tidy(() => {
+      const o = tf.tensor3d(obs, [I, T, D]);
+      const o2 = tf.tensor3d(next, [I, T, D]);
+      const target = tf.add(tf.tensor2d(rews, [I, T]), tf.mul(tf.mul(tf.squeeze(this.critic.apply(o2), [2]), tf.tensor1d(notDone)), c.gamma));
+      const critic = tf.variableGrads(() => tf.mean(tf.square(tf.sub(target, tf.squeeze(this.critic.apply(o), [2])))) as tf.Scalar, this.critic.variables);
+      const advantage = tf.sub(target, tf.squeeze(this.critic.apply(o), [2])); // constant for the actor
+      const m = tf.tensor2d(mask, [I, T]);
+      const rows = tf.maximum(tf.sum(m), 1);
+      const onehot = tf.oneHot(tf.tensor2d(acts, [I, T], 'int32'), A).toFloat();
+      const actor = tf.variableGrads(() => {
+        const logPi = tf.logSoftmax(this.actor.apply(o));
+        const logPiA = tf.sum(tf.mul(logPi, onehot), 2);
+        const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logPi), logPi), 2));
+        const perRow = tf.add(tf.mul(logPiA, advantage), tf.mul(entropy, c.entropy));
+        return tf.neg(tf.div(tf.sum(tf.mul(perRow, m)), rows)) as tf.Scalar;
+      }, this.actor.variables);
+      this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.clip * I));
+      this.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.clip * I));
+      return { criticLoss: critic.value.dataSync()[0] as number, actorLoss: actor.value.dataSync()[0] as number };
+    });
+  }
+
+  update(): UpdateStats | undefined {
+    const e = this.replay.latest();
+    if (!e) return undefined;
+    let criticLoss = 0;
+    let actorLoss = 0;
+    for (let k = 0; k < this.config.updatesPerRound; k++) {
+      const r = this.step(e);
+      criticLoss += r.criticLoss;
+      actorLoss += r.actorLoss;
+    }
+    const n = this.config.updatesPerRound;
+    return { steps: n, criticLoss: criticLoss / n, actorLoss: actorLoss / n };
+  }
+
+  variableGroups(): Record<'actor' | 'critic', tf.Variable[]> {
+    return { actor: this.actor.variables, critic: this.critic.variables };
+  }
+
+  async saveState(): Promise<LearnerState> {
+    const tensors: LearnerState['tensors'] = {};
+    for (const [g, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, g);
+    await readOptimizer(this.actorOpt, tensors, 'actorOpt');
+    await readOptimizer(this.criticOpt, tensors, 'criticOpt');
+    return { tensors, extra: { rng: this.rng.state(), config: this.config } };
+  }
+
+  async loadState(state: LearnerState): Promise<void> {
+    for (const [g, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, g);
+    await writeOptimizer(this.actorOpt, state.tensors, 'actorOpt');
+    await writeOptimizer(this.criticOpt, state.tensors, 'criticOpt');
+    this.rng.restore(state.extra.rng as [number, number, number, number]);
+  }
+
+  actorLayers(ied: number): ActorLayer[] {
+    return agentDenseLayers([this.actor.l1, this.actor.l2, this.actor.out], ied, ['relu', 'relu', 'linear']);
+  }
+
+  dispose(): void {
+    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
+    this.actorOpt.dispose();
+    this.criticOpt.dispose();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * DQN baseline (as Tang & Wong): independent per-IED double DQN with a dueling head, ε-greedy.
+ *
+ * | piece     | here                                                                            |
+ * |-----------|---------------------------------------------------------------------------------|
+ * | Q_i       | per-IED MLP o_i → H → H → dueling V_i + (A_i − mean A_i), stacked over IEDs     |
+ * | target    | y = r_i + γ(1−done) Q'_i(o'_i, argmax_a Q_i(o'_i, a)) (double DQN)              |
+ * | behaviour | ε-greedy, ε linear from epsilonStart to epsilonEnd over epsilonEpisodes         |
+ * | no-op     | learned like any transition (r = 0), so values bootstrap through empty slots   |
+ * | export    | the dueling head folds exactly into one dense layer: the greedy actor is argmax |
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../core/rng.ts';
+import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
+import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
+import { readVariables, writeVariables, readOptimizer, writeOptimizer, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { agentDenseLayers } from './amarl.ts';
+
+export interface DqnConfig {
+  /** learning rate (the paper's actor rate, 1e-3) */
+  lr: number;
+  /** discount per slot */
+  gamma: number;
+  /** minibatch (paper 64) */
+  batchSize: number;
+  /** Polyak τ of the target network */
+  tau: number;
+  /** hidden width */
+  hidden: number;
+  /** ε at the first episode */
+  epsilonStart: number;
+  /** ε after epsilonEpisodes */
+  epsilonEnd: number;
+  /** episodes of linear ε decay */
+  epsilonEpisodes: number;
+  /** gradient steps per episode */
+  updatesPerRound: number;
+  /** replay capacity in episodes */
+  replayEpisodes: number;
+  /** global-norm gradient clip */
+  clip: number;
+}
+
+export const DQN_DEFAULTS: DqnConfig = {
+  lr: 1e-3, gamma: 0.99, batchSize: 64, tau: 0.005, hidden: 64, epsilonStart: 1, epsilonEnd: 0.05,
+  epsilonEpisodes: 100, updatesPerRound: 4, replayEpisodes: 300, clip: 10,
+};
+
+class DuelingQ {
+  readonly l1: AgentDense;
+  readonly l2: AgentDense;
+  readonly value: AgentDense;
+  readonly advantage: AgentDense;
+  constructor(rng: Rng, I: number, D: number, A: number, H: number, name: string) {
+    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
+    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
+    this.value = new AgentDense(rng, I, H, 1, `${name}/value`);
+    this.advantage = new AgentDense(rng, I, H, A, `${name}/adv`);
+  }
+  q(obs: tf.Tensor3D): tf.Tensor3D {
+    const h = tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)) as tf.Tensor3D)) as tf.Tensor3D;
+    const adv = this.advantage.apply(h);
+    return tf.add(this.value.apply(h), tf.sub(adv, tf.mean(adv, 2, true))) as tf.Tensor3D;
+  }
+  get variables(): tf.Variable[] {
+    return [...this.l1.variables, ...this.l2.variables, ...this.value.variables, ...this.advantage.variables];
+  }
+}
+
+export class Dqn implements Learner {
+  readonly algo = 'dqn' as const;
+  readonly config: DqnConfig;
+  readonly replay: EpisodeReplay;
+  private readonly rng: Rng;
+  private readonly online: DuelingQ;
+  private readonly target: DuelingQ;
+  private readonly opt: tf.Optimizer;
+  private episodesSeen = 0;
+
+  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<DqnConfig> = {}) {
+    this.config = { ...DQN_DEFAULTS, ...config };
+    this.rng = new Rng(seed);
+    const init = new Rng(seed ^ 0x5eed);
+    this.online = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q');
+    this.target = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q_target');
+    hardUpdate(this.target.variables, this.online.variables);
+    this.opt = tf.train.adam(this.config.lr);
+    this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
+  }
+
+  epsilon(): number {
+    const c = this.config;
+    const f = Math.min(1, this.episodesSeen / Math.max(1, c.epsilonEpisodes));
+    return c.epsilonStart + (c.epsilonEnd - c.epsilonStart) * f;
+  }
+
+  act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
+    const { I, A } = this;
+    const q = tf.tidy(() => this.online.q(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
+    const eps = explore ? this.epsilon() : 0;
+    for (let i = 0; i < I; i++) {
+      if (explore && this.rng.uniform() < eps) {
+        actions[i] = this.rng.int(A);
+        continue;
+      }
+      let best = 0;
+      for (let a = 1; a < A; a++) if ((q[i * A + a] as number) > (q[i * A + best] as number)) best = a;
+      actions[i] = best;
+    }
+  }
+
+  observe(episode: EpisodeRecord): void {
+    this.replay.add(episode);
+    this.episodesSeen++;
+  }
+
+  step(batch: Batch): number {
+    const { I, D, A, config: c } = this;
+    const B = batch.size;
+    return tf.tidy(() => {
+      const obs = tf.tensor3d(batch.obs, [I, B, D]);
+      const nextObs = tf.tensor3d(batch.nextObs, [I, B, D]);
+      const actions = tf.oneHot(tf.tensor2d(batch.actions, [I, B], 'int32'), A).toFloat();
+      const rewards = tf.tensor2d(batch.rewards, [I, B]);
+      const notDone = tf.sub(1, tf.tensor1d(batch.done));
+      const nextBest = tf.oneHot(tf.argMax(this.online.q(nextObs), 2), A).toFloat(); // double DQN: online picks
+      const nextValue = tf.sum(tf.mul(this.target.q(nextObs), nextBest), 2); // target evaluates
+      const y = tf.add(rewards, tf.mul(tf.mul(nextValue, notDone), c.gamma));
+      const { value, grads } = tf.variableGrads(() => {
+        const q = tf.sum(tf.mul(this.online.q(obs), actions), 2);
+        return tf.sum(tf.mean(tf.square(tf.sub(q, y)), 1)) as tf.Scalar;
+      }, this.online.variables);
+      this.opt.applyGradients(clipByGlobalNorm(grads, c.clip * I));
+      return value.dataSync()[0] as number;
+    });
+  }
+
+  update(): UpdateStats | undefined {
+    const c = this.config;
+    if (this.replay.transitions < c.batchSize) return undefined;
+    let loss = 0;
+    for (let k = 0; k < c.updatesPerRound; k++) {
+      loss += this.step(this.replay.sample(c.batchSize, this.rng));
+      softUpdate(this.target.variables, this.online.variables, c.tau);
+    }
+    return { steps: c.updatesPerRound, criticLoss: loss / c.updatesPerRound, actorLoss: 0 };
+  }
+
+  variableGroups(): Record<'online' | 'target', tf.Variable[]> {
+    return { online: this.online.variables, target: this.target.variables };
+  }
+
+  async saveState(): Promise<LearnerState> {
+    const tensors: LearnerState['tensors'] = {};
+    for (const [g, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, g);
+    await readOptimizer(this.opt, tensors, 'opt');
+    return { tensors, extra: { rng: this.rng.state(), episodesSeen: this.episodesSeen, config: this.config } };
+  }
+
+  async loadState(state: LearnerState): Promise<void> {
+    for (const [g, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, g);
+    await writeOptimizer(this.opt, state.tensors, 'opt');
+    this.rng.restore(state.extra.rng as [number, number, number, number]);
+    this.episodesSeen = state.extra.episodesSeen as number;
+  }
+
+  /** Q_i = h·W_v 1ᵀ + h·(W_a − mean_a W_a) + (b_v + b_a − mean b_a): one dense layer on h. */
+  actorLayers(ied: number): ActorLayer[] {
+    const [l1, l2] = agentDenseLayers([this.online.l1, this.online.l2], ied, ['relu', 'relu']) as [ActorLayer, ActorLayer];
+    const [v, adv] = agentDenseLayers([this.online.value, this.online.advantage], ied, ['linear', 'linear']) as [ActorLayer, ActorLayer];
+    const H = this.config.hidden;
+    const A = this.A;
+    const kernel = new Float32Array(H * A);
+    const bias = new Float32Array(A);
+    let meanBias = 0;
+    for (let a = 0; a < A; a++) meanBias += (adv.bias[a] as number) / A;
+    for (let h = 0; h < H; h++) {
+      let meanRow = 0;
+      for (let a = 0; a < A; a++) meanRow += (adv.kernel[h * A + a] as number) / A;
+      for (let a = 0; a < A; a++) kernel[h * A + a] = (v.kernel[h] as number) + (adv.kernel[h * A + a] as number) - meanRow;
+    }
+    for (let a = 0; a < A; a++) bias[a] = (v.bias[0] as number) + (adv.bias[a] as number) - meanBias;
+    return [l1, l2, { kernel, bias, inputs: H, outputs: A, activation: 'linear' }];
+  }
+
+  dispose(): void {
+    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
+    this.opt.dispose();
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * MADDPG baseline (Lowe et al. 2017) for discrete actions via Gumbel-softmax.
+ *
+ * | piece      | here                                                                              |
+ * |------------|-----------------------------------------------------------------------------------|
+ * | actor π_i  | per-IED MLP o_i → H → H → M+1 logits                                              |
+ * | critic Q_i | per-IED MLP over ALL observations and actions: [o_1..o_I, a_1..a_I] → H → H → 1   |
+ * |            | (its first layer for all IEDs is one flat matmul: the input is the same for all)  |
+ * | target     | y_i = r_i + γ(1−done) Q'_i(O', A'), A' one-hot samples of the target actors        |
+ * | actor step | ∇ Q_i(O, a_1..ã_i..a_I), ã_i = Gumbel-softmax(logits_i), others from the replay   |
+ * | no-op rows | the critic learns them; actors skip them                                           |
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../../core/rng.ts';
+import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
+import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
+import { readVariables, writeVariables, readOptimizer, writeOptimizer, gumbelNoise, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { agentDenseLayers } from './amarl.ts';
+
+export interface MaddpgConfig {
+  /** actor learning rate (paper 1e-3, same as AMARL for a fair comparison) */
+  actorLr: number;
+  /** critic learning rate (paper 5e-3) */
+  criticLr: number;
+  /** discount per slot */
+  gamma: number;
+  /** minibatch (paper 64) */
+  batchSize: number;
+  /** Polyak τ */
+  tau: number;
+  /** hidden widths of actors and critics */
+  hidden: number;
+  /** Gumbel-softmax temperature of the relaxed action */
+  gumbelTemperature: number;
+  /** gradient steps per episode */
+  updatesPerRound: number;
+  /** replay capacity in episodes */
+  replayEpisodes: number;
+  /** global-norm gradient clips */
+  criticClipPerAgent: number;
+  actorClip: number;
+}
+
+export const MADDPG_DEFAULTS: MaddpgConfig = {
+  actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, batchSize: 64, tau: 0.005, hidden: 64, gumbelTemperature: 1,
+  updatesPerRound: 4, replayEpisodes: 300, criticClipPerAgent: 10, actorClip: 0.5,
+};
+
+class Actors {
+  readonly l1: AgentDense;
+  readonly l2: AgentDense;
+  readonly out: AgentDense;
+  constructor(rng: Rng, I: number, D: number, A: number, H: number, name: string) {
+    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
+    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
+    this.out = new AgentDense(rng, I, H, A, `${name}/out`);
+  }
+  logits(obs: tf.Tensor3D): tf.Tensor3D {
+    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)) as tf.Tensor3D)) as tf.Tensor3D);
+  }
+  get variables(): tf.Variable[] {
+    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
+  }
+}
+
+class CentralCritics {
+  /** first layer of every IED's critic, side by side: [I·(D+A), I·H] */
+  readonly first: SharedDense;
+  readonly l2: AgentDense;
+  readonly out: AgentDense;
+  constructor(rng: Rng, readonly I: number, readonly D: number, readonly A: number, readonly H: number, name: string) {
+    this.first = new SharedDense(rng, I * (D + A), I * H, `${name}/l1`);
+    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
+    this.out = new AgentDense(rng, I, H, 1, `${name}/out`);
+  }
+  /** joint input [B, I·(D+A)] from obs [I,B,D] and actions [I,B,A] */
+  joint(obs: tf.Tensor3D, actions: tf.Tensor3D): tf.Tensor2D {
+    const B = obs.shape[1];
+    const flat = (x: tf.Tensor3D) => tf.reshape(tf.transpose(x, [1, 0, 2]), [B, -1]);
+    return tf.concat([flat(obs), flat(actions)], 1) as tf.Tensor2D;
+  }
+  /** first-layer pre-activations per IED [I, B, H] */
+  pre(joint: tf.Tensor2D): tf.Tensor3D {
+    const B = joint.shape[0];
+    return tf.transpose(tf.reshape(this.first.apply(joint), [B, this.I, this.H]), [1, 0, 2]) as tf.Tensor3D;
+  }
+  rest(pre: tf.Tensor3D): tf.Tensor2D {
+    return tf.squeeze(this.out.apply(tf.relu(this.l2.apply(tf.relu(pre) as tf.Tensor3D)) as tf.Tensor3D), [2]) as tf.Tensor2D;
+  }
+  /** Q_i for each IED of the same joint input: [I, B] */
+  q(obs: tf.Tensor3D, actions: tf.Tensor3D): tf.Tensor2D {
+    return this.rest(this.pre(this.joint(obs, actions)));
+  }
+  /** W block mapping IED i's own action into IED i's first layer: [I, A, H] */
+  ownActionWeights(): tf.Tensor3D {
+    const { I, D, A, H } = this;
+    const W = this.first.W as tf.Tensor2D;
+    const blocks = Array.from({ length: I }, (_, i) => tf.slice(W, [I * D + i * A, i * H], [A, H]));
+    return tf.stack(blocks) as tf.Tensor3D;
+  }
+  get variables(): tf.Variable[] {
+    return [...this.first.variables, ...this.l2.variables, ...this.out.variables];
+  }
+}
+
+export class Maddpg implements Learner {
+  readonly algo = 'maddpg' as const;
+  readonly config: MaddpgConfig;
+  readonly replay: EpisodeReplay;
+  private readonly rng: Rng;
+  private readonly actors: Actors;
+  private readonly targetActors: Actors;
+  private readonly critics: CentralCritics;
+  private readonly targetCritics: CentralCritics;
+  private readonly actorOpt: tf.Optimizer;
+  private readonly criticOpt: tf.Optimizer;
+
+  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<MaddpgConfig> = {}) {
+    this.config = { ...MADDPG_DEFAULTS, ...config };
+    this.rng = new Rng(seed);
+    const init = new Rng(seed ^ 0x5eed);
+    const H = this.config.hidden;
+    this.actors = new Actors(init, I, D, A, H, 'maddpg/actor');
+    this.targetActors = new Actors(init, I, D, A, H, 'maddpg/actor_target');
+    this.critics = new CentralCritics(init, I, D, A, H, 'maddpg/critic');
+    this.targetCritics = new CentralCritics(init, I, D, A, H, 'maddpg/critic_target');
+    hardUpdate(this.targetActors.variables, this.actors.variables);
+    hardUpdate(this.targetCritics.variables, this.critics.variables);
+    this.actorOpt = tf.train.adam(this.config.actorLr);
+    this.criticOpt = tf.train.adam(this.config.criticLr);
+    this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
+  }
+
+  act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
+    const { I, A } = this;
+    const logits = tf.tidy(() => this.actors.logits(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
+    const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
+    for (let i = 0; i < I; i++) {
+      let best = 0;
+      let bestScore = -Infinity;
+      for (let a = 0; a < A; a++) {
+        const score = (logits[i * A + a] as number) + (noise ? (noise[i * A + a] as number) : 0);
+        if (score > bestScore) {
+          bestScore = score;
+          best = a;
+        }
+      }
+      actions[i] = best;
+    }
+  }
+
+  observe(episode: EpisodeRecord): void {
+    this.replay.add(episode);
+  }
+
+  private gumbel(shape: [number, number, number]): tf.Tensor3D {
+    return tf.tensor3d(gumbelNoise(() => this.rng.uniform(), shape[0] * shape[1] * shape[2]), shape);
+  }
+
+  step(batch: Batch): { criticLoss: number; actorLoss: number } {
+    const { I, D, A, config: c } = this;
+    const B = batch.size;
+    return tf.tidy(() => {
+      const obs = tf.tensor3d(batch.obs, [I, B, D]);
+      const nextObs = tf.tensor3d(batch.nextObs, [I, B, D]);
+      const actions = tf.oneHot(tf.tensor2d(batch.actions, [I, B], 'int32'), A).toFloat() as tf.Tensor3D;
+      const notDone = tf.sub(1, tf.tensor1d(batch.done));
+      const nextActions = tf.oneHot(tf.argMax(tf.add(this.targetActors.logits(nextObs), this.gumbel([I, B, A])), 2), A).toFloat() as tf.Tensor3D;
+      const y = tf.add(tf.tensor2d(batch.rewards, [I, B]), tf.mul(tf.mul(this.targetCritics.q(nextObs, nextActions), notDone), c.gamma));
+      const critic = tf.variableGrads(() => tf.sum(tf.mean(tf.square(tf.sub(this.critics.q(obs, actions), y)), 1)) as tf.Scalar, this.critics.variables);
+      this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.criticClipPerAgent * I));
+      // actor: Q_i with IED i's own action replaced by its relaxed action (others from the replay)
+      const base = this.critics.pre(this.critics.joint(obs, actions)); // [I, B, H]
+      const ownW = this.critics.ownActionWeights(); // [I, A, H]
+      const mask = tf.tensor2d(Float32Array.from(batch.hasTask), [I, B]);
+      const rows = tf.maximum(tf.sum(mask, 1), 1);
+      const noise = this.gumbel([I, B, A]);
+      const actor = tf.variableGrads(() => {
+        const logits = this.actors.logits(obs);
+        const relaxed = tf.softmax(tf.div(tf.add(logits, noise), c.gumbelTemperature)) as tf.Tensor3D;
+        const pre = tf.add(base, tf.matMul(tf.sub(relaxed, actions) as tf.Tensor3D, ownW)) as tf.Tensor3D;
+        const q = this.critics.rest(pre);
+        const perAgent = tf.div(tf.sum(tf.mul(q, mask), 1), rows);
+        return tf.add(tf.neg(tf.sum(perAgent)), tf.mul(tf.mean(tf.square(logits)), 1e-3)) as tf.Scalar;
+      }, this.actors.variables);
+      this.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.actorClip * Math.sqrt(I)));
+      return { criticLoss: critic.value.dataSync()[0] as number, actorLoss: actor.value.dataSync()[0] as number };
+    });
+  }
+
+  update(): UpdateStats | undefined {
+    const c = this.config;
+    if (this.replay.transitions < c.batchSize) return undefined;
+    let criticLoss = 0;
+    let actorLoss = 0;
+    for (let k = 0; k < c.updatesPerRound; k++) {
+      const r = this.step(this.replay.sample(c.batchSize, this.rng));
+      criticLoss += r.criticLoss;
+      actorLoss += r.actorLoss;
+      softUpdate(this.targetActors.variables, this.actors.variables, c.tau);
+      softUpdate(this.targetCritics.variables, this.critics.variables, c.tau);
+    }
+    return { steps: c.updatesPerRound, criticLoss: criticLoss / c.updatesPerRound, actorLoss: actorLoss / c.updatesPerRound };
+  }
+
+  variableGroups(): Record<'actors' | 'targetActors' | 'critics' | 'targetCritics', tf.Variable[]> {
+    return { actors: this.actors.variables, targetActors: this.targetActors.variables, critics: this.critics.variables, targetCritics: this.targetCritics.variables };
+  }
+
+  async saveState(): Promise<LearnerState> {
+    const tensors: LearnerState['tensors'] = {};
+    for (const [g, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, g);
+    await readOptimizer(this.actorOpt, tensors, 'actorOpt');
+    await readOptimizer(this.criticOpt, tensors, 'criticOpt');
+    return { tensors, extra: { rng: this.rng.state(), config: this.config } };
+  }
+
+  async loadState(state: LearnerState): Promise<void> {
+    for (const [g, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, g);
+    await writeOptimizer(this.actorOpt, state.tensors, 'actorOpt');
+    await writeOptimizer(this.criticOpt, state.tensors, 'criticOpt');
+    this.rng.restore(state.extra.rng as [number, number, number, number]);
+  }
+
+  actorLayers(ied: number): ActorLayer[] {
+    return agentDenseLayers([this.actors.l1, this.actors.l2, this.actors.out], ied, ['relu', 'relu', 'linear']);
+  }
+
+  dispose(): void {
+    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
+    this.actorOpt.dispose();
+    this.criticOpt.dispose();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * What every learner (AMARL and the baselines) offers the shared training loop, evaluation and export.
+ * One learner holds the policies of all I IEDs, vectorized.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { EpisodeRecord, EpisodeReplay } from './replay.ts';
+
+export const ALGORITHMS = ['amarl', 'maddpg', 'ac', 'dqn'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+export interface UpdateStats {
+  /** gradient steps taken in this round */
+  readonly steps: number;
+  readonly criticLoss: number;
+  readonly actorLoss: number;
+}
+
+/** Saved state: every variable and optimizer slot by name, plus JSON-able extras (RNG states…). */
+export interface LearnerState {
+  readonly tensors: Record<string, { shape: number[]; data: Float32Array }>;
+  readonly extra: Record<string, unknown>;
+}
+
+/** One dense layer of one IED's actor, for export (kernel [in, out], bias [out]). */
+export interface ActorLayer {
+  readonly kernel: Float32Array;
+  readonly bias: Float32Array;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly activation: 'relu' | 'linear';
+}
+
+export interface Learner {
+  readonly algo: Algorithm;
+  readonly replay: EpisodeReplay;
+  /** the full configuration that built the networks (saved with the run) */
+  readonly config: object;
+  /** fill actions for all IEDs from obs (I × D); explore = sample/ε-greedy, else greedy */
+  act(obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, explore: boolean): void;
+  /** store a finished episode */
+  observe(episode: EpisodeRecord): void;
+  /** one update round (called once per episode); undefined while warming up */
+  update(): UpdateStats | undefined;
+  saveState(): Promise<LearnerState>;
+  loadState(state: LearnerState): Promise<void>;
+  /** IED i's actor as plain dense layers (its logits are the action preferences) */
+  actorLayers(ied: number): ActorLayer[];
+  dispose(): void;
+}
+
+/** Read variables into a LearnerState's tensor map. */
+export function readVariables(vars: readonly tf.Variable[], into: Record<string, { shape: number[]; data: Float32Array }>, prefix: string): void {
+  vars.forEach((v, k) => {
+    into[`${prefix}/${k}`] = { shape: v.shape.slice(), data: v.dataSync().slice() as Float32Array };
+  });
+}
+
+/** Write variables back from a LearnerState (shapes must match: the config is saved with them). */
+export function writeVariables(vars: readonly tf.Variable[], from: LearnerState['tensors'], prefix: string): void {
+  vars.forEach((v, k) => {
+    const saved = from[`${prefix}/${k}`];
+    if (!saved) throw new Error(`checkpoint lacks ${prefix}/${k}`);
+    if (saved.shape.join('x') !== v.shape.join('x')) throw new Error(`checkpoint ${prefix}/${k} has shape ${saved.shape.join('x')}, network ${v.shape.join('x')}`);
+    v.assign(tf.tensor(saved.data, saved.shape));
+  });
+}
+
+/** Adam state round-trip (slot variables and iteration count). */
+export async function readOptimizer(opt: tf.Optimizer, into: LearnerState['tensors'], prefix: string): Promise<void> {
+  const weights = await opt.getWeights();
+  weights.forEach((w, k) => {
+    into[`${prefix}/${k}`] = { shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) };
+  });
+}
+
+/** Adam keeps its slots by position (the order gradients are applied), so they are restored in order. */
+export async function writeOptimizer(opt: tf.Optimizer, from: LearnerState['tensors'], prefix: string): Promise<void> {
+  const saved: { name: string; tensor: tf.Tensor }[] = [];
+  for (let k = 0; from[`${prefix}/${k}`]; k++) {
+    const w = from[`${prefix}/${k}`] as { shape: number[]; data: Float32Array };
+    saved.push({ name: `${prefix}/${k}`, tensor: tf.tensor(w.data, w.shape) });
+  }
+  if (saved.length > 0) await opt.setWeights(saved);
+}
+
+/** Gumbel-max sampling: argmax(logits + g), g = −log(−log u) with u from our seeded Rng. */
+export function gumbelNoise(uniform: () => number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  for (let k = 0; k < count; k++) out[k] = -Math.log(-Math.log(uniform() * (1 - 2e-7) + 1e-7));
+  return out;
+}

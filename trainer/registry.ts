@@ -1,0 +1,51 @@
+/**
+ * Algorithms by name, and the run presets.
+ *
+ * | preset | episodes × slots | for                                                                  |
+ * |--------|------------------|----------------------------------------------------------------------|
+ * | smoke  | 6 × T            | seconds: tests and CI (small batches, few updates)                   |
+ * | quick  | 300 × T          | ≤ 15 minutes per algorithm on the 2-core reference machine (50 IEDs) |
+ * | paper  | 5,000 × T        | the paper's Sec. V-B budget (5,000 episodes of 100 slots)            |
+ */
+import type { Algorithm, Learner } from './learner.ts';
+import { Amarl } from './algos/amarl.ts';
+import { Maddpg } from './algos/maddpg.ts';
+import { ActorCritic } from './algos/ac.ts';
+import { Dqn } from './algos/dqn.ts';
+
+export const PRESETS = ['smoke', 'quick', 'paper'] as const;
+export type Preset = (typeof PRESETS)[number];
+
+export interface PresetSettings {
+  readonly episodes: number;
+  readonly checkpointEvery: number;
+  readonly config: Record<string, unknown>;
+}
+
+export function presetFor(algo: Algorithm, preset: Preset): PresetSettings {
+  switch (preset) {
+    case 'smoke':
+      return {
+        episodes: 6,
+        checkpointEvery: 3,
+        config: algo === 'ac' ? {} : { batchSize: 32, updatesPerRound: 2, ...(algo === 'amarl' ? { warmupEpisodes: 1 } : {}), ...(algo === 'dqn' ? { epsilonEpisodes: 4 } : {}) },
+      };
+    case 'quick':
+      return { episodes: 300, checkpointEvery: 50, config: algo === 'dqn' ? { epsilonEpisodes: 200 } : {} };
+    case 'paper':
+      return { episodes: 5000, checkpointEvery: 100, config: algo === 'dqn' ? { epsilonEpisodes: 2500 } : {} };
+  }
+}
+
+export function createLearner(algo: Algorithm, I: number, D: number, A: number, seed: number, config: Record<string, unknown>): Learner {
+  switch (algo) {
+    case 'amarl':
+      return new Amarl(I, D, A, seed, config);
+    case 'maddpg':
+      return new Maddpg(I, D, A, seed, config);
+    case 'ac':
+      return new ActorCritic(I, D, A, seed, config);
+    case 'dqn':
+      return new Dqn(I, D, A, seed, config);
+  }
+}

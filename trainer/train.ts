@@ -1,0 +1,171 @@
+/**
+ * The shared training loop: every algorithm runs the same episodes on the same seeds, writes the same
+ * run folder, checkpoints and resumes the same way.
+ *
+ * | run folder file      | content                                                               |
+ * |----------------------|-----------------------------------------------------------------------|
+ * | config.json          | algo, preset, seed, backend, full scenario + hash, learner config,    |
+ * |                      | obs-encoder version, command, commit                                  |
+ * | metrics.jsonl        | one line per episode (reward, completion, latency, losses, timings)   |
+ * | checkpoint/          | see checkpoint.ts; `--resume` continues from it                       |
+ * | actors/ied-<i>/      | each IED's actor, TensorFlow.js layers format (model.json + weights)  |
+ *
+ * Episode k runs the simulator on seed deriveSeed(seed, k): the same for every algorithm, and never
+ * one of the evaluation seeds (those derive from a different stream, see evaluate.ts).
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { execSync } from 'node:child_process';
+import { deriveSeed } from '../core/rng.ts';
+import { canonicalScenarioJson } from '../core/scenario/load.ts';
+import type { Scenario } from '../core/scenario/schema.ts';
+import { OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { GmelParallelEnv } from '../twin/sim/env.ts';
+import { selectBackend, type BackendChoice, type BackendInfo } from './backend.ts';
+import { collectEpisode } from './collect.ts';
+import { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.ts';
+import { saveActor } from './export-tfjs.ts';
+import { createLearner, presetFor, type Preset } from './registry.ts';
+import type { Algorithm, Learner } from './learner.ts';
+
+export interface TrainOptions {
+  readonly algo: Algorithm;
+  readonly scenario: Scenario;
+  readonly preset: Preset;
+  readonly seed: number;
+  readonly outDir: string;
+  readonly resume?: boolean;
+  readonly backend?: BackendChoice;
+  /** override the preset's episode count */
+  readonly episodes?: number;
+  /** episodes between checkpoints (default: preset's) */
+  readonly checkpointEvery?: number;
+  /** called after every episode (progress bars, logs) */
+  readonly onEpisode?: (line: EpisodeLine, total: number) => void;
+  readonly command?: string;
+  /** learner config overrides */
+  readonly config?: Record<string, unknown>;
+}
+
+export interface EpisodeLine {
+  readonly episode: number;
+  readonly totalReward: number;
+  /** mean eq. (4) reward per task */
+  readonly rewardPerTask: number;
+  readonly completionRate: number;
+  readonly meanLatency: number;
+  readonly criticLoss: number | null;
+  readonly actorLoss: number | null;
+  readonly gradientSteps: number;
+  readonly envSteps: number;
+  readonly collectMs: number;
+  readonly updateMs: number;
+}
+
+export interface TrainResult {
+  readonly runDir: string;
+  readonly backend: BackendInfo;
+  readonly episodes: number;
+  readonly lastLines: readonly EpisodeLine[];
+}
+
+function gitCommit(): string {
+  try {
+    return execSync('git rev-parse HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const backend = await selectBackend(opts.backend ?? 'auto');
+  const preset = presetFor(opts.algo, opts.preset);
+  const episodes = opts.episodes ?? preset.episodes;
+  const checkpointEvery = opts.checkpointEvery ?? preset.checkpointEvery;
+  const env = new GmelParallelEnv(opts.scenario);
+  const I = env.world.I;
+  const D = env.world.obsSize;
+  const A = env.world.M + 1;
+  const learner: Learner = createLearner(opts.algo, I, D, A, opts.seed, { ...preset.config, ...(opts.config ?? {}) });
+  const runDir = opts.outDir;
+  mkdirSync(runDir, { recursive: true });
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  let start = 0;
+  try {
+    if (opts.resume) {
+      if (!hasCheckpoint(runDir)) throw new Error(`--resume: no checkpoint in ${runDir}`);
+      const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { algo: string; seed: number; scenarioHash: string };
+      const hash = scenarioHash(opts.scenario);
+      if (saved.algo !== opts.algo || saved.seed !== opts.seed || saved.scenarioHash !== hash)
+        throw new Error(`--resume: ${runDir} was made by algo ${saved.algo}, seed ${saved.seed}, scenario ${saved.scenarioHash.slice(0, 12)}; asked for ${opts.algo}, ${opts.seed}, ${hash.slice(0, 12)}`);
+      const cp = readCheckpoint(runDir);
+      await learner.loadState(cp.state);
+      learner.replay.restore(cp.replay);
+      start = cp.meta.episode;
+      // metrics after the checkpoint belong to a run that did not reach the next one: drop them
+      const kept = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).slice(0, start) : [];
+      writeFileSync(metricsPath, kept.map((l) => l + '\n').join(''));
+    } else {
+      writeFileSync(metricsPath, '');
+    }
+    writeFileSync(
+      join(runDir, 'config.json'),
+      JSON.stringify({
+        algo: opts.algo, preset: opts.preset, seed: opts.seed, episodes, checkpointEvery,
+        backend, obsEncoderVersion: OBS_ENCODER_VERSION, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
+        learner: learner.config, command: opts.command ?? null, commit: gitCommit(), agents: I, obsSize: D, actions: A,
+      }, null, 2) + '\n',
+    );
+    const lastLines: EpisodeLine[] = [];
+    for (let episode = start; episode < episodes; episode++) {
+      const t0 = performance.now();
+      const collected = collectEpisode(env, deriveSeed(opts.seed, episode), (o, h, a) => learner.act(o, h, a, true));
+      learner.observe(collected.record);
+      const t1 = performance.now();
+      const stats = learner.update();
+      const t2 = performance.now();
+      const s = collected.summary;
+      const line: EpisodeLine = {
+        episode,
+        totalReward: collected.totalReward,
+        rewardPerTask: s.arrived > 0 ? collected.totalReward / s.arrived : 0,
+        completionRate: s.completionRate,
+        meanLatency: s.meanLatency,
+        criticLoss: stats?.criticLoss ?? null,
+        actorLoss: stats?.actorLoss ?? null,
+        gradientSteps: stats?.steps ?? 0,
+        envSteps: opts.scenario.episodeSlots,
+        collectMs: t1 - t0,
+        updateMs: t2 - t1,
+      };
+      appendFileSync(metricsPath, JSON.stringify(line) + '\n');
+      lastLines.push(line);
+      if (lastLines.length > 20) lastLines.shift();
+      opts.onEpisode?.(line, episodes);
+      const isLast = episode + 1 === episodes;
+      if ((episode + 1) % checkpointEvery === 0 || isLast) {
+        writeCheckpoint(runDir, episode + 1, await learner.saveState(), learner.replay.snapshot(), {});
+        await exportActors(learner, runDir, opts.algo, episode + 1);
+      }
+    }
+    return { runDir, backend, episodes, lastLines };
+  } finally {
+    learner.dispose();
+  }
+}
+
+export function scenarioHash(s: Scenario): string {
+  return createHash('sha256').update(canonicalScenarioJson(s)).digest('hex');
+}
+
+async function exportActors(learner: Learner, runDir: string, algo: string, episode: number): Promise<void> {
+  const A = learner.actorLayers(0).at(-1)?.outputs ?? 0;
+  const actionNames = ['local', ...Array.from({ length: A - 1 }, (_, m) => `edge-${m + 1}`)];
+  const count = (learner.replay as { agents: number }).agents;
+  for (let i = 0; i < count; i++) {
+    await saveActor(join(runDir, 'actors', `ied-${i}`), learner.actorLayers(i), {
+      obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo, actionNames, runName: runDir.split('/').filter(Boolean).at(-1) ?? runDir, episode,
+    });
+  }
+}
