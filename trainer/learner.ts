@@ -65,12 +65,25 @@ export function writeVariables(vars: readonly tf.Variable[], from: LearnerState[
   });
 }
 
-/** Adam state round-trip (slot variables and iteration count). */
+/**
+ * Adam keeps β1^t and β2^t as running float32 products; setWeights() recomputes them with pow(), which
+ * differs in the last bits, so a resumed run would drift from an uninterrupted one. We save and
+ * restore the running products too (they are fields of tfjs's AdamOptimizer, not part of its API).
+ */
+interface AdamInternals {
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+}
+
+/** Adam state round-trip (slot variables, iteration count, running β powers). */
 export async function readOptimizer(opt: tf.Optimizer, into: LearnerState['tensors'], prefix: string): Promise<void> {
   const weights = await opt.getWeights();
   weights.forEach((w, k) => {
     into[`${prefix}/${k}`] = { shape: w.tensor.shape.slice(), data: Float32Array.from(w.tensor.dataSync()) };
   });
+  const adam = opt as unknown as AdamInternals;
+  if (adam.accBeta1 && adam.accBeta2)
+    into[`${prefix}/betaPowers`] = { shape: [2], data: Float32Array.of(adam.accBeta1.dataSync()[0] as number, adam.accBeta2.dataSync()[0] as number) };
 }
 
 /** Adam keeps its slots by position (the order gradients are applied), so they are restored in order. */
@@ -81,6 +94,12 @@ export async function writeOptimizer(opt: tf.Optimizer, from: LearnerState['tens
     saved.push({ name: `${prefix}/${k}`, tensor: tf.tensor(w.data, w.shape) });
   }
   if (saved.length > 0) await opt.setWeights(saved);
+  const powers = from[`${prefix}/betaPowers`];
+  const adam = opt as unknown as AdamInternals;
+  if (powers && adam.accBeta1 && adam.accBeta2) {
+    adam.accBeta1.assign(tf.scalar(powers.data[0] as number));
+    adam.accBeta2.assign(tf.scalar(powers.data[1] as number));
+  }
 }
 
 /** Gumbel-max sampling: argmax(logits + g), g = −log(−log u) with u from our seeded Rng. */
