@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim-command.ts';
 import { registerTrain } from './train-command.ts';
+import { registerEval } from './eval-command.ts';
 import { ScenarioError } from '../core/scenario/load.ts';
 
 export class UsageError extends Error {
@@ -18,6 +19,7 @@ program
   .exitOverride();
 registerSim(program);
 registerTrain(program);
+registerEval(program);
 
 try {
   await program.parseAsync(process.argv);

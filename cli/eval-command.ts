@@ -1,0 +1,56 @@
+/**
+ * `gmel eval`: evaluate learned runs and every heuristic on held-out seeds; write the paper's
+ * Figures 3–6 (SVG, PNG, CSV), eval.json and summary.md.
+ *
+ *   gmel eval --runs runs/amarl-quick-s1 runs/maddpg-quick-s1 --seeds 5 --out eval/quick
+ */
+import type { Command } from 'commander';
+import { runEvaluation } from '../trainer/eval-report.ts';
+import { UsageError } from './main.ts';
+import { parseSweep } from './sim-command.ts';
+
+interface EvalCliOptions {
+  runs: string[];
+  scenario: string;
+  seeds: string;
+  out: string;
+  p: string;
+  deadline: string;
+  ieds: string;
+}
+
+function range(flag: string, key: 'p' | 'deadline' | 'ieds', text: string): number[] {
+  try {
+    return parseSweep(`${key}=${text}`).values;
+  } catch {
+    throw new UsageError(`${flag} expects from:to:step, got "${text}"`);
+  }
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate learned runs and the heuristics on held-out seeds; write Figures 3–6 and a summary')
+    .option('--runs <dirs...>', 'run folders (one per algorithm)', [] as string[])
+    .option('--scenario <name|file>', 'the scenario the runs were trained on', 'gmel2024')
+    .option('--seeds <n>', 'held-out seeds (≥ 5 for the CI to mean much)', '5')
+    .option('--out <dir>', 'output folder', 'eval/latest')
+    .option('--p <from:to:step>', 'Fig. 4 sweep of the task generation probability', '0.1:0.9:0.1')
+    .option('--deadline <from:to:step>', 'Fig. 5 sweep of the maximum deadline (s)', '0.5:2.5:0.25')
+    .option('--ieds <from:to:step>', 'Fig. 6 sweep of the number of IEDs', '10:100:10')
+    .action(async (opts: EvalCliOptions) => {
+      const seeds = Number(opts.seeds);
+      if (!(Number.isInteger(seeds) && seeds >= 2)) throw new UsageError(`--seeds must be an integer ≥ 2, got "${opts.seeds}"`);
+      const report = await runEvaluation({
+        runs: opts.runs,
+        scenario: opts.scenario,
+        seeds,
+        outDir: opts.out,
+        probabilities: range('--p', 'p', opts.p),
+        deadlines: range('--deadline', 'deadline', opts.deadline),
+        iedCounts: range('--ieds', 'ieds', opts.ieds),
+        log: (line) => console.error(line),
+      });
+      console.log(JSON.stringify({ out: opts.out, policies: report.policies, atDefault: report.atDefault.map((r) => ({ policy: r.policy, completionRate: r.completionRate, ci95: r.completion.ci95 })) }));
+    });
+}
