@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
+import { benchTraining } from './train.ts';
 
-const benches: Record<string, () => Record<string, unknown>> = {
+const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
+  training: () => benchTraining(),
 };
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -30,7 +32,7 @@ try {
 for (const [name, run] of Object.entries(benches)) {
   if (wanted.length > 0 && !wanted.includes(name)) continue;
   const result = {
-    ...run(),
+    ...(await run()),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
     commit,
     at: new Date().toISOString(),
