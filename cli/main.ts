@@ -5,10 +5,10 @@ import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim-command.ts';
 import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
-import { ScenarioError } from '../core/scenario/load.ts';
+import { InputError } from '../core/errors.ts';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
+export class UsageError extends InputError {
+  override name = 'UsageError';
 }
 
 const program = new Command();
@@ -25,7 +25,7 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (err instanceof ScenarioError || err instanceof UsageError || err instanceof RangeError) {
+  if (err instanceof InputError || err instanceof RangeError) {
     console.error(`gmel: ${err.message}`);
     process.exit(2);
   }

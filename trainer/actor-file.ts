@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActorLayer } from './learner.ts';
+import { InputError } from '../core/errors.ts';
 import type { ActorMetadata } from './export-tfjs.ts';
 
 interface LayersModelJson {
@@ -21,9 +22,14 @@ export interface LoadedActor {
 }
 
 export function readActor(dir: string): LoadedActor {
-  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as LayersModelJson;
+  let json: LayersModelJson;
+  try {
+    json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as LayersModelJson;
+  } catch (err) {
+    throw new InputError(`${dir}/model.json: ${(err as Error).message}`);
+  }
   const manifest = json.weightsManifest[0];
-  if (!manifest) throw new Error(`${dir}/model.json has no weights manifest`);
+  if (!manifest) throw new InputError(`${dir}/model.json has no weights manifest`);
   const bin = readFileSync(join(dir, manifest.paths[0] ?? 'weights.bin'));
   const floats = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
   const dense = json.modelTopology.config.layers.filter((l) => l.class_name === 'Dense');
@@ -36,13 +42,13 @@ export function readActor(dir: string): LoadedActor {
   const layers = dense.map((l, k) => {
     const kernelSpec = manifest.weights[2 * k];
     const biasSpec = manifest.weights[2 * k + 1];
-    if (!kernelSpec || !biasSpec || kernelSpec.shape.length !== 2) throw new Error(`${dir}: weights of layer ${l.config.name} missing`);
+    if (!kernelSpec || !biasSpec || kernelSpec.shape.length !== 2) throw new InputError(`${dir}: weights of layer ${l.config.name} missing`);
     const [inputs, outputs] = kernelSpec.shape as [number, number];
     const activation = l.config.activation === 'relu' ? 'relu' : 'linear';
     return { kernel: take(inputs * outputs), bias: take(outputs), inputs, outputs, activation } as ActorLayer;
   });
-  if (offset !== floats.length) throw new Error(`${dir}: weights.bin has ${floats.length} floats, the topology needs ${offset}`);
-  if (!json.userDefinedMetadata) throw new Error(`${dir}/model.json lacks userDefinedMetadata (obs encoder version)`);
+  if (offset !== floats.length) throw new InputError(`${dir}: weights.bin has ${floats.length} floats, the topology needs ${offset}`);
+  if (!json.userDefinedMetadata) throw new InputError(`${dir}/model.json lacks userDefinedMetadata (obs encoder version)`);
   return { layers, metadata: json.userDefinedMetadata };
 }
 

@@ -11,6 +11,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LearnerState } from './learner.ts';
+import { InputError } from '../core/errors.ts';
 import { newEpisodeRecord, type EpisodeRecord } from './replay.ts';
 
 export interface CheckpointMeta {
@@ -75,7 +76,7 @@ export function readCheckpoint(runDir: string): { meta: CheckpointMeta; state: L
   let offset = 0;
   for (const t of meta.tensors) {
     const bytes = t.length * 4;
-    if (offset + bytes > bin.byteLength) throw new Error(`checkpoint ${dir}: tensors.bin is truncated at ${t.name}`);
+    if (offset + bytes > bin.byteLength) throw new InputError(`checkpoint ${dir}: tensors.bin is truncated at ${t.name}`);
     const data = new Float32Array(bin.buffer.slice(bin.byteOffset + offset, bin.byteOffset + offset + bytes));
     tensors[t.name] = { shape: t.shape, data };
     offset += bytes;

@@ -13,6 +13,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadScenario } from '../core/scenario/load.ts';
+import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { createHeuristic, HEURISTIC_NAMES } from '../twin/policies/heuristics.ts';
 import { evaluatePolicy, evaluationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
@@ -73,7 +74,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   const learnedSpecs: PolicySpec[] = [];
   for (const run of opts.runs) learnedSpecs.push(await loadRunPolicy(run));
   const names = learnedSpecs.map((s) => s.name);
-  if (new Set(names).size !== names.length) throw new Error(`two runs share an algorithm name (${names.join(', ')}): evaluate one run per algorithm`);
+  if (new Set(names).size !== names.length) throw new InputError(`two runs share an algorithm name (${names.join(', ')}): evaluate one run per algorithm`);
   const specs = [...learnedSpecs, ...heuristicSpecs];
   const heuristics = heuristicSpecs.map((s) => s.name);
   const base = loadScenario(opts.scenario);

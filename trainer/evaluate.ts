@@ -14,6 +14,7 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { deriveSeed, Rng } from '../core/rng.ts';
+import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
 import { World } from '../twin/sim/world.ts';
@@ -101,13 +102,13 @@ export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds
 /** The actors a training run exported, as a greedy decentralized policy. */
 export async function loadRunPolicy(runDir: string, name?: string): Promise<PolicySpec> {
   const actorsDir = join(runDir, 'actors');
-  if (!existsSync(actorsDir)) throw new Error(`${runDir}: no actors/ folder (has the run finished a checkpoint?)`);
+  if (!existsSync(actorsDir)) throw new InputError(`${runDir}: no actors/ folder (has the run finished a checkpoint?)`);
   const folders = readdirSync(actorsDir).filter((f) => /^ied-\d+$/.test(f)).sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
   const actors: LoadedActor[] = folders.map((f) => readActor(join(actorsDir, f)));
-  if (actors.length === 0) throw new Error(`${runDir}: no exported actors`);
+  if (actors.length === 0) throw new InputError(`${runDir}: no exported actors`);
   for (const a of actors)
     if (a.metadata.obsEncoderVersion !== OBS_ENCODER_VERSION)
-      throw new Error(`${runDir}: actor of IED ${a.metadata.ied} expects observations ${a.metadata.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
+      throw new InputError(`${runDir}: actor of IED ${a.metadata.ied} expects observations ${a.metadata.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
   const algo = actors[0]?.metadata.algo ?? 'learned';
   const width = Math.max(...actors.flatMap((a) => a.layers.map((l) => l.outputs)));
   return {
@@ -120,9 +121,9 @@ export async function loadRunPolicy(runDir: string, name?: string): Promise<Poli
         act: (world, out) => {
           const D = world.obsSize;
           const first = actors[0]?.layers[0];
-          if (first && first.inputs !== D) throw new Error(`${runDir}: actors take ${first.inputs} inputs, this scenario's observation has ${D}`);
+          if (first && first.inputs !== D) throw new InputError(`${runDir}: actors take ${first.inputs} inputs, this scenario's observation has ${D}`);
           const last = actors[0]?.layers.at(-1);
-          if (last && last.outputs !== world.M + 1) throw new Error(`${runDir}: actors choose among ${last.outputs} actions, this scenario has ${world.M + 1}`);
+          if (last && last.outputs !== world.M + 1) throw new InputError(`${runDir}: actors choose among ${last.outputs} actions, this scenario has ${world.M + 1}`);
           if (obs.length !== world.I * D) obs = new Float32Array(world.I * D);
           world.observeAll(obs);
           for (let i = 0; i < world.I; i++) {

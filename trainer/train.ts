@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execSync } from 'node:child_process';
 import { deriveSeed } from '../core/rng.ts';
+import { InputError } from '../core/errors.ts';
 import { canonicalScenarioJson } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
@@ -94,11 +95,11 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   let start = 0;
   try {
     if (opts.resume) {
-      if (!hasCheckpoint(runDir)) throw new Error(`--resume: no checkpoint in ${runDir}`);
+      if (!hasCheckpoint(runDir)) throw new InputError(`--resume: no checkpoint in ${runDir}`);
       const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { algo: string; seed: number; scenarioHash: string };
       const hash = scenarioHash(opts.scenario);
       if (saved.algo !== opts.algo || saved.seed !== opts.seed || saved.scenarioHash !== hash)
-        throw new Error(`--resume: ${runDir} was made by algo ${saved.algo}, seed ${saved.seed}, scenario ${saved.scenarioHash.slice(0, 12)}; asked for ${opts.algo}, ${opts.seed}, ${hash.slice(0, 12)}`);
+        throw new InputError(`--resume: ${runDir} was made by algo ${saved.algo}, seed ${saved.seed}, scenario ${saved.scenarioHash.slice(0, 12)}; asked for ${opts.algo}, ${opts.seed}, ${hash.slice(0, 12)}`);
       const cp = readCheckpoint(runDir);
       await learner.loadState(cp.state);
       learner.replay.restore(cp.replay);

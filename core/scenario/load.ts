@@ -7,17 +7,18 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ScenarioSchema, type Scenario, type PerServer } from './schema.ts';
+import { InputError } from '../errors.ts';
 
 const presetDir = join(dirname(fileURLToPath(import.meta.url)), 'presets');
 
-export class ScenarioError extends Error {
+export class ScenarioError extends InputError {
+  override name = 'ScenarioError';
   constructor(
     readonly source: string,
     readonly field: string,
     detail: string,
   ) {
     super(`scenario ${source}: ${field || '(root)'}: ${detail}`);
-    this.name = 'ScenarioError';
   }
 }
 

@@ -1,0 +1,7 @@
+/**
+ * Errors caused by what a user handed us (a file, a flag, a run folder), as opposed to bugs.
+ * Commands print their message alone and exit with status 2; everything else is a crash with a stack.
+ */
+export class InputError extends Error {
+  override name = 'InputError';
+}
