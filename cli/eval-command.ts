@@ -17,6 +17,7 @@ interface EvalCliOptions {
   p: string;
   deadline: string;
   ieds: string;
+  validation?: boolean;
 }
 
 function range(flag: string, key: 'p' | 'deadline' | 'ieds', text: string): number[] {
@@ -38,6 +39,7 @@ export function registerEval(program: Command): void {
     .option('--p <from:to:step>', 'Fig. 4 sweep of the task generation probability', '0.1:0.9:0.1')
     .option('--deadline <from:to:step>', 'Fig. 5 sweep of the maximum deadline (s)', '0.5:2.5:0.25')
     .option('--ieds <from:to:step>', 'Fig. 6 sweep of the number of IEDs', '10:100:10')
+    .option('--validation', 'evaluate on the validation seed stream (to choose variants) instead of the test seeds')
     .action(async (opts: EvalCliOptions) => {
       const seeds = Number(opts.seeds);
       if (!(Number.isInteger(seeds) && seeds >= 2)) throw new UsageError(`--seeds must be an integer ≥ 2, got "${opts.seeds}"`);
@@ -49,6 +51,7 @@ export function registerEval(program: Command): void {
         probabilities: range('--p', 'p', opts.p),
         deadlines: range('--deadline', 'deadline', opts.deadline),
         iedCounts: range('--ieds', 'ieds', opts.ieds),
+        validation: opts.validation ?? false,
         log: (line) => console.error(line),
       });
       console.log(JSON.stringify({ out: opts.out, policies: report.policies, atDefault: report.atDefault.map((r) => ({ policy: r.policy, completionRate: r.completionRate, ci95: r.completion.ci95 })) }));

@@ -16,7 +16,7 @@ import { loadScenario } from '../core/scenario/load.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { createHeuristic, HEURISTIC_NAMES } from '../twin/policies/heuristics.ts';
-import { evaluatePolicy, evaluationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
+import { evaluatePolicy, evaluationSeeds, validationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
 import { writeFigure, type Point } from './figures.ts';
 import type { EpisodeLine } from './train.ts';
 
@@ -28,6 +28,8 @@ export interface EvalOptions {
   readonly probabilities: readonly number[];
   readonly deadlines: readonly number[];
   readonly iedCounts: readonly number[];
+  /** use the validation seed stream (for choosing variants) instead of the held-out test seeds */
+  readonly validation?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -70,7 +72,7 @@ function points(rows: readonly SweepRow[], pick: (r: EvaluationResult) => { mean
 export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.outDir, { recursive: true });
-  const seeds = evaluationSeeds(opts.seeds);
+  const seeds = opts.validation ? validationSeeds(opts.seeds) : evaluationSeeds(opts.seeds);
   const learnedSpecs: PolicySpec[] = [];
   for (const run of opts.runs) learnedSpecs.push(await loadRunPolicy(run));
   const names = learnedSpecs.map((s) => s.name);
@@ -147,7 +149,7 @@ function summaryMarkdown(opts: EvalOptions, r: EvalReport): string {
     .join('\n');
   return `# Evaluation — ${opts.scenario}
 
-Runs: ${opts.runs.join(', ')}. ${r.seeds.length} held-out seeds (evaluate.ts: EVAL_STREAM), one episode each; mean ± 95% CI.
+Runs: ${opts.runs.join(', ')}. ${r.seeds.length} ${opts.validation ? 'validation seeds (evaluate.ts: VALIDATION_STREAM; for choosing variants, not for reporting)' : 'held-out test seeds (evaluate.ts: EVAL_STREAM)'}, one episode each; mean ± 95% CI.
 Sweep points reuse the default-trained actors (no retraining); for more IEDs than actors, IED i uses actor i mod n.
 
 ## Headline comparisons

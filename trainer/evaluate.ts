@@ -22,9 +22,15 @@ import type { Policy } from '../twin/policies/heuristics.ts';
 import { readActor, actorLogits, type LoadedActor } from './actor-file.ts';
 
 export const EVAL_STREAM = 0x0e7a15ee;
+/** a third stream, for choosing between variants (e.g. policy-gradient estimators) without touching test seeds */
+export const VALIDATION_STREAM = 0x0a11da7e;
 
 export function evaluationSeeds(count: number): number[] {
   return Array.from({ length: count }, (_, k) => deriveSeed(EVAL_STREAM, k));
+}
+
+export function validationSeeds(count: number): number[] {
+  return Array.from({ length: count }, (_, k) => deriveSeed(VALIDATION_STREAM, k));
 }
 
 export interface PolicySpec {
