@@ -24,6 +24,7 @@ interface TrainCliOptions {
   backend: string;
   episodes?: string;
   set: string[];
+  config: string[];
   progress: boolean;
 }
 
@@ -45,6 +46,7 @@ export function registerTrain(program: Command): void {
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), 'auto')
     .option('--episodes <n>', 'override the preset\'s number of episodes')
     .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--no-progress', 'log lines instead of a progress bar')
     .action(async (opts: TrainCliOptions) => {
       const algo: Algorithm = oneOf(opts.algo, ALGORITHMS, '--algo');
@@ -67,6 +69,7 @@ export function registerTrain(program: Command): void {
       const result = await train({
         algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
         ...(episodes !== undefined ? { episodes } : {}),
+        config: parseSets(opts.config),
         command: ['gmel', ...process.argv.slice(2)].join(' '),
         onEpisode: (line, total) => {
           const payload = { reward: line.rewardPerTask.toFixed(3), completion: line.completionRate.toFixed(3) };
