@@ -8,10 +8,22 @@
  * | paper  | 5,000 × T        | the paper's Sec. V-B budget (5,000 episodes of 100 slots)            |
  */
 import type { Algorithm, Learner } from './learner.ts';
-import { Amarl } from './algos/amarl.ts';
-import { Maddpg } from './algos/maddpg.ts';
-import { ActorCritic } from './algos/ac.ts';
-import { Dqn } from './algos/dqn.ts';
+import { Amarl, AMARL_DEFAULTS } from './algos/amarl.ts';
+import { Maddpg, MADDPG_DEFAULTS } from './algos/maddpg.ts';
+import { ActorCritic, AC_DEFAULTS } from './algos/ac.ts';
+import { Dqn, DQN_DEFAULTS } from './algos/dqn.ts';
+import { InputError } from '../core/errors.ts';
+
+const DEFAULTS: Record<Algorithm, object> = { amarl: AMARL_DEFAULTS, maddpg: MADDPG_DEFAULTS, ac: AC_DEFAULTS, dqn: DQN_DEFAULTS };
+
+/** Refuse settings the algorithm does not have, or of the wrong type: a typo must not train silently. */
+function checkConfig(algo: Algorithm, config: Record<string, unknown>): void {
+  const defaults = DEFAULTS[algo] as Record<string, unknown>;
+  for (const [key, value] of Object.entries(config)) {
+    if (!(key in defaults)) throw new InputError(`${algo} has no setting "${key}"; known: ${Object.keys(defaults).join(', ')}`);
+    if (typeof value !== typeof defaults[key]) throw new InputError(`${algo} setting "${key}" must be a ${typeof defaults[key]}, got ${JSON.stringify(value)}`);
+  }
+}
 
 export const PRESETS = ['smoke', 'quick', 'paper'] as const;
 export type Preset = (typeof PRESETS)[number];
@@ -38,6 +50,7 @@ export function presetFor(algo: Algorithm, preset: Preset): PresetSettings {
 }
 
 export function createLearner(algo: Algorithm, I: number, D: number, A: number, seed: number, config: Record<string, unknown>): Learner {
+  checkConfig(algo, config);
   switch (algo) {
     case 'amarl':
       return new Amarl(I, D, A, seed, config);

@@ -42,6 +42,8 @@ t.test('bad input: clear message, exit 2', async (t) => {
     [['train', '--preset', 'huge'], /--preset must be one of smoke, quick, paper/],
     [['train', '--backend', 'tpu'], /--backend must be one of/],
     [['train', '--episodes', '0'], /--episodes must be a positive integer/],
+    [['train', '--config', 'learningRate=0.1'], /amarl has no setting "learningRate"/],
+    [['train', '--config', 'policyGradient=7'], /amarl setting "policyGradient" must be a string/],
     [['train', '--out', join(tmpdir(), 'gmel-no-such-run'), '--resume'], /--resume: no checkpoint/],
     [['eval', '--runs', join(tmpdir(), 'gmel-no-such-run')], /no actors\/ folder/],
     [['eval', '--seeds', '1'], /--seeds must be an integer ≥ 2/],
