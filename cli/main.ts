@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { registerSim } from './sim-command.ts';
 import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
+import { registerExport } from './export-command.ts';
 import { InputError } from '../core/errors.ts';
 
 export class UsageError extends InputError {
@@ -20,6 +21,7 @@ program
 registerSim(program);
 registerTrain(program);
 registerEval(program);
+registerExport(program);
 
 try {
   await program.parseAsync(process.argv);
