@@ -98,3 +98,18 @@ t.test('the manifest records provenance and catches tampering', async (t) => {
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, obsEncoderVersion: 'gmel-obs/0' }));
   t.throws(() => loadVerifiedModel(dir, 0), /built for observations gmel-obs\/0, this runtime encodes gmel-obs\/1/);
 });
+
+t.test('the ONNX project\'s own checker accepts the export (python3-onnx, as CI installs it)', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip('python3-onnx is not installed here (.ci/run installs it)');
+    return;
+  }
+  const fresh = exportRun({ runDir: run, outDir: join(root, 'models', 'checked') });
+  const files = Object.keys(fresh.manifest.files).map((f) => join(fresh.dir, f));
+  const script = new URL('../../scripts/check_onnx.py', import.meta.url).pathname;
+  const r = spawnSync('/usr/bin/python3', [script, ...files], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /ok .*ied-0\.onnx \(ir 8, opset 13\)/);
+});
