@@ -1,0 +1,58 @@
+/**
+ * Decoding every inbound MQTT message the same way: size limit, topic, JSON, schema, and that the id
+ * in the payload matches the id in the topic. Never throws: returns the message or a coded error,
+ * so a handler can count it, log it and carry on.
+ *
+ * | error code      | meaning                                                    |
+ * |-----------------|------------------------------------------------------------|
+ * | oversized       | payload larger than MAX_PAYLOAD_BYTES                      |
+ * | unknown-topic   | not a gmel/v1 topic this process understands               |
+ * | malformed-json  | not parseable as JSON                                      |
+ * | schema          | JSON that fails the message's schema (field named)         |
+ * | id-mismatch     | payload's iedId/edgeServerId differs from the topic's id   |
+ */
+import { Ajv, type ValidateFunction } from 'ajv';
+import { SCHEMAS, MAX_PAYLOAD_BYTES, type MessageKind, type MessageOf } from './messages.ts';
+import { parseTopic } from './topics.ts';
+
+export const DECODE_ERRORS = ['oversized', 'unknown-topic', 'malformed-json', 'schema', 'id-mismatch'] as const;
+export type DecodeErrorCode = (typeof DECODE_ERRORS)[number];
+
+export type Decoded =
+  { [K in MessageKind]: { ok: true; kind: K; topicId: string; message: MessageOf[K] } }[MessageKind]
+  | { ok: false; code: DecodeErrorCode; detail: string; topic: string };
+
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validators = Object.fromEntries(
+  Object.entries(SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
+) as { [K in MessageKind]: ValidateFunction<MessageOf[K]> };
+
+export function decode(topic: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded {
+  const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
+  if (bytes > maxBytes) return { ok: false, code: 'oversized', detail: `${bytes} bytes > ${maxBytes}`, topic };
+  const parsed = parseTopic(topic);
+  if (!parsed) return { ok: false, code: 'unknown-topic', detail: topic, topic };
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8'));
+  } catch (err) {
+    return { ok: false, code: 'malformed-json', detail: (err as Error).message, topic };
+  }
+  const validate = validators[parsed.kind] as ValidateFunction;
+  if (!validate(value)) {
+    const e = validate.errors?.[0];
+    const field = e?.keyword === 'additionalProperties' ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}` : e?.instancePath || '/';
+    return { ok: false, code: 'schema', detail: `${parsed.kind} ${field}: ${e?.message ?? 'invalid'}`, topic };
+  }
+  const msg = value as Record<string, unknown>;
+  const payloadId = parsed.kind === 'offload' || parsed.kind === 'edgeState' ? msg.edgeServerId : parsed.kind === 'status' ? msg.id : msg.iedId;
+  if (String(payloadId) !== parsed.id) return { ok: false, code: 'id-mismatch', detail: `topic says ${parsed.id}, payload says ${String(payloadId)}`, topic };
+  return { ok: true, kind: parsed.kind, topicId: parsed.id, message: value } as Decoded;
+}
+
+/** Encode after validating (a process never publishes what it would refuse to receive). */
+export function encode<K extends MessageKind>(kind: K, message: MessageOf[K]): string {
+  const validate = validators[kind] as ValidateFunction;
+  if (!validate(message)) throw new Error(`refusing to publish an invalid ${kind}: ${ajv.errorsText(validate.errors)}`);
+  return JSON.stringify(message);
+}

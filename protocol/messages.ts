@@ -1,0 +1,133 @@
+/**
+ * GMEL edge wire protocol v1: every MQTT payload's schema, defined once (TypeBox) and used by every
+ * process. Documented in docs/protocol.md. All payloads are JSON objects with `v: 1`.
+ *
+ * | message     | topic (topics.ts)                    | QoS | retained | expiry (MQTT 5)   |
+ * |-------------|--------------------------------------|-----|----------|-------------------|
+ * | task        | gmel/v1/ied/{ied}/task               | 1   | no       | the task deadline |
+ * | decision    | gmel/v1/ied/{ied}/decision           | 1   | no       | the task deadline |
+ * | offload     | gmel/v1/edge/{edge}/offload          | 1   | no       | the task deadline |
+ * | edgeState   | gmel/v1/edge/{edge}/state            | 0   | yes      | —                 |
+ * | result      | gmel/v1/ied/{ied}/result             | 1   | no       | —                 |
+ * | status      | gmel/v1/status/{kind}/{id}           | 1   | yes      | — (Last Will: offline) |
+ *
+ * Units as in the scenario files: Mbit, Gcycles/Mbit, seconds; wall-clock times in ms since the epoch.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const PROTOCOL_VERSION = 1;
+const V = Type.Literal(PROTOCOL_VERSION);
+const Id = Type.Integer({ minimum: 0, maximum: 1_000_000 });
+const TaskId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
+const Millis = Type.Number({ minimum: 0 });
+const Stage = Type.Union([Type.Literal('pending'), Type.Literal('local'), Type.Literal('uplink'), Type.Literal('edge')]);
+
+export const TaskAnnouncement = Type.Object(
+  {
+    v: V,
+    taskId: TaskId,
+    iedId: Id,
+    sizeMbit: Type.Number({ exclusiveMinimum: 0, maximum: 1e4 }),
+    density: Type.Number({ exclusiveMinimum: 0, maximum: 1e3, description: 'Gcycles per Mbit' }),
+    deadlineSeconds: Type.Number({ exclusiveMinimum: 0, maximum: 3600 }),
+    createdAt: Millis,
+  },
+  { additionalProperties: false },
+);
+
+export const Decision = Type.Object(
+  {
+    v: V,
+    taskId: TaskId,
+    iedId: Id,
+    /** 0 local, m ≥ 1 edge server m (1-based, as the action space) */
+    action: Type.Integer({ minimum: 0, maximum: 1024 }),
+    policyVersion: Type.String({ maxLength: 128 }),
+    decidedAt: Millis,
+    inferenceMicros: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const Offload = Type.Object(
+  {
+    v: V,
+    taskId: TaskId,
+    iedId: Id,
+    /** 1-based, as the action */
+    edgeServerId: Type.Integer({ minimum: 1, maximum: 1024 }),
+    sizeMbit: Type.Number({ exclusiveMinimum: 0, maximum: 1e4 }),
+    density: Type.Number({ exclusiveMinimum: 0, maximum: 1e3 }),
+    createdAt: Millis,
+    deadlineAt: Millis,
+    uploadedAt: Millis,
+  },
+  { additionalProperties: false },
+);
+
+export const EdgeState = Type.Object(
+  {
+    v: V,
+    edgeServerId: Type.Integer({ minimum: 1, maximum: 1024 }),
+    slot: Type.Integer({ minimum: 0 }),
+    at: Millis,
+    /** |V_m| in the slot just served */
+    activeQueues: Type.Integer({ minimum: 0 }),
+    /** backlog per IED with a non-empty queue, Mbit: { "7": 12.5 } */
+    backlogMbit: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.Number({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const Result = Type.Object(
+  {
+    v: V,
+    taskId: TaskId,
+    iedId: Id,
+    outcome: Type.Union([Type.Literal('completed'), Type.Literal('dropped')]),
+    stage: Stage,
+    latencySeconds: Type.Number({ minimum: 0 }),
+    at: Millis,
+  },
+  { additionalProperties: false },
+);
+
+export const Status = Type.Object(
+  {
+    v: V,
+    kind: Type.Union([Type.Literal('ied'), Type.Literal('edge'), Type.Literal('emulator'), Type.Literal('twin')]),
+    id: Type.String({ maxLength: 64 }),
+    state: Type.Union([Type.Literal('online'), Type.Literal('offline')]),
+    modelVersion: Type.Optional(Type.String({ maxLength: 128 })),
+    at: Millis,
+  },
+  { additionalProperties: false },
+);
+
+export type TaskAnnouncement = Static<typeof TaskAnnouncement>;
+export type Decision = Static<typeof Decision>;
+export type Offload = Static<typeof Offload>;
+export type EdgeState = Static<typeof EdgeState>;
+export type Result = Static<typeof Result>;
+export type Status = Static<typeof Status>;
+
+export const SCHEMAS = {
+  task: TaskAnnouncement,
+  decision: Decision,
+  offload: Offload,
+  edgeState: EdgeState,
+  result: Result,
+  status: Status,
+} as const;
+export type MessageKind = keyof typeof SCHEMAS;
+export interface MessageOf {
+  task: TaskAnnouncement;
+  decision: Decision;
+  offload: Offload;
+  edgeState: EdgeState;
+  result: Result;
+  status: Status;
+}
+
+/** Largest payload any process accepts (an edge state of 1,000 IEDs fits comfortably). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;

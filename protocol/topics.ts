@@ -1,0 +1,52 @@
+/**
+ * The topic tree under gmel/v1/ (MQTT topic names; `+` for subscriptions).
+ *
+ * | kind      | topic                         | published by      | subscribed by            |
+ * |-----------|-------------------------------|-------------------|--------------------------|
+ * | task      | gmel/v1/ied/{ied}/task        | plant / emulator  | runtime-ied              |
+ * | decision  | gmel/v1/ied/{ied}/decision    | runtime-ied       | twin, dashboards         |
+ * | result    | gmel/v1/ied/{ied}/result      | runtime-ied, -edge| runtime-ied, twin        |
+ * | offload   | gmel/v1/edge/{edge}/offload   | runtime-ied       | runtime-edge             |
+ * | edgeState | gmel/v1/edge/{edge}/state     | runtime-edge      | runtime-ied, twin        |
+ * | status    | gmel/v1/status/{kind}/{id}    | every process     | twin, `gmel up`          |
+ */
+import type { MessageKind } from './messages.ts';
+
+export const ROOT = 'gmel/v1';
+
+export const topics = {
+  task: (ied: number) => `${ROOT}/ied/${ied}/task`,
+  decision: (ied: number) => `${ROOT}/ied/${ied}/decision`,
+  result: (ied: number) => `${ROOT}/ied/${ied}/result`,
+  offload: (edge: number) => `${ROOT}/edge/${edge}/offload`,
+  edgeState: (edge: number) => `${ROOT}/edge/${edge}/state`,
+  status: (kind: string, id: string | number) => `${ROOT}/status/${kind}/${id}`,
+} as const;
+
+export const subscriptions = {
+  allTasks: `${ROOT}/ied/+/task`,
+  allDecisions: `${ROOT}/ied/+/decision`,
+  allResults: `${ROOT}/ied/+/result`,
+  allOffloads: `${ROOT}/edge/+/offload`,
+  allEdgeStates: `${ROOT}/edge/+/state`,
+  allStatus: `${ROOT}/status/#`,
+} as const;
+
+export interface ParsedTopic {
+  readonly kind: MessageKind;
+  /** the IED or edge server id in the topic (status: the device id as a string) */
+  readonly id: string;
+  /** status topics only */
+  readonly deviceKind?: string;
+}
+
+const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
+
+/** What a topic carries, or undefined if it is not one of ours. */
+export function parseTopic(topic: string): ParsedTopic | undefined {
+  const m = PATTERN.exec(topic);
+  if (!m) return undefined;
+  if (m[1]) return { kind: m[3] as 'task' | 'decision' | 'result', id: m[2] as string };
+  if (m[4]) return { kind: m[6] === 'state' ? 'edgeState' : 'offload', id: m[5] as string };
+  return { kind: 'status', id: m[9] as string, deviceKind: m[8] as string };
+}
