@@ -48,11 +48,16 @@ export function gmelDecideLocal(w: World, i: number, id: number): void {
 export function gmelSlot(w: World): void {
   edgeStage(w);
   uplinkStage(w);
-  for (let k = 0; k < w.joiningCount; k++) w.joinEdge(w.joining[k] as number);
+  joinUploads(w);
+}
+
+/** Finished uploads join their edge queues, or leave for a remote edge server (live runtimes). */
+export function joinUploads(w: World): void {
+  for (let k = 0; k < w.joiningCount; k++) w.uploaded(w.joining[k] as number);
   w.joiningCount = 0;
 }
 
-function edgeStage(w: World): void {
+export function edgeStage(w: World): void {
   const pool = w.pool;
   const t = w.slot;
   const I = w.I;
@@ -102,7 +107,7 @@ function edgeStage(w: World): void {
   }
 }
 
-function uplinkStage(w: World): void {
+export function uplinkStage(w: World): void {
   const pool = w.pool;
   const t = w.slot;
   const I = w.I;

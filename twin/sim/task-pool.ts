@@ -35,7 +35,8 @@ export class TaskPool {
   linked = new Uint8Array(0);
   generation = new Uint32Array(0);
   next = new Int32Array(0);
-  arrivalSlot = new Int32Array(0);
+  /** slot units; fractional for live arrivals (runtimes), whole in simulation */
+  arrivalSlot = new Float64Array(0);
   decisionSlot = new Int32Array(0);
   sizeMbit = new Float64Array(0);
   density = new Float64Array(0);
@@ -61,7 +62,7 @@ export class TaskPool {
     this.linked = copy(this.linked, Uint8Array);
     this.generation = copy(this.generation, Uint32Array);
     this.next = copy(this.next, Int32Array);
-    this.arrivalSlot = copy(this.arrivalSlot, Int32Array);
+    this.arrivalSlot = copy(this.arrivalSlot, Float64Array);
     this.decisionSlot = copy(this.decisionSlot, Int32Array);
     this.sizeMbit = copy(this.sizeMbit, Float64Array);
     this.density = copy(this.density, Float64Array);

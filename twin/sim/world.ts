@@ -23,7 +23,7 @@ import {
 import { buildPlant, type Plant } from './plant.ts';
 import { TaskPool, Fifos, Wheel, Stage } from './task-pool.ts';
 import { Metrics } from './metrics.ts';
-import { gmelSlot, gmelDecideLocal } from './stages-gmel.ts';
+import { gmelSlot, gmelDecideLocal, edgeStage, uplinkStage, joinUploads } from './stages-gmel.ts';
 import { tangSlot } from './stages-tang.ts';
 import { taskReward } from './scenario.ts';
 import { CreditLog } from './credits.ts';
@@ -82,6 +82,15 @@ export class World {
   /** outcomes resolved during the last step(): the delayed credit of eq. (4) */
   readonly credits = new CreditLog();
   unresolved = 0;
+
+  /**
+   * Live runtimes (runtime-ied, runtime-edge) drive the same engine in real time through
+   * announce/decideTask/acceptAtEdge/advanceSlot and these hooks; the simulator leaves them unset.
+   */
+  /** every outcome, before the task's id is recycled */
+  onOutcome: ((id: number, completed: boolean, at: number, stage: number, latencySeconds: number) => void) | undefined;
+  /** when set, a finished upload leaves this world (to a remote edge server) instead of joining a local edge queue */
+  onUploaded: ((id: number) => void) | undefined;
 
   private readonly fields: ObservationFields;
   private readonly onWheel: (id: number) => void;
@@ -233,6 +242,7 @@ export class World {
     m.latencySum[i] = (m.latencySum[i] as number) + latency;
     m.latencyDropsAtDeadlineSum[i] = (m.latencyDropsAtDeadlineSum[i] as number) + latency;
     m.servedGcycles[i] = (m.servedGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
+    this.onOutcome?.(id, true, at, pool.stage[id] as number, latency);
     this.finish(id, i, taskReward(this.scenario, true, latency), true);
   }
 
@@ -254,6 +264,7 @@ export class World {
     } else if (stage === Stage.Local && this.scenario.semantics === 'tang2020') {
       this.localBacklogGcycles[i] = Math.max(0, (this.localBacklogGcycles[i] as number) - rem * (pool.density[id] as number));
     }
+    this.onOutcome?.(id, false, pool.deadline[id] as number, stage, deadlineSeconds);
     this.finish(id, i, taskReward(this.scenario, false, deadlineSeconds), false);
   }
 
@@ -270,6 +281,21 @@ export class World {
     pool.releaseIfDone(id);
   }
 
+  /** An upload finished: to a remote edge server (live) or into local edge queue (i, m). */
+  uploaded(id: number): void {
+    const hook = this.onUploaded;
+    if (!hook) {
+      this.joinEdge(id);
+      return;
+    }
+    hook(id);
+    // the task now lives at the edge server: it leaves this world without an outcome here
+    const pool = this.pool;
+    pool.resolved[id] = 1;
+    this.unresolved--;
+    pool.releaseIfDone(id);
+  }
+
   /** An upload finished: the task joins edge queue (i, m) (served from the next slot). */
   joinEdge(id: number): void {
     const pool = this.pool;
@@ -280,13 +306,17 @@ export class World {
     pool.remaining[id] = pool.sizeMbit[id] as number;
     this.edgeQ.push(q, id);
     this.edgeBacklogMbit[q] = (this.edgeBacklogMbit[q] as number) + (pool.sizeMbit[id] as number);
-    if (this.edgeCount[q] === 0) {
-      const len = this.activeLen[m] as number;
-      this.activeList[m * this.I + len] = i;
-      this.activePos[q] = len;
-      this.activeLen[m] = len + 1;
-    }
+    if (this.edgeCount[q] === 0) this.activeJoin(i, m);
     this.edgeCount[q] = (this.edgeCount[q] as number) + 1;
+  }
+
+  private activeJoin(i: number, m: number): void {
+    const q = i * this.M + m;
+    if ((this.activePos[q] as number) >= 0) return;
+    const len = this.activeLen[m] as number;
+    this.activeList[m * this.I + len] = i;
+    this.activePos[q] = len;
+    this.activeLen[m] = len + 1;
   }
 
   /** A task leaves edge queue (i, m) (served or dropped) with `remainingMbit` unprocessed. */
@@ -333,14 +363,51 @@ export class World {
    * hand-computed cases; usually with arrivals.probability = 0). Sizes in Mbit, density in
    * Gcycles/Mbit, deadline in seconds from now.
    */
-  announce(i: number, task: { sizeMbit: number; density: number; deadlineSeconds: number }): void {
+  announce(i: number, task: { sizeMbit: number; density: number; deadlineSeconds: number }, arrivalSlot = this.slot): number {
     if (this.done) throw new Error('announce() after the episode ended');
     if (!(i >= 0 && i < this.I)) throw new RangeError(`no IED ${i} (0..${this.I - 1})`);
     if (this.currentTask[i] !== -1) throw new Error(`IED ${i} already has a task in slot ${this.slot}`);
     if (!(task.sizeMbit > 0 && task.density > 0 && task.deadlineSeconds > 0))
       throw new RangeError(`task of IED ${i}: size, density and deadline must be > 0`);
-    const id = this.newTask(i, task.sizeMbit, task.density, task.deadlineSeconds);
+    const id = this.newTask(i, task.sizeMbit, task.density, task.deadlineSeconds, arrivalSlot);
     this.currentTask[i] = id;
+    return id;
+  }
+
+  /** Live runtimes: decide IED i's current task now (a decision per announcement, not per step). */
+  decideTask(i: number, action: number): void {
+    const id = this.currentTask[i] as number;
+    if (id < 0) throw new Error(`IED ${i} has no task to decide in slot ${this.slot}`);
+    if (!Number.isInteger(action) || action < 0 || action > this.M) throw new RangeError(`action of IED ${i} must be an integer in 0..${this.M}, got ${action}`);
+    this.decide(i, id, action);
+  }
+
+  /**
+   * Live edge runtime: an offloaded task whose upload finished in slot `uploadedSlot` joins edge queue
+   * (i, m). Times in slot units of this world's clock. Returns the task id. A task already past its
+   * deadline is dropped at the end of the current slot, like any other (an outcome at the edge).
+   */
+  acceptAtEdge(i: number, m: number, task: { sizeMbit: number; density: number; arrivalSlot: number; deadlineSlot: number }): number {
+    if (!(i >= 0 && i < this.I)) throw new RangeError(`no IED ${i} (0..${this.I - 1})`);
+    if (!(m >= 0 && m < this.M)) throw new RangeError(`no edge server ${m + 1}`);
+    const id = this.newTask(i, task.sizeMbit, task.density, (task.deadlineSlot - task.arrivalSlot) * this.dt, task.arrivalSlot);
+    const pool = this.pool;
+    pool.decisionSlot[id] = Math.floor(task.arrivalSlot);
+    pool.server[id] = m;
+    this.joinEdge(id);
+    return id;
+  }
+
+  /** Live runtimes: run the chosen stages of the current slot, its resolutions, then start the next slot. */
+  advanceSlot(stages: { edge: boolean; uplink: boolean }): void {
+    if (this.scenario.semantics !== 'gmel') throw new Error('live runtimes run the "gmel" semantics only');
+    this.credits.clear();
+    if (stages.edge) edgeStage(this);
+    if (stages.uplink) uplinkStage(this);
+    joinUploads(this);
+    this.wheel.drain(this.slot, this.onWheel);
+    this.slot++;
+    this.drawChannel();
   }
 
   private drawTask(i: number): number {
@@ -351,16 +418,16 @@ export class World {
     return this.newTask(i, size, density, rng.between(t.deadlineSeconds.min, t.deadlineSeconds.max));
   }
 
-  private newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number): number {
+  private newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number, arrivalSlot = this.slot): number {
     const pool = this.pool;
     const id = pool.alloc();
     pool.ied[id] = i;
     pool.stage[id] = Stage.Pending;
-    pool.arrivalSlot[id] = this.slot;
+    pool.arrivalSlot[id] = arrivalSlot;
     pool.decisionSlot[id] = -1;
     pool.sizeMbit[id] = sizeMbit;
     pool.density[id] = density;
-    const deadline = this.slot + deadlineSeconds / this.dt;
+    const deadline = arrivalSlot + deadlineSeconds / this.dt;
     pool.deadline[id] = deadline;
     pool.remaining[id] = 0;
     pool.resolveAt[id] = -1;
@@ -369,7 +436,7 @@ export class World {
     m.arrived[i] = (m.arrived[i] as number) + 1;
     m.offeredGcycles[i] = (m.offeredGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
     // every task is looked at at the end of the slot holding its deadline (tang2020: only if still pending)
-    this.wheel.add(Math.ceil(deadline - EPS) - 1, id);
+    this.wheel.add(Math.max(this.slot, Math.ceil(deadline - EPS) - 1), id);
     return id;
   }
 
