@@ -36,7 +36,7 @@ export function gmelDecideLocal(w: World, i: number, id: number): void {
     pool.remaining[id] = 0; // completes
     pool.resolveAt[id] = finish;
     w.localBusyUntil[i] = finish;
-    w.wheel.add(finish - 1, id);
+    w.wheel.add(Math.min(finish - 1, t + w.wheel.horizonSlots - 1), id);
   } else {
     pool.remaining[id] = 1; // dropped at its deadline
     pool.resolveAt[id] = deadline;

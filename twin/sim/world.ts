@@ -25,7 +25,7 @@ import { TaskPool, Fifos, Wheel, Stage } from './task-pool.ts';
 import { Metrics } from './metrics.ts';
 import { gmelSlot, gmelDecideLocal, edgeStage, uplinkStage, joinUploads } from './stages-gmel.ts';
 import { tangSlot } from './stages-tang.ts';
-import { taskReward } from './scenario.ts';
+import { taskReward, drawTaskParameters } from './scenario.ts';
 import { CreditLog } from './credits.ts';
 import { Channel } from './channel.ts';
 
@@ -223,12 +223,20 @@ export class World {
     if (stage !== Stage.Pending && this.scenario.semantics === 'tang2020') return; // dropped when taken (stages-tang.ts)
     if (stage === Stage.Local) {
       // gmel local tasks: outcome fixed at decision (eq. 1); remaining = 0 marks "completes"
-      if ((pool.resolveAt[id] as number) > this.slot + 1 + EPS) return;
-      if (pool.remaining[id] === 0) this.complete(id, pool.resolveAt[id] as number);
+      const at = pool.resolveAt[id] as number;
+      if (at > this.slot + 1 + EPS) return this.refile(id, at);
+      if (pool.remaining[id] === 0) this.complete(id, at);
       else this.drop(id);
       return;
     }
-    if ((pool.deadline[id] as number) <= this.slot + 1 + EPS) this.drop(id);
+    const deadline = pool.deadline[id] as number;
+    if (deadline <= this.slot + 1 + EPS) this.drop(id);
+    else this.refile(id, deadline);
+  }
+
+  /** A task due beyond the wheel's horizon (live tasks may carry longer deadlines): look again later. */
+  private refile(id: number, at: number): void {
+    this.wheel.add(Math.min(Math.ceil(at - EPS) - 1, this.slot + this.wheel.horizonSlots - 1), id);
   }
 
   /** A task finished at time `at` (slot units). */
@@ -411,11 +419,8 @@ export class World {
   }
 
   private drawTask(i: number): number {
-    const t = this.scenario.task;
-    const rng = this.rng;
-    const size = rng.between(t.sizeMbit.min, t.sizeMbit.max);
-    const density = rng.between(t.densityGcyclesPerMbit.min, t.densityGcyclesPerMbit.max);
-    return this.newTask(i, size, density, rng.between(t.deadlineSeconds.min, t.deadlineSeconds.max));
+    const t = drawTaskParameters(this.rng, this.scenario.task);
+    return this.newTask(i, t.sizeMbit, t.density, t.deadlineSeconds);
   }
 
   private newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number, arrivalSlot = this.slot): number {
@@ -436,7 +441,7 @@ export class World {
     m.arrived[i] = (m.arrived[i] as number) + 1;
     m.offeredGcycles[i] = (m.offeredGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
     // every task is looked at at the end of the slot holding its deadline (tang2020: only if still pending)
-    this.wheel.add(Math.max(this.slot, Math.ceil(deadline - EPS) - 1), id);
+    this.wheel.add(Math.max(this.slot, Math.min(Math.ceil(deadline - EPS) - 1, this.slot + this.wheel.horizonSlots - 1)), id);
     return id;
   }
 

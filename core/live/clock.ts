@@ -1,0 +1,68 @@
+/**
+ * Time for the live runtimes: an injectable clock and a slot ticker aligned to a shared epoch, so every
+ * process of a plant agrees on which slot it is (slot k = [epoch + k·Δt, epoch + (k+1)·Δt)).
+ */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Slot units (fractional) of a wall-clock time. */
+export function slotAt(timeMs: number, epochMs: number, slotMs: number): number {
+  return (timeMs - epochMs) / slotMs;
+}
+
+/**
+ * Calls onSlotEnd(k) once for every slot k as its end passes, in order, catching up after a stall
+ * (so no slot's service is ever skipped). Idempotent stop().
+ */
+export class SlotTicker {
+  private next: number;
+  private handle: unknown;
+  private stopped = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly epochMs: number,
+    private readonly slotMs: number,
+    private readonly onSlotEnd: (slot: number) => void,
+  ) {
+    this.next = Math.max(0, Math.floor(slotAt(clock.now(), epochMs, slotMs)));
+  }
+
+  /** the slot now running (the next one to end) */
+  get currentSlot(): number {
+    return this.next;
+  }
+
+  start(): void {
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const due = this.epochMs + (this.next + 1) * this.slotMs;
+    this.handle = this.clock.setTimeout(() => this.fire(), Math.max(0, due - this.clock.now()));
+  }
+
+  private fire(): void {
+    const now = this.clock.now();
+    while (!this.stopped && this.epochMs + (this.next + 1) * this.slotMs <= now + 0.5) {
+      const slot = this.next++;
+      this.onSlotEnd(slot);
+    }
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
+  }
+}

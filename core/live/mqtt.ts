@@ -1,0 +1,61 @@
+/**
+ * Connecting a runtime to the broker the same way everywhere.
+ *
+ * | option            | default | why                                                                |
+ * |-------------------|---------|--------------------------------------------------------------------|
+ * | protocolVersion   | 5, then 4 | MQTT 5 for message expiry; aedes 1.x speaks 3.1.1 only          |
+ * | clean             | false   | a persistent session keeps QoS 1 messages for us while we are away |
+ * | reconnectPeriod   | 1000 ms | mqtt.js's fixed back-off                                           |
+ * | will              | status "offline", retained | the device's death certificate (Sparkplug-style) |
+ * | username/password | none    | passed through when given                                          |
+ */
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { encode } from '../../protocol/codec.ts';
+import { topics } from '../../protocol/topics.ts';
+
+export interface ConnectOptions {
+  readonly url: string;
+  readonly clientId: string;
+  /** for the Last Will and the online status */
+  readonly device?: { kind: 'ied' | 'edge' | 'emulator' | 'twin'; id: string; modelVersion?: string };
+  readonly username?: string;
+  readonly password?: string;
+  /** force a protocol version instead of trying 5 then 4 */
+  readonly protocolVersion?: 4 | 5;
+}
+
+function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'online' | 'offline'): string {
+  return encode('status', { v: 1, kind: device.kind, id: device.id, state, at: Date.now(), ...(device.modelVersion ? { modelVersion: device.modelVersion } : {}) });
+}
+
+export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
+  const base: IClientOptions = {
+    clientId: opts.clientId,
+    clean: false,
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+    ...(opts.username !== undefined ? { username: opts.username } : {}),
+    ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(opts.device
+      ? { will: { topic: topics.status(opts.device.kind, opts.device.id), payload: Buffer.from(statusPayload(opts.device, 'offline')), qos: 1, retain: true } }
+      : {}),
+  };
+  const versions: (4 | 5)[] = opts.protocolVersion ? [opts.protocolVersion] : [5, 4];
+  let lastError: unknown;
+  for (const protocolVersion of versions) {
+    try {
+      const client = await mqtt.connectAsync(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, false);
+      if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), { qos: 1, retain: true });
+      return client;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`cannot connect to ${opts.url} as ${opts.clientId}: ${(lastError as Error)?.message ?? String(lastError)}`);
+}
+
+/** Publish options for messages that go stale at the task's deadline (MQTT 5 message expiry). */
+export function expiring(client: MqttClient, secondsLeft: number): mqtt.IClientPublishOptions {
+  const expiry = Math.max(1, Math.ceil(secondsLeft));
+  return client.options.protocolVersion === 5 ? { qos: 1, properties: { messageExpiryInterval: expiry } } : { qos: 1 };
+}

@@ -1,0 +1,162 @@
+/**
+ * The edge-server runtime: one process per edge server m. One FIFO per IED, the GPU shared equally
+ * among the non-empty queues (eq. 2), deadline drops — the simulator's own engine (twin/sim World,
+ * edge stage only), clocked in real time. Publishes its state every slot (retained) and each result.
+ *
+ * | handler        | on                                   | does                                               |
+ * |----------------|--------------------------------------|----------------------------------------------------|
+ * | onOffload      | gmel/v1/edge/{m}/offload             | validate, dedupe, queue (from the slot after upload)|
+ * | onSlotEnd(k)   | the end of slot k (SlotTicker)       | serve slot k, drop expired, publish state + results |
+ */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Scenario } from '../core/scenario/schema.ts';
+import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
+import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
+import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
+import { decode, encode } from '../protocol/codec.ts';
+import { topics } from '../protocol/topics.ts';
+import type { Offload } from '../protocol/messages.ts';
+import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
+import type { World } from '../twin/sim/world.ts';
+
+export interface EdgeServerOptions {
+  readonly scenario: Scenario;
+  /** 1-based, as in actions and topics */
+  readonly edgeServerId: number;
+  readonly mqtt: MqttClient;
+  readonly clock: Clock;
+  /** wall-clock time of slot 0's start, shared by the whole plant */
+  readonly epochMs: number;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+}
+
+interface Waiting {
+  readonly msg: Offload;
+  readonly uploadedSlot: number;
+}
+
+export class EdgeServerRuntime {
+  readonly world: World;
+  readonly metrics: RuntimeMetrics;
+  readonly registry: Registry;
+  private readonly m: number;
+  private readonly slotMs: number;
+  private readonly ticker: SlotTicker;
+  private readonly seen = new RecentIds();
+  private readonly waiting: Waiting[] = [];
+  private readonly taskIds = new Map<number, Offload>();
+  private closed = false;
+
+  private constructor(private readonly o: EdgeServerOptions) {
+    this.m = o.edgeServerId - 1;
+    if (!(this.m >= 0 && this.m < o.scenario.edgeServers)) throw new RangeError(`edge server ${o.edgeServerId} is not in 1..${o.scenario.edgeServers}`);
+    this.slotMs = o.scenario.slotSeconds * 1000;
+    this.registry = o.registry ?? new Registry();
+    this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
+    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k));
+    this.world = liveWorld(o.scenario, this.ticker.currentSlot);
+    this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
+  }
+
+  static async create(o: EdgeServerOptions): Promise<EdgeServerRuntime> {
+    const rt = new EdgeServerRuntime(o);
+    o.mqtt.on('message', (topic, payload) => rt.onMessage(topic, payload));
+    o.mqtt.on('connect', () => rt.metrics.connected.set(1));
+    o.mqtt.on('offline', () => rt.metrics.connected.set(0));
+    await o.mqtt.subscribeAsync(topics.offload(o.edgeServerId), { qos: 1 });
+    rt.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+    rt.ticker.start();
+    return rt;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const d = decode(topic, payload);
+    if (!d.ok) {
+      this.metrics.rejected.inc({ reason: d.code });
+      this.o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      return;
+    }
+    this.metrics.received.inc({ kind: d.kind });
+    if (d.kind === 'offload') this.onOffload(d.message);
+  }
+
+  onOffload(msg: Offload): void {
+    if (msg.edgeServerId !== this.o.edgeServerId) return;
+    if (msg.iedId >= this.o.scenario.ieds) {
+      this.metrics.rejected.inc({ reason: 'unknown-ied' });
+      this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'offload from an unknown IED');
+      return;
+    }
+    if (!this.seen.add(msg.taskId)) {
+      this.metrics.rejected.inc({ reason: 'duplicate' });
+      return;
+    }
+    const uploadedSlot = Math.floor(slotAt(msg.uploadedAt, this.o.epochMs, this.slotMs) + 1e-9);
+    this.waiting.push({ msg, uploadedSlot });
+    // an upload that finished in an earlier slot is served from the current one (as in the simulator)
+    this.admit(this.world.slot - 1);
+  }
+
+  /** Join every waiting task whose upload finished in a slot ≤ upTo. */
+  private admit(upTo: number): void {
+    for (let k = this.waiting.length - 1; k >= 0; k--) {
+      const w = this.waiting[k] as Waiting;
+      if (w.uploadedSlot > upTo) continue;
+      this.waiting.splice(k, 1);
+      const { msg } = w;
+      const id = this.world.acceptAtEdge(msg.iedId, this.m, {
+        sizeMbit: msg.sizeMbit,
+        density: msg.density,
+        arrivalSlot: slotAt(msg.createdAt, this.o.epochMs, this.slotMs),
+        deadlineSlot: slotAt(msg.deadlineAt, this.o.epochMs, this.slotMs),
+      });
+      this.taskIds.set(id, msg);
+    }
+  }
+
+  private onSlotEnd(slot: number): void {
+    if (this.closed) return;
+    const w = this.world;
+    if (w.slot !== slot) w.slot = slot; // a stalled process catches up slot by slot (SlotTicker)
+    this.admit(slot - 1);
+    w.advanceSlot({ edge: true, uplink: false });
+    this.admit(slot); // uploads finished during slot `slot` queue for slot + 1
+    const backlogMbit: Record<string, number> = {};
+    for (let i = 0; i < w.I; i++) {
+      const q = i * w.M + this.m;
+      if ((w.edgeCount[q] as number) > 0) backlogMbit[String(i)] = Math.round((w.edgeBacklogMbit[q] as number) * 1e6) / 1e6;
+    }
+    const state = encode('edgeState', { v: 1, edgeServerId: this.o.edgeServerId, slot, at: this.o.clock.now(), activeQueues: w.edgeLoadLast[this.m] as number, backlogMbit });
+    this.publish(topics.edgeState(this.o.edgeServerId), state, { qos: 0, retain: true });
+  }
+
+  private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
+    const msg = this.taskIds.get(id);
+    if (!msg) return;
+    this.taskIds.delete(id);
+    const stageName = STAGE_NAMES[stage] ?? 'edge';
+    this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
+    if (completed) this.metrics.latency.observe(latencySeconds);
+    const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
+    this.publish(topics.result(msg.iedId), result, { qos: 1 });
+  }
+
+  private publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }): void {
+    // mqtt.js queues while offline (QoS ≥ 0) and flushes on reconnect; errors are logged, never thrown
+    this.o.mqtt.publish(topic, payload, opts, (err) => {
+      if (err) this.o.logger.warn({ err: err.message, topic }, 'publish failed');
+    });
+  }
+
+  health(): { ok: boolean; connected: boolean; slot: number; queued: number } {
+    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, queued: this.taskIds.size };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ticker.stop();
+  }
+}

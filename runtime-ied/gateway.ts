@@ -1,0 +1,241 @@
+/**
+ * The gateway runtime: serves one IED (a real gateway) or many (to emulate a plant) with their ONNX
+ * actors. The queues are the simulator's own engine (twin/sim World) clocked in real time: the local
+ * GPU is eq. (1) (an emulated GPU at the configured rate) and the uplink is the OFDMA stage, shared
+ * among the IEDs this process serves; edge servers are remote (runtime-edge).
+ *
+ * | handler      | on                               | does                                                        |
+ * |--------------|----------------------------------|-------------------------------------------------------------|
+ * | onTask       | gmel/v1/ied/{i}/task             | dedupe, observe (core/observation.ts), infer, publish the    |
+ * |              |                                  | decision, queue locally or on the uplink                    |
+ * | onEdgeState  | gmel/v1/edge/{m}/state (retained)| the observation's edge load and own backlog at m            |
+ * | onSlotEnd(k) | end of slot k                    | uplink stage; finished uploads → gmel/v1/edge/{m}/offload;  |
+ * |              |                                  | local/uplink outcomes → gmel/v1/ied/{i}/result              |
+ *
+ * All world mutations (decisions, slot ends, model swaps) run one after another on a promise chain,
+ * so an inference never interleaves with a slot's stages. If inference fails, the task runs locally:
+ * an accepted task is never lost.
+ */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Scenario } from '../core/scenario/schema.ts';
+import { encodeObservation } from '../core/observation.ts';
+import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
+import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
+import { expiring } from '../core/live/mqtt.ts';
+import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
+import { Counter, Histogram } from 'prom-client';
+import { decode, encode } from '../protocol/codec.ts';
+import { topics } from '../protocol/topics.ts';
+import type { EdgeState, TaskAnnouncement } from '../protocol/messages.ts';
+import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
+import type { World } from '../twin/sim/world.ts';
+import type { ActorSession } from './policy.ts';
+
+export interface ModelHandle {
+  readonly version: string;
+  /** one session per served IED */
+  readonly sessions: ReadonlyMap<number, ActorSession>;
+}
+
+export interface GatewayOptions {
+  readonly scenario: Scenario;
+  /** IEDs this process serves (0-based ids) */
+  readonly iedIds: readonly number[];
+  readonly model: ModelHandle;
+  readonly mqtt: MqttClient;
+  readonly clock: Clock;
+  readonly epochMs: number;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+}
+
+export class IedGatewayRuntime {
+  readonly world: World;
+  readonly metrics: RuntimeMetrics & { decisions: Counter; inference: Histogram; inferenceErrors: Counter; modelLoads: Counter };
+  readonly registry: Registry;
+  private model: ModelHandle;
+  private readonly served: Set<number>;
+  private readonly slotMs: number;
+  private readonly ticker: SlotTicker;
+  private readonly seen = new RecentIds();
+  private readonly tasks = new Map<number, TaskAnnouncement>();
+  private readonly obs: Float32Array;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(private readonly o: GatewayOptions) {
+    this.served = new Set(o.iedIds);
+    for (const i of o.iedIds) if (!(i >= 0 && i < o.scenario.ieds)) throw new RangeError(`IED ${i} is not in 0..${o.scenario.ieds - 1}`);
+    for (const i of o.iedIds) if (!o.model.sessions.has(i)) throw new Error(`no model for IED ${i}`);
+    this.model = o.model;
+    this.slotMs = o.scenario.slotSeconds * 1000;
+    this.registry = o.registry ?? new Registry();
+    const r = this.registry;
+    this.metrics = {
+      ...runtimeMetrics(r, 'gmel_ied'),
+      decisions: new Counter({ name: 'gmel_ied_decisions_total', help: 'decisions by action', labelNames: ['action'], registers: [r] }),
+      inference: new Histogram({ name: 'gmel_ied_inference_seconds', help: 'actor inference time', buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2], registers: [r] }),
+      inferenceErrors: new Counter({ name: 'gmel_ied_inference_errors_total', help: 'inferences that failed (task ran locally)', registers: [r] }),
+      modelLoads: new Counter({ name: 'gmel_ied_model_loads_total', help: 'model loads by result', labelNames: ['result'], registers: [r] }),
+    };
+    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)));
+    this.world = liveWorld(o.scenario, this.ticker.currentSlot);
+    this.obs = new Float32Array(this.world.obsSize);
+    this.world.onUploaded = (id) => this.onUploaded(id);
+    this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
+  }
+
+  static async create(o: GatewayOptions): Promise<IedGatewayRuntime> {
+    const rt = new IedGatewayRuntime(o);
+    o.mqtt.on('message', (topic, payload) => rt.onMessage(topic, payload));
+    o.mqtt.on('connect', () => rt.metrics.connected.set(1));
+    o.mqtt.on('offline', () => rt.metrics.connected.set(0));
+    const subs = [...o.iedIds.map((i) => topics.task(i)), ...Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1))];
+    await o.mqtt.subscribeAsync(subs, { qos: 1 });
+    rt.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+    rt.ticker.start();
+    return rt;
+  }
+
+  get modelVersion(): string {
+    return this.model.version;
+  }
+
+  private enqueue(job: () => void | Promise<void>): Promise<void> {
+    const next = this.chain.then(job).catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'gateway job failed'));
+    this.chain = next;
+    return next;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const d = decode(topic, payload);
+    if (!d.ok) {
+      this.metrics.rejected.inc({ reason: d.code });
+      this.o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      return;
+    }
+    this.metrics.received.inc({ kind: d.kind });
+    if (d.kind === 'task') this.onTask(d.message);
+    else if (d.kind === 'edgeState') this.onEdgeState(d.message);
+  }
+
+  onTask(msg: TaskAnnouncement): Promise<void> {
+    if (!this.served.has(msg.iedId)) {
+      this.metrics.rejected.inc({ reason: 'unknown-ied' });
+      this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'task for an IED this gateway does not serve');
+      return Promise.resolve();
+    }
+    if (!this.seen.add(msg.taskId)) {
+      this.metrics.rejected.inc({ reason: 'duplicate' });
+      this.o.logger.warn({ taskId: msg.taskId }, 'duplicate task id: ignored (already accepted once)');
+      return Promise.resolve();
+    }
+    return this.enqueue(() => this.decide(msg));
+  }
+
+  private async decide(msg: TaskAnnouncement): Promise<void> {
+    const w = this.world;
+    const i = msg.iedId;
+    // a task stamped in a slot this process has not reached yet (clock skew) counts from now
+    const arrival = Math.min(slotAt(msg.createdAt, this.o.epochMs, this.slotMs), w.slot + 0.999);
+    const id = w.announce(i, { sizeMbit: msg.sizeMbit, density: msg.density, deadlineSeconds: msg.deadlineSeconds }, arrival);
+    this.tasks.set(id, msg);
+    encodeObservation(this.obs, 0, w.observationFields(i), w.scales);
+    const session = this.model.sessions.get(i) as ActorSession;
+    let action = 0;
+    let micros = 0;
+    try {
+      const d = await session.decide(this.obs);
+      action = d.action;
+      micros = d.micros;
+      this.metrics.inference.observe(micros / 1e6);
+    } catch (err) {
+      this.metrics.inferenceErrors.inc();
+      this.o.logger.error({ err: (err as Error).message, taskId: msg.taskId }, 'inference failed: running the task locally');
+    }
+    if (!(Number.isInteger(action) && action >= 0 && action <= w.M)) action = 0;
+    w.decideTask(i, action);
+    this.metrics.decisions.inc({ action: String(action) });
+    const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
+    const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros });
+    this.o.mqtt.publish(topics.decision(i), decision, expiring(this.o.mqtt, left), (err) => {
+      if (err) this.o.logger.warn({ err: err.message }, 'publish decision failed');
+    });
+  }
+
+  onEdgeState(msg: EdgeState): void {
+    const m = msg.edgeServerId - 1;
+    const w = this.world;
+    if (!(m >= 0 && m < w.M)) {
+      this.metrics.rejected.inc({ reason: 'unknown-edge' });
+      return;
+    }
+    w.edgeLoadLast[m] = msg.activeQueues;
+    for (const i of this.served) w.edgeBacklogMbit[i * w.M + m] = msg.backlogMbit[String(i)] ?? 0;
+  }
+
+  private onSlotEnd(slot: number): void {
+    if (this.closed) return;
+    const w = this.world;
+    if (w.slot !== slot) w.slot = slot;
+    w.advanceSlot({ edge: false, uplink: true });
+  }
+
+  private onUploaded(id: number): void {
+    const msg = this.tasks.get(id);
+    if (!msg) return;
+    this.tasks.delete(id);
+    const w = this.world;
+    const m = w.pool.server[id] as number;
+    const offload = encode('offload', {
+      v: 1, taskId: msg.taskId, iedId: msg.iedId, edgeServerId: m + 1, sizeMbit: msg.sizeMbit, density: msg.density,
+      createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000, uploadedAt: this.o.epochMs + (w.slot + 1) * this.slotMs,
+    });
+    const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
+    this.o.mqtt.publish(topics.offload(m + 1), offload, expiring(this.o.mqtt, left), (err) => {
+      if (err) this.o.logger.warn({ err: err.message }, 'publish offload failed');
+    });
+  }
+
+  private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
+    const msg = this.tasks.get(id);
+    if (!msg) return;
+    this.tasks.delete(id);
+    const stageName = STAGE_NAMES[stage] ?? 'local';
+    this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
+    if (completed) this.metrics.latency.observe(latencySeconds);
+    const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
+    this.o.mqtt.publish(topics.result(msg.iedId), result, { qos: 1 }, (err) => {
+      if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
+    });
+  }
+
+  /** Swap to another model version between two decisions; the old sessions are released after. */
+  swapModel(next: ModelHandle): Promise<void> {
+    for (const i of this.served) if (!next.sessions.has(i)) return Promise.reject(new Error(`model ${next.version} has no actor for IED ${i}`));
+    return this.enqueue(async () => {
+      const old = this.model;
+      this.model = next;
+      this.metrics.modelLoads.inc({ result: 'ok' });
+      this.o.logger.info({ from: old.version, to: next.version }, 'model swapped');
+      await Promise.all([...old.sessions.values()].map((s) => s.release()));
+    });
+  }
+
+  /** Resolves when every job queued so far has run (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.enqueue(() => {});
+  }
+
+  health(): { ok: boolean; connected: boolean; slot: number; inFlight: number; modelVersion: string } {
+    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, inFlight: this.tasks.size, modelVersion: this.model.version };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.ticker.stop();
+    await this.idle();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Live KPIs from the result and decision streams: completion rate, latency p50/p99, drops by stage,
+ * decisions per second. Counts each task id once (QoS 1 may redeliver).
+ */
+import type { MqttClient } from 'mqtt';
+import { decode } from '../../protocol/codec.ts';
+import { subscriptions } from '../../protocol/topics.ts';
+
+export interface KpiSnapshot {
+  readonly completed: number;
+  readonly dropped: { pending: number; local: number; uplink: number; edge: number; total: number };
+  readonly completionRate: number;
+  readonly latencyP50: number;
+  readonly latencyP99: number;
+  readonly meanLatency: number;
+  readonly decisions: number;
+  readonly decisionsPerSecond: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+export class KpiMonitor {
+  private readonly latencies: number[] = [];
+  private readonly dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
+  private readonly outcomes = new Set<string>();
+  private decisions = 0;
+  private readonly decisionTimes: number[] = [];
+
+  private constructor(private readonly now: () => number) {}
+
+  static async create(mqtt: MqttClient, now: () => number = Date.now): Promise<KpiMonitor> {
+    const k = new KpiMonitor(now);
+    mqtt.on('message', (topic, payload) => k.onMessage(topic, payload));
+    await mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions], { qos: 1 });
+    return k;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const d = decode(topic, payload);
+    if (!d.ok) return;
+    if (d.kind === 'decision') {
+      this.decisions++;
+      this.decisionTimes.push(this.now());
+      if (this.decisionTimes.length > 100_000) this.decisionTimes.splice(0, 50_000);
+    } else if (d.kind === 'result') {
+      const r = d.message;
+      if (this.outcomes.has(r.taskId)) return;
+      this.outcomes.add(r.taskId);
+      if (r.outcome === 'completed') this.latencies.push(r.latencySeconds);
+      else {
+        this.dropped[r.stage]++;
+        this.dropped.total++;
+      }
+    }
+  }
+
+  snapshot(): KpiSnapshot {
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const completed = sorted.length;
+    const resolved = completed + this.dropped.total;
+    const since = this.now() - 1000;
+    return {
+      completed,
+      dropped: { ...this.dropped },
+      completionRate: resolved > 0 ? completed / resolved : 0,
+      latencyP50: quantile(sorted, 0.5),
+      latencyP99: quantile(sorted, 0.99),
+      meanLatency: completed > 0 ? sorted.reduce((a, b) => a + b, 0) / completed : 0,
+      decisions: this.decisions,
+      decisionsPerSecond: this.decisionTimes.filter((t) => t > since).length,
+    };
+  }
+}

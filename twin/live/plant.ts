@@ -1,0 +1,112 @@
+/**
+ * The whole live plant in one process (what `npm start` / `gmel up` runs): an embedded aedes broker
+ * unless a broker URL is given, one runtime-edge per edge server, the gateway runtime serving every
+ * IED with the shipped ONNX actors, the plant emulator, and a KPI monitor. Every component talks only
+ * through the broker, each with its own MQTT connection, exactly as separate processes would.
+ */
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { MqttClient } from 'mqtt';
+import { Aedes } from 'aedes';
+import type { Logger } from 'pino';
+import type { Scenario } from '../../core/scenario/schema.ts';
+import { systemClock, type Clock } from '../../core/live/clock.ts';
+import { connectMqtt } from '../../core/live/mqtt.ts';
+import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
+import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
+import { loadModelHandle } from '../../runtime-ied/model-loader.ts';
+import type { Engine } from '../../runtime-ied/policy.ts';
+import { PlantEmulator } from './emulator.ts';
+import { KpiMonitor } from './kpi.ts';
+
+export interface PlantOptions {
+  readonly scenario: Scenario;
+  readonly modelPath: string;
+  /** external broker; default: an embedded aedes on brokerPort */
+  readonly brokerUrl?: string;
+  readonly brokerPort?: number;
+  readonly engine?: Engine;
+  readonly seed?: number;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export interface RunningPlant {
+  readonly brokerUrl: string;
+  readonly epochMs: number;
+  readonly kpi: KpiMonitor;
+  readonly emulator: PlantEmulator;
+  readonly gateway: IedGatewayRuntime;
+  readonly edges: readonly EdgeServerRuntime[];
+  /** stop announcing, wait until every announced task has an outcome (≤ the longest deadline), then close */
+  stop(drain?: boolean): Promise<void>;
+}
+
+async function embeddedBroker(port: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const broker = await Aedes.createBroker();
+  const server: Server = createServer(broker.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    url: `mqtt://127.0.0.1:${actual}`,
+    close: () => new Promise<void>((resolve) => server.close(() => broker.close(() => resolve()))),
+  };
+}
+
+export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
+  const clock = o.clock ?? systemClock;
+  const embedded = o.brokerUrl ? undefined : await embeddedBroker(o.brokerPort ?? 0);
+  const url = o.brokerUrl ?? (embedded as { url: string }).url;
+  const auth = { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) };
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+  const clients: MqttClient[] = [];
+  const connect = async (clientId: string, device?: { kind: 'ied' | 'edge' | 'emulator'; id: string; modelVersion?: string }) => {
+    const c = await connectMqtt({ url, clientId: `${clientId}-${tag}`, ...(device ? { device } : {}), ...auth });
+    clients.push(c);
+    return c;
+  };
+  const s = o.scenario;
+  const ieds = Array.from({ length: s.ieds }, (_, i) => i);
+  const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
+  // every process of the plant agrees on slot 0: a little after now, on a slot boundary
+  const slotMs = s.slotSeconds * 1000;
+  const epochMs = Math.ceil((clock.now() + 1500) / slotMs) * slotMs;
+  const kpi = await KpiMonitor.create(await connect('gmel-kpi'), () => clock.now());
+  const edges: EdgeServerRuntime[] = [];
+  for (let m = 1; m <= s.edgeServers; m++)
+    edges.push(await EdgeServerRuntime.create({ scenario: s, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
+  const gateway = await IedGatewayRuntime.create({ scenario: s, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
+  const emulator = PlantEmulator.create({ scenario: s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }) });
+  let stopped = false;
+  return {
+    brokerUrl: url,
+    epochMs,
+    kpi,
+    emulator,
+    gateway,
+    edges,
+    async stop(drain = true) {
+      if (stopped) return;
+      stopped = true;
+      emulator.stop();
+      if (drain) {
+        const limit = clock.now() + (s.task.deadlineSeconds.max + 1) * 1000;
+        while (clock.now() < limit) {
+          const k = kpi.snapshot();
+          if (k.completed + k.dropped.total >= emulator.announced) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await gateway.close();
+      for (const e of edges) await e.close();
+      await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+      for (const sess of model.sessions.values()) await sess.release().catch(() => {});
+      await embedded?.close();
+    },
+  };
+}
