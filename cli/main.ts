@@ -6,6 +6,7 @@ import { registerSim } from './sim-command.ts';
 import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
 import { registerExport } from './export-command.ts';
+import { registerUp } from './up-command.ts';
 import { InputError } from '../core/errors.ts';
 
 export class UsageError extends InputError {
@@ -22,6 +23,7 @@ registerSim(program);
 registerTrain(program);
 registerEval(program);
 registerExport(program);
+registerUp(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,83 @@
+/**
+ * `gmel up` (and `npm start`): the live plant on an embedded broker (or --broker), printing KPIs
+ * every second. Ctrl-C stops everything cleanly; --duration S stops by itself after S seconds and
+ * waits for the announced tasks' outcomes.
+ */
+import type { Command } from 'commander';
+import pino from 'pino';
+import { loadScenario } from '../core/scenario/load.ts';
+import { startPlant } from '../twin/live/plant.ts';
+import type { KpiSnapshot } from '../twin/live/kpi.ts';
+import { UsageError } from './main.ts';
+import { parseSets } from './sim-command.ts';
+
+interface UpOptions {
+  scenario: string;
+  model: string;
+  broker?: string;
+  port: string;
+  engine: string;
+  duration?: string;
+  seed: string;
+  set: string[];
+  json?: boolean;
+  username?: string;
+  password?: string;
+  logLevel: string;
+}
+
+function line(k: KpiSnapshot, elapsed: number): string {
+  const d = k.dropped;
+  return `t=${elapsed.toFixed(0).padStart(4)}s  completion ${(100 * k.completionRate).toFixed(1).padStart(5)}%  latency p50 ${k.latencyP50.toFixed(3)}s p99 ${k.latencyP99.toFixed(3)}s  drops local/uplink/edge ${d.local}/${d.uplink}/${d.edge}  decisions/s ${k.decisionsPerSecond}`;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')
+    .option('--scenario <name|file>', 'plant scenario', 'gmel2024')
+    .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
+    .option('--broker <url>', 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
+    .option('--port <n>', 'port of the embedded broker (0 = any free port)', '0')
+    .option('--engine <name>', 'inference engine: node (onnxruntime-node) | web (onnxruntime-web, wasm)', 'node')
+    .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
+    .option('--seed <n>', 'seed of the task emulator', '1')
+    .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--username <u>', 'MQTT username')
+    .option('--password <p>', 'MQTT password')
+    .option('--json', 'print one JSON summary at the end instead of KPI lines')
+    .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
+    .action(async (opts: UpOptions) => {
+      if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
+      const duration = opts.duration === undefined ? undefined : Number(opts.duration);
+      if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${opts.duration}"`);
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
+      const scenario = loadScenario(opts.scenario, parseSets(opts.set));
+      const logger = pino({ level: opts.logLevel }, pino.destination(2));
+      const plant = await startPlant({
+        scenario, modelPath: opts.model, brokerPort: port, engine: opts.engine, seed: Number(opts.seed), logger,
+        ...(opts.broker ? { brokerUrl: opts.broker } : {}),
+        ...(opts.username !== undefined ? { username: opts.username } : {}),
+        ...(opts.password !== undefined ? { password: opts.password } : {}),
+      });
+      if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
+      const start = plant.epochMs;
+      const timer = opts.json ? undefined : setInterval(() => console.log(line(plant.kpi.snapshot(), (Date.now() - start) / 1000)), 1000);
+      let finishing = false;
+      const finish = async (drain: boolean) => {
+        if (finishing) return;
+        finishing = true;
+        if (timer) clearInterval(timer);
+        const announced = plant.emulator.announced;
+        await plant.stop(drain);
+        const k = plant.kpi.snapshot();
+        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k }));
+        else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void finish(false));
+      process.once('SIGTERM', () => void finish(false));
+      if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
+    });
+}
