@@ -31,6 +31,8 @@ export class PlantEmulator {
   private readonly ieds: readonly number[];
   private readonly runTag: string;
   announced = 0;
+  /** every announcement (id, createdAt ms, deadline s), for audits and tests; bounded */
+  readonly log: { taskId: string; createdAt: number; deadlineSeconds: number }[] = [];
   private stopped = false;
 
   private constructor(private readonly o: EmulatorOptions) {
@@ -58,6 +60,7 @@ export class PlantEmulator {
         const t = drawTaskParameters(this.rng, task);
         const msg = encode('task', { v: 1, taskId: `${this.runTag}-${slot}-${i}-${n}`, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt });
         this.announced++;
+        if (this.log.length < 1_000_000) this.log.push({ taskId: `${this.runTag}-${slot}-${i}-${n}`, createdAt, deadlineSeconds: t.deadlineSeconds });
         this.o.mqtt.publish(topics.task(i), msg, expiring(this.o.mqtt, t.deadlineSeconds), (err) => {
           if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
         });
