@@ -62,7 +62,7 @@ export function registerUp(program: Command): void {
         ...(opts.password !== undefined ? { password: opts.password } : {}),
       });
       if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
-      const start = plant.epochMs;
+      const start = plant.startedAt;
       const timer = opts.json ? undefined : setInterval(() => console.log(line(plant.kpi.snapshot(), (Date.now() - start) / 1000)), 1000);
       let finishing = false;
       const finish = async (drain: boolean) => {

@@ -2,6 +2,13 @@
  * Time for the live runtimes: an injectable clock and a slot ticker aligned to a shared epoch, so every
  * process of a plant agrees on which slot it is (slot k = [epoch + k·Δt, epoch + (k+1)·Δt)).
  */
+/**
+ * The plant-wide slot origin: slot k starts at PLANT_EPOCH_MS + k·Δt. A fixed date (not process start)
+ * lets separately started processes (one per edge server, per gateway) agree on slots given NTP-synced
+ * clocks; slot numbers stay below 2^31 at Δt = 0.1 s until 2032.
+ */
+export const PLANT_EPOCH_MS = Date.UTC(2026, 0, 1);
+
 export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;

@@ -22,7 +22,7 @@ t.test('Mosquitto restarts mid-run', { skip: hasMosquitto ? false : 'mosquitto i
   });
   await observer.subscribeAsync([subscriptions.allDecisions, subscriptions.allResults], { qos: 1 });
   const plant = await startPlant({ scenario: loadScenario('gmel2024', { ieds: 8 }), modelPath: 'models/gmel2024-amarl', brokerUrl: broker.url, logger: pino({ level: 'silent' }) });
-  await sleep(Math.max(0, plant.epochMs - Date.now()) + 1500);
+  await sleep(1500);
   const outageStart = Date.now();
   await broker.stop();
   await sleep(1500);
@@ -31,8 +31,11 @@ t.test('Mosquitto restarts mid-run', { skip: hasMosquitto ? false : 'mosquitto i
   await sleep(2500);
   const announced = plant.emulator.announced;
   await plant.stop(true);
-  // the observer may still be receiving what was queued during the outage
-  for (let k = 0; k < 50 && outcomes.size < announced; k++) await sleep(100);
+  // the observer may still be receiving what was queued during the outage: wait until it settles
+  for (let last = -1, k = 0; k < 50 && outcomes.size !== last; k++) {
+    last = outcomes.size;
+    await sleep(300);
+  }
   await observer.endAsync();
   await broker.close();
   t.ok(announced > 30, `announced ${announced}`);
@@ -41,7 +44,11 @@ t.test('Mosquitto restarts mid-run', { skip: hasMosquitto ? false : 'mosquitto i
   const undecided = plant.emulator.log.filter((a) => !decisions.has(a.taskId));
   t.ok(undecided.every((a) => a.createdAt >= outageStart - 150 && a.createdAt <= outageEnd), `only tasks announced during the outage are missing (${undecided.length} of ${announced})`);
   t.ok(decisions.size >= announced - undecided.length && decisions.size > 0.8 * announced, `decided ${decisions.size}/${announced}`);
-  t.same([...outcomes.keys()].sort(), [...decisions.keys()].sort(), 'every accepted task has exactly one outcome');
+  // (a decision itself may expire unseen by the observer while it was cut off: outcomes never expire)
+  const announcedIds = new Set(plant.emulator.log.map((a) => a.taskId));
+  t.ok([...decisions.keys()].every((id) => outcomes.has(id)), 'every decided task has an outcome');
+  t.ok([...outcomes.keys()].every((id) => announcedIds.has(id)), 'no outcome for a task that was not announced');
+  t.ok(outcomes.size >= decisions.size, `outcomes ${outcomes.size} ≥ decisions seen ${decisions.size}`);
   t.ok([...decisions.values()].every((n) => n === 1), 'no task decided twice');
   t.ok([...outcomes.values()].every((n) => n === 1), 'no task resolved twice');
 });

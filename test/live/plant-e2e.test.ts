@@ -26,7 +26,7 @@ async function runFor(broker: TestBroker, seconds: number, protocolVersion: 4 | 
   });
   await observer.subscribeAsync([subscriptions.allDecisions, subscriptions.allResults], { qos: 1 });
   const plant = await startPlant({ scenario, modelPath: 'models/gmel2024-amarl', brokerUrl: broker.url, logger });
-  await new Promise((r) => setTimeout(r, Math.max(0, plant.epochMs - Date.now()) + seconds * 1000));
+  await new Promise((r) => setTimeout(r, seconds * 1000));
   const announced = plant.emulator.announced;
   await plant.stop(true);
   await new Promise((r) => setTimeout(r, 200));

@@ -10,7 +10,7 @@ import type { MqttClient } from 'mqtt';
 import { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import type { Scenario } from '../../core/scenario/schema.ts';
-import { systemClock, type Clock } from '../../core/live/clock.ts';
+import { systemClock, PLANT_EPOCH_MS, type Clock } from '../../core/live/clock.ts';
 import { connectMqtt } from '../../core/live/mqtt.ts';
 import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
 import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
@@ -31,11 +31,15 @@ export interface PlantOptions {
   readonly clock?: Clock;
   readonly username?: string;
   readonly password?: string;
+  /** slot origin shared with separately started runtimes (default PLANT_EPOCH_MS) */
+  readonly epochMs?: number;
 }
 
 export interface RunningPlant {
   readonly brokerUrl: string;
   readonly epochMs: number;
+  /** wall-clock time the plant started announcing */
+  readonly startedAt: number;
   readonly kpi: KpiMonitor;
   readonly emulator: PlantEmulator;
   readonly gateway: IedGatewayRuntime;
@@ -73,9 +77,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   const s = o.scenario;
   const ieds = Array.from({ length: s.ieds }, (_, i) => i);
   const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
-  // every process of the plant agrees on slot 0: a little after now, on a slot boundary
-  const slotMs = s.slotSeconds * 1000;
-  const epochMs = Math.ceil((clock.now() + 1500) / slotMs) * slotMs;
+  const epochMs = o.epochMs ?? PLANT_EPOCH_MS;
   const kpi = await KpiMonitor.create(await connect('gmel-kpi'), () => clock.now());
   const edges: EdgeServerRuntime[] = [];
   for (let m = 1; m <= s.edgeServers; m++)
@@ -86,6 +88,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   return {
     brokerUrl: url,
     epochMs,
+    startedAt: clock.now(),
     kpi,
     emulator,
     gateway,
