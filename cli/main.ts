@@ -7,6 +7,7 @@ import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
 import { registerExport } from './export-command.ts';
 import { registerUp } from './up-command.ts';
+import { registerRuntimes } from './runtime-commands.ts';
 import { InputError } from '../core/errors.ts';
 
 export class UsageError extends InputError {
@@ -24,6 +25,7 @@ registerTrain(program);
 registerEval(program);
 registerExport(program);
 registerUp(program);
+registerRuntimes(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
 import { startPlant } from '../twin/live/plant.ts';
+import { buildApp } from '../core/live/observability.ts';
 import type { KpiSnapshot } from '../twin/live/kpi.ts';
 import { UsageError } from './main.ts';
 import { parseSets } from './sim-command.ts';
@@ -24,6 +25,7 @@ interface UpOptions {
   username?: string;
   password?: string;
   logLevel: string;
+  httpPort?: string;
 }
 
 function line(k: KpiSnapshot, elapsed: number): string {
@@ -47,6 +49,7 @@ export function registerUp(program: Command): void {
     .option('--password <p>', 'MQTT password')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
+    .option('--http-port <n>', 'serve /healthz, /metrics (gateway) and /metrics/edge-{m} on this port')
     .action(async (opts: UpOptions) => {
       if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
       const duration = opts.duration === undefined ? undefined : Number(opts.duration);
@@ -61,6 +64,15 @@ export function registerUp(program: Command): void {
         ...(opts.username !== undefined ? { username: opts.username } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
       });
+      const http = opts.httpPort === undefined ? undefined : buildApp({
+        registry: plant.gateway.registry,
+        more: Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])),
+        health: () => {
+          const parts = { gateway: plant.gateway.health(), edges: plant.edges.map((e) => e.health()) };
+          return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };
+        },
+      });
+      if (http) console.error(`health and metrics on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
       if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
       const start = plant.startedAt;
       const timer = opts.json ? undefined : setInterval(() => console.log(line(plant.kpi.snapshot(), (Date.now() - start) / 1000)), 1000);
@@ -71,6 +83,7 @@ export function registerUp(program: Command): void {
         if (timer) clearInterval(timer);
         const announced = plant.emulator.announced;
         await plant.stop(drain);
+        await http?.close();
         const k = plant.kpi.snapshot();
         if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k }));
         else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);

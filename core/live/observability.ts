@@ -12,6 +12,8 @@ export interface HealthReport {
 export interface ObservabilityOptions {
   readonly registry: Registry;
   readonly health: () => HealthReport;
+  /** more registries under /metrics/{name} (several runtimes in one process, e.g. `gmel up`) */
+  readonly more?: Readonly<Record<string, Registry>>;
 }
 
 export function buildApp(opts: ObservabilityOptions): FastifyInstance {
@@ -21,6 +23,11 @@ export function buildApp(opts: ObservabilityOptions): FastifyInstance {
     return reply.code(report.ok ? 200 : 503).send(report);
   });
   app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
+  app.get<{ Params: { name: string } }>('/metrics/:name', async (req, reply) => {
+    const registry = opts.more?.[req.params.name];
+    if (!registry) return reply.code(404).send({ error: `no metrics "${req.params.name}"`, known: Object.keys(opts.more ?? {}) });
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
   return app;
 }
 

@@ -1,0 +1,109 @@
+/**
+ * The runtimes as separate processes, as they run on real machines:
+ *
+ *   gmel edge --id 2 --broker mqtt://host:1883 [--http-port 9102]
+ *   gmel ied --ieds 0,1,2 --model models/gmel2024-amarl --broker mqtt://host:1883 [--engine web] [--http-port 9101]
+ *
+ * Each serves /healthz and /metrics (Prometheus) on --http-port, and stops cleanly on SIGINT/SIGTERM.
+ */
+import type { Command } from 'commander';
+import pino from 'pino';
+import { loadScenario } from '../core/scenario/load.ts';
+import { PLANT_EPOCH_MS, systemClock } from '../core/live/clock.ts';
+import { connectMqtt } from '../core/live/mqtt.ts';
+import { buildApp } from '../core/live/observability.ts';
+import { EdgeServerRuntime } from '../runtime-edge/edge-server.ts';
+import { IedGatewayRuntime } from '../runtime-ied/gateway.ts';
+import { loadModelHandle } from '../runtime-ied/model-loader.ts';
+import { UsageError } from './main.ts';
+import { parseSets } from './sim-command.ts';
+
+interface Common {
+  scenario: string;
+  broker: string;
+  httpPort: string;
+  username?: string;
+  password?: string;
+  set: string[];
+  logLevel: string;
+  epochMs: string;
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--scenario <name|file>', 'plant scenario', 'gmel2024')
+    .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
+    .option('--http-port <n>', '/healthz and /metrics port (0 = any)', '0')
+    .option('--username <u>', 'MQTT username')
+    .option('--password <p>', 'MQTT password')
+    .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--epoch-ms <ms>', 'slot origin shared by the plant', String(PLANT_EPOCH_MS))
+    .option('--log-level <level>', 'log level', 'info');
+}
+
+async function serve(runtime: { registry: import('prom-client').Registry; health(): { ok: boolean } }, port: number, close: () => Promise<void>, logger: pino.Logger): Promise<void> {
+  const app = buildApp({ registry: runtime.registry, health: () => runtime.health() });
+  const address = await app.listen({ port, host: '127.0.0.1' });
+  logger.info({ address }, 'health and metrics');
+  const stop = async () => {
+    await close();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+function auth(o: Common) {
+  return { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) };
+}
+
+export function registerRuntimes(program: Command): void {
+  common(program.command('edge').description('run one edge server (runtime-edge)'))
+    .requiredOption('--id <m>', 'edge server id, 1..M')
+    .action(async (o: Common & { id: string }) => {
+      const scenario = loadScenario(o.scenario, parseSets(o.set));
+      const id = Number(o.id);
+      if (!(Number.isInteger(id) && id >= 1 && id <= scenario.edgeServers)) throw new UsageError(`--id must be 1..${scenario.edgeServers}, got "${o.id}"`);
+      const logger = pino({ level: o.logLevel, base: { edge: id } });
+      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...auth(o) });
+      const rt = await EdgeServerRuntime.create({ scenario, edgeServerId: id, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
+      await serve(rt, Number(o.httpPort), async () => {
+        await rt.close();
+        await mqtt.endAsync();
+      }, logger);
+    });
+
+  common(program.command('ied').description('run a gateway (runtime-ied) for one or many IEDs'))
+    .requiredOption('--ieds <list>', 'IED ids, e.g. 7 or 0,1,2 or 0-49')
+    .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
+    .option('--engine <name>', 'node | web', 'node')
+    .action(async (o: Common & { ieds: string; model: string; engine: string }) => {
+      const scenario = loadScenario(o.scenario, parseSets(o.set));
+      const ieds = parseIds(o.ieds, scenario.ieds);
+      if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
+      const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
+      const model = await loadModelHandle(o.model, scenario, ieds, o.engine);
+      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...auth(o) });
+      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
+      await serve(rt, Number(o.httpPort), async () => {
+        await rt.close();
+        await mqtt.endAsync();
+      }, logger);
+    });
+}
+
+export function parseIds(text: string, count: number): number[] {
+  const ids = new Set<number>();
+  for (const part of text.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new UsageError(`--ieds: "${part}" is not an id or a range a-b`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    for (let i = a; i <= b; i++) {
+      if (i >= count) throw new UsageError(`--ieds: IED ${i} is not in 0..${count - 1}`);
+      ids.add(i);
+    }
+  }
+  return [...ids].sort((x, y) => x - y);
+}
