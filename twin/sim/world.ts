@@ -255,7 +255,7 @@ export class World {
   }
 
   /** A task's deadline passed where it is (its current stage); its unsent/unprocessed data leaves the queue. */
-  drop(id: number): void {
+  drop(id: number, queued = true): void {
     const pool = this.pool;
     const i = pool.ied[id] as number;
     const stage = pool.stage[id] as number;
@@ -264,7 +264,9 @@ export class World {
     const deadlineSeconds = ((pool.deadline[id] as number) - (pool.arrivalSlot[id] as number)) * this.dt;
     m.latencyDropsAtDeadlineSum[i] = (m.latencyDropsAtDeadlineSum[i] as number) + deadlineSeconds;
     const rem = pool.remaining[id] as number;
-    if (stage === Stage.Uplink) {
+    if (!queued) {
+      // never entered a queue (live: arrived at the edge already past its deadline)
+    } else if (stage === Stage.Uplink) {
       this.uplinkBacklogMbit[i] = Math.max(0, (this.uplinkBacklogMbit[i] as number) - rem);
       this.uplinkCount[i] = (this.uplinkCount[i] as number) - 1;
     } else if (stage === Stage.Edge) {
@@ -392,8 +394,8 @@ export class World {
 
   /**
    * Live edge runtime: an offloaded task whose upload finished in slot `uploadedSlot` joins edge queue
-   * (i, m). Times in slot units of this world's clock. Returns the task id. A task already past its
-   * deadline is dropped at the end of the current slot, like any other (an outcome at the edge).
+   * (i, m). Times in slot units of this world's clock. Returns the task id. A task whose deadline passed
+   * before the current slot began is dropped at once (an outcome at the edge).
    */
   acceptAtEdge(i: number, m: number, task: { sizeMbit: number; density: number; arrivalSlot: number; deadlineSlot: number }): number {
     if (!(i >= 0 && i < this.I)) throw new RangeError(`no IED ${i} (0..${this.I - 1})`);
@@ -402,6 +404,14 @@ export class World {
     const pool = this.pool;
     pool.decisionSlot[id] = Math.floor(task.arrivalSlot);
     pool.server[id] = m;
+    if (task.deadlineSlot <= this.slot + EPS) {
+      // expired before this slot began: the simulator drops it at the end of the slot its upload
+      // ended in, before the next slot's service, so it must not count among the valid queues
+      pool.stage[id] = Stage.Edge;
+      pool.remaining[id] = task.sizeMbit;
+      this.drop(id, false);
+      return id;
+    }
     this.joinEdge(id);
     return id;
   }
