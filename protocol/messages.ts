@@ -6,8 +6,9 @@
  * |-------------|--------------------------------------|-----|----------|-------------------|
  * | task        | gmel/v1/ied/{ied}/task               | 1   | no       | the task deadline |
  * | decision    | gmel/v1/ied/{ied}/decision           | 1   | no       | the task deadline |
- * | offload     | gmel/v1/edge/{edge}/offload          | 1   | no       | the task deadline |
+ * | offload     | gmel/v1/edge/{edge}/offload          | 1   | no       | none: an accepted task must reach an outcome |
  * | edgeState   | gmel/v1/edge/{edge}/state            | 0   | yes      | —                 |
+ * | edgeResult  | gmel/v1/ied/{ied}/edge-result        | 1   | no       | —                 |
  * | result      | gmel/v1/ied/{ied}/result             | 1   | no       | —                 |
  * | status      | gmel/v1/status/{kind}/{id}           | 1   | yes      | — (Last Will: offline) |
  *
@@ -116,6 +117,8 @@ export const SCHEMAS = {
   decision: Decision,
   offload: Offload,
   edgeState: EdgeState,
+  /** an edge server's outcome of an offloaded task, to the IED's gateway (which owns the final result) */
+  edgeResult: Result,
   result: Result,
   status: Status,
 } as const;
@@ -125,6 +128,7 @@ export interface MessageOf {
   decision: Decision;
   offload: Offload;
   edgeState: EdgeState;
+  edgeResult: Result;
   result: Result;
   status: Status;
 }

@@ -5,7 +5,8 @@
  * |-----------|-------------------------------|-------------------|--------------------------|
  * | task      | gmel/v1/ied/{ied}/task        | plant / emulator  | runtime-ied              |
  * | decision  | gmel/v1/ied/{ied}/decision    | runtime-ied       | twin, dashboards         |
- * | result    | gmel/v1/ied/{ied}/result      | runtime-ied, -edge| runtime-ied, twin        |
+ * | edgeResult| gmel/v1/ied/{ied}/edge-result | runtime-edge      | runtime-ied              |
+ * | result    | gmel/v1/ied/{ied}/result      | runtime-ied (the one owner of a task's outcome) | twin, KPIs |
  * | offload   | gmel/v1/edge/{edge}/offload   | runtime-ied       | runtime-edge             |
  * | edgeState | gmel/v1/edge/{edge}/state     | runtime-edge      | runtime-ied, twin        |
  * | status    | gmel/v1/status/{kind}/{id}    | every process     | twin, `gmel up`          |
@@ -18,6 +19,7 @@ export const topics = {
   task: (ied: number) => `${ROOT}/ied/${ied}/task`,
   decision: (ied: number) => `${ROOT}/ied/${ied}/decision`,
   result: (ied: number) => `${ROOT}/ied/${ied}/result`,
+  edgeResult: (ied: number) => `${ROOT}/ied/${ied}/edge-result`,
   offload: (edge: number) => `${ROOT}/edge/${edge}/offload`,
   edgeState: (edge: number) => `${ROOT}/edge/${edge}/state`,
   status: (kind: string, id: string | number) => `${ROOT}/status/${kind}/${id}`,
@@ -40,13 +42,13 @@ export interface ParsedTopic {
   readonly deviceKind?: string;
 }
 
-const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
+const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result|edge-result)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
 
 /** What a topic carries, or undefined if it is not one of ours. */
 export function parseTopic(topic: string): ParsedTopic | undefined {
   const m = PATTERN.exec(topic);
   if (!m) return undefined;
-  if (m[1]) return { kind: m[3] as 'task' | 'decision' | 'result', id: m[2] as string };
+  if (m[1]) return { kind: m[3] === 'edge-result' ? 'edgeResult' : (m[3] as 'task' | 'decision' | 'result'), id: m[2] as string };
   if (m[4]) return { kind: m[6] === 'state' ? 'edgeState' : 'offload', id: m[5] as string };
   return { kind: 'status', id: m[9] as string, deviceKind: m[8] as string };
 }

@@ -6,7 +6,8 @@
  * | handler        | on                                   | does                                               |
  * |----------------|--------------------------------------|----------------------------------------------------|
  * | onOffload      | gmel/v1/edge/{m}/offload             | validate, dedupe, queue (from the slot after upload)|
- * | onSlotEnd(k)   | the end of slot k (SlotTicker)       | serve slot k, drop expired, publish state + results |
+ * | onSlotEnd(k)   | the end of slot k (SlotTicker)       | serve slot k, drop expired, publish state; each     |
+ *                                                          outcome to the IED's gateway (edge-result)          |
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -48,6 +49,7 @@ export class EdgeServerRuntime {
   private readonly waiting: Waiting[] = [];
   private readonly taskIds = new Map<number, Offload>();
   private closed = false;
+  private accepting: Offload | undefined;
 
   private constructor(private readonly o: EdgeServerOptions) {
     this.m = o.edgeServerId - 1;
@@ -94,6 +96,7 @@ export class EdgeServerRuntime {
       return;
     }
     const uploadedSlot = Math.floor(slotAt(msg.uploadedAt, this.o.epochMs, this.slotMs) + 1e-9);
+    this.o.logger.debug({ taskId: msg.taskId, uploadedSlot, slot: this.world.slot }, 'offload received');
     this.waiting.push({ msg, uploadedSlot });
     // an upload that finished in an earlier slot is served from the current one (as in the simulator)
     this.admit(this.world.slot - 1);
@@ -106,13 +109,16 @@ export class EdgeServerRuntime {
       if (w.uploadedSlot > upTo) continue;
       this.waiting.splice(k, 1);
       const { msg } = w;
+      // a task already past its deadline is resolved inside acceptAtEdge: onOutcome finds it here
+      this.accepting = msg;
       const id = this.world.acceptAtEdge(msg.iedId, this.m, {
         sizeMbit: msg.sizeMbit,
         density: msg.density,
         arrivalSlot: slotAt(msg.createdAt, this.o.epochMs, this.slotMs),
         deadlineSlot: slotAt(msg.deadlineAt, this.o.epochMs, this.slotMs),
       });
-      this.taskIds.set(id, msg);
+      this.accepting = undefined;
+      if (this.world.pool.resolved[id] !== 1) this.taskIds.set(id, msg);
     }
   }
 
@@ -133,14 +139,15 @@ export class EdgeServerRuntime {
   }
 
   private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
-    const msg = this.taskIds.get(id);
+    const msg = this.taskIds.get(id) ?? this.accepting;
     if (!msg) return;
     this.taskIds.delete(id);
     const stageName = STAGE_NAMES[stage] ?? 'edge';
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     if (completed) this.metrics.latency.observe(latencySeconds);
-    const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
-    this.publish(topics.result(msg.iedId), result, { qos: 1 });
+    const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
+    this.o.logger.debug({ taskId: msg.taskId, completed }, 'result');
+    this.publish(topics.edgeResult(msg.iedId), result, { qos: 1 });
   }
 
   private publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }): void {

@@ -12,6 +12,14 @@
  * | onSlotEnd(k) | end of slot k                    | uplink stage; finished uploads → gmel/v1/edge/{m}/offload;  |
  * |              |                                  | local/uplink outcomes → gmel/v1/ied/{i}/result              |
  *
+ * | onEdgeResult | gmel/v1/ied/{i}/edge-result      | an edge server resolved one of our offloaded tasks: publish |
+ * |              |                                  | it as the task's result (once)                              |
+ *
+ * The gateway owns every accepted task's one outcome (gmel/v1/ied/{i}/result). Watchdog: an offloaded
+ * task whose edge result has not come back OFFLOAD_GRACE_MS after its deadline (the offload or its
+ * result was lost, e.g. in a broker that died holding it) is reported dropped at the edge; an edge
+ * result arriving after that is ignored. So every accepted task reaches exactly one outcome.
+ *
  * All world mutations (decisions, slot ends, model swaps) run one after another on a promise chain,
  * so an inference never interleaves with a slot's stages. If inference fails, the task runs locally:
  * an accepted task is never lost.
@@ -27,10 +35,13 @@ import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/obse
 import { Counter, Histogram } from 'prom-client';
 import { decode, encode } from '../protocol/codec.ts';
 import { topics } from '../protocol/topics.ts';
-import type { EdgeState, TaskAnnouncement } from '../protocol/messages.ts';
+import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
 import type { World } from '../twin/sim/world.ts';
 import type { ActorSession } from './policy.ts';
+
+/** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
+export const OFFLOAD_GRACE_MS = 3000;
 
 export interface ModelHandle {
   readonly version: string;
@@ -52,7 +63,7 @@ export interface GatewayOptions {
 
 export class IedGatewayRuntime {
   readonly world: World;
-  readonly metrics: RuntimeMetrics & { decisions: Counter; inference: Histogram; inferenceErrors: Counter; modelLoads: Counter };
+  readonly metrics: RuntimeMetrics & { decisions: Counter; inference: Histogram; inferenceErrors: Counter; modelLoads: Counter; lostOffloads: Counter };
   readonly registry: Registry;
   private model: ModelHandle;
   private readonly served: Set<number>;
@@ -60,6 +71,8 @@ export class IedGatewayRuntime {
   private readonly ticker: SlotTicker;
   private readonly seen = new RecentIds();
   private readonly tasks = new Map<number, TaskAnnouncement>();
+  /** offloaded tasks awaiting their edge result, by task id */
+  private readonly offloaded = new Map<string, TaskAnnouncement>();
   private readonly obs: Float32Array;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -78,6 +91,7 @@ export class IedGatewayRuntime {
       inference: new Histogram({ name: 'gmel_ied_inference_seconds', help: 'actor inference time', buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 1e-2], registers: [r] }),
       inferenceErrors: new Counter({ name: 'gmel_ied_inference_errors_total', help: 'inferences that failed (task ran locally)', registers: [r] }),
       modelLoads: new Counter({ name: 'gmel_ied_model_loads_total', help: 'model loads by result', labelNames: ['result'], registers: [r] }),
+      lostOffloads: new Counter({ name: 'gmel_ied_lost_offloads_total', help: 'offloaded tasks whose edge result never came (reported dropped by the watchdog)', registers: [r] }),
     };
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)));
     this.world = liveWorld(o.scenario, this.ticker.currentSlot);
@@ -91,7 +105,7 @@ export class IedGatewayRuntime {
     o.mqtt.on('message', (topic, payload) => rt.onMessage(topic, payload));
     o.mqtt.on('connect', () => rt.metrics.connected.set(1));
     o.mqtt.on('offline', () => rt.metrics.connected.set(0));
-    const subs = [...o.iedIds.map((i) => topics.task(i)), ...Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1))];
+    const subs = [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResult(i)), ...Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1))];
     await o.mqtt.subscribeAsync(subs, { qos: 1 });
     rt.metrics.connected.set(o.mqtt.connected ? 1 : 0);
     rt.ticker.start();
@@ -118,6 +132,7 @@ export class IedGatewayRuntime {
     this.metrics.received.inc({ kind: d.kind });
     if (d.kind === 'task') this.onTask(d.message);
     else if (d.kind === 'edgeState') this.onEdgeState(d.message);
+    else if (d.kind === 'edgeResult') this.onEdgeResult(d.message);
   }
 
   onTask(msg: TaskAnnouncement): Promise<void> {
@@ -156,6 +171,7 @@ export class IedGatewayRuntime {
     }
     if (!(Number.isInteger(action) && action >= 0 && action <= w.M)) action = 0;
     w.decideTask(i, action);
+    this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
     this.metrics.decisions.inc({ action: String(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
     const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros });
@@ -180,6 +196,31 @@ export class IedGatewayRuntime {
     const w = this.world;
     if (w.slot !== slot) w.slot = slot;
     w.advanceSlot({ edge: false, uplink: true });
+    this.watchdog();
+  }
+
+  onEdgeResult(r: Result): void {
+    if (!this.offloaded.delete(r.taskId)) return; // already resolved (watchdog) or a redelivery
+    this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
+    if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
+    this.o.mqtt.publish(topics.result(r.iedId), encode('result', r), { qos: 1 }, (err) => {
+      if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
+    });
+  }
+
+  private watchdog(): void {
+    const now = this.o.clock.now();
+    for (const [taskId, msg] of this.offloaded) {
+      if (now < msg.createdAt + msg.deadlineSeconds * 1000 + OFFLOAD_GRACE_MS) continue;
+      this.offloaded.delete(taskId);
+      this.metrics.lostOffloads.inc();
+      this.metrics.outcomes.inc({ outcome: 'dropped', stage: 'edge' });
+      this.o.logger.warn({ taskId }, 'no edge result for an offloaded task: reporting it dropped');
+      const result = encode('result', { v: 1, taskId, iedId: msg.iedId, outcome: 'dropped', stage: 'edge', latencySeconds: msg.deadlineSeconds, at: now });
+      this.o.mqtt.publish(topics.result(msg.iedId), result, { qos: 1 }, (err) => {
+        if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
+      });
+    }
   }
 
   private onUploaded(id: number): void {
@@ -192,8 +233,11 @@ export class IedGatewayRuntime {
       v: 1, taskId: msg.taskId, iedId: msg.iedId, edgeServerId: m + 1, sizeMbit: msg.sizeMbit, density: msg.density,
       createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000, uploadedAt: this.o.epochMs + (w.slot + 1) * this.slotMs,
     });
-    const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
-    this.o.mqtt.publish(topics.offload(m + 1), offload, expiring(this.o.mqtt, left), (err) => {
+    this.offloaded.set(msg.taskId, msg);
+    this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
+    // no message expiry here: an accepted task must reach an outcome, so a late offload is delivered
+    // and dropped by the edge server (which reports it), never silently discarded by the broker
+    this.o.mqtt.publish(topics.offload(m + 1), offload, { qos: 1 }, (err) => {
       if (err) this.o.logger.warn({ err: err.message }, 'publish offload failed');
     });
   }
@@ -206,6 +250,7 @@ export class IedGatewayRuntime {
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
+    this.o.logger.debug({ taskId: msg.taskId, completed, stage: stageName }, 'result');
     this.o.mqtt.publish(topics.result(msg.iedId), result, { qos: 1 }, (err) => {
       if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
     });
@@ -229,7 +274,12 @@ export class IedGatewayRuntime {
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; inFlight: number; modelVersion: string } {
-    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, inFlight: this.tasks.size, modelVersion: this.model.version };
+    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, inFlight: this.tasks.size + this.offloaded.size, modelVersion: this.model.version };
+  }
+
+  /** tasks accepted here whose outcome is not known yet (local, uplink, or at an edge server) */
+  get pending(): number {
+    return this.tasks.size + this.offloaded.size;
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ import type { Scenario } from '../../core/scenario/schema.ts';
 import { systemClock, PLANT_EPOCH_MS, type Clock } from '../../core/live/clock.ts';
 import { connectMqtt } from '../../core/live/mqtt.ts';
 import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
-import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
+import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from '../../runtime-ied/gateway.ts';
 import { loadModelHandle } from '../../runtime-ied/model-loader.ts';
 import type { Engine } from '../../runtime-ied/policy.ts';
 import { PlantEmulator } from './emulator.ts';
@@ -98,12 +98,11 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
       stopped = true;
       emulator.stop();
       if (drain) {
-        const limit = clock.now() + (s.task.deadlineSeconds.max + 1) * 1000;
-        while (clock.now() < limit) {
-          const k = kpi.snapshot();
-          if (k.completed + k.dropped.total >= emulator.announced) break;
-          await new Promise((r) => setTimeout(r, 100));
-        }
+        // until every accepted task has its outcome (the gateway's watchdog bounds the wait)
+        const limit = clock.now() + (s.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS + 2000);
+        await new Promise((r) => setTimeout(r, 300));
+        while (clock.now() < limit && gateway.pending > 0) await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 300)); // let the last results reach the monitor
       }
       await gateway.close();
       for (const e of edges) await e.close();
