@@ -12,6 +12,7 @@ import { runEpisodes } from '../twin/sim/rollout.ts';
 import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../twin/policies/heuristics.ts';
 import type { MetricsSummary } from '../twin/sim/metrics.ts';
 import { UsageError } from './main.ts';
+import { runModelInSim } from '../twin/live/model-in-sim.ts';
 
 interface SimOptions {
   scenario: string;
@@ -22,6 +23,7 @@ interface SimOptions {
   perIed?: boolean;
   set: string[];
   sweep?: string;
+  model?: string;
 }
 
 /** What a sweep key changes in the scenario. */
@@ -74,13 +76,20 @@ export function registerSim(program: Command): void {
     .option('--seed <n>', 'run seed (episode k uses a seed derived from it)', '1')
     .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--sweep <key=from:to:step>', `sweep ${Object.keys(SWEEP_KEYS).join(' | ')} for every heuristic`)
+    .option('--model <dir>', 'run an ONNX model set (as the gateways do) instead of a heuristic')
     .option('--json', 'print one JSON object instead of a table')
     .option('--per-ied', 'with --json: add each IED\'s own metrics (perIed[i])')
-    .action((opts: SimOptions) => {
+    .action(async (opts: SimOptions) => {
       const episodes = positiveInt(opts.episodes, '--episodes');
       const seed = positiveInt(opts.seed, '--seed');
       const sets = parseSets(opts.set);
       if (opts.sweep) return sweep(opts, sets, episodes, seed);
+      if (opts.model) {
+        const scenario = loadScenario(opts.scenario, sets);
+        const { summary, version } = await runModelInSim(scenario, opts.model, episodes, seed);
+        console.log(opts.json ? JSON.stringify(summaryJson(`model ${version}`, scenario, episodes, seed, summary)) : `model ${version}: completion ${summary.completionRate.toFixed(4)}, mean latency ${summary.meanLatency.toFixed(4)} s, arrived ${summary.arrived}`);
+        return;
+      }
       if (!isHeuristicName(opts.policy)) throw new UsageError(`unknown policy "${opts.policy}"; known: ${HEURISTIC_NAMES.join(', ')}`);
       const policy: HeuristicName = opts.policy;
       const scenario = loadScenario(opts.scenario, sets);
