@@ -9,10 +9,12 @@ import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
 import { benchTraining } from './train.ts';
+import { benchLive } from './live.ts';
 
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
+  live: () => benchLive(),
 };
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');

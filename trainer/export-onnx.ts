@@ -106,3 +106,24 @@ export function onnxMetadata(bytes: Uint8Array): Record<string, string> {
   const model = onnx.ModelProto.decode(bytes);
   return Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? '']));
 }
+
+/** Back from ONNX to dense layers (the exporter's own graphs only): for parity checks and benchmarks. */
+export function onnxToLayers(bytes: Uint8Array): ActorLayer[] {
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph;
+  if (!graph) throw new Error('no graph');
+  const init = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const floats = (name: string) => {
+    const t = init.get(name);
+    if (!t?.rawData) throw new Error(`initializer ${name} missing`);
+    const raw = t.rawData;
+    return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  };
+  const relus = new Set((graph.node ?? []).filter((n) => n.opType === 'Relu').map((n) => n.name));
+  const layers: ActorLayer[] = [];
+  for (let k = 0; init.has(`W_${k}`); k++) {
+    const dims = (init.get(`W_${k}`)?.dims ?? []).map(Number);
+    layers.push({ kernel: floats(`W_${k}`), bias: floats(`b_${k}`), inputs: dims[0] ?? 0, outputs: dims[1] ?? 0, activation: relus.has(`relu_${k}`) ? 'relu' : 'linear' });
+  }
+  return layers;
+}

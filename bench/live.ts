@@ -1,0 +1,120 @@
+/**
+ * Live-system speed (issue #4):
+ * - per-decision inference latency p50/p99 of one actor on onnxruntime-node, onnxruntime-web and tfjs;
+ * - announcement → decision latency p50/p99 through the embedded aedes and through Mosquitto, at
+ *   50 IEDs (p = 0.5, 250 tasks/s) and 1,000 IEDs (p = 0.5, 5,000 tasks/s), all in one process
+ *   (emulator, gateway, 5 edge servers) as `gmel up` runs them;
+ * - resident memory of a gateway process (`gmel ied`) serving one IED.
+ */
+import * as tf from '@tensorflow/tfjs';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
+import mqtt from 'mqtt';
+import pino from 'pino';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadScenario } from '../core/scenario/load.ts';
+import { loadVerifiedModel } from '../core/model-set.ts';
+import { Rng } from '../core/rng.ts';
+import { selectBackend } from '../trainer/backend.ts';
+import { onnxToLayers } from '../trainer/export-onnx.ts';
+import { buildActorModel } from '../trainer/export-tfjs.ts';
+import { resolveModelDir } from '../runtime-ied/model-loader.ts';
+import { startPlant } from '../twin/live/plant.ts';
+import { subscriptions } from '../protocol/topics.ts';
+import { startAedes, startMosquitto, hasMosquitto, type TestBroker } from '../test/helpers/brokers.ts';
+
+const MODEL = 'models/gmel2024-amarl';
+const quantiles = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  return { n: s.length, p50: q(0.5), p99: q(0.99), max: s[s.length - 1] ?? NaN };
+};
+
+async function inferenceLatency(samples = 3000) {
+  const bytes = loadVerifiedModel(resolveModelDir(MODEL), 0);
+  const D = onnxToLayers(bytes)[0]?.inputs ?? 0;
+  const rng = new Rng(1);
+  const inputs = Array.from({ length: samples }, () => Float32Array.from({ length: D }, () => rng.uniform()));
+  const out: Record<string, unknown> = {};
+  const node = await ortNode.InferenceSession.create(bytes);
+  ortWeb.env.wasm.numThreads = 1;
+  const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+  for (const [name, session, Tensor] of [['onnxruntime-node', node, ortNode.Tensor], ['onnxruntime-web', web, ortWeb.Tensor]] as const) {
+    const times: number[] = [];
+    for (let k = 0; k < samples; k++) {
+      const t0 = performance.now();
+      await session.run({ obs: new (Tensor as typeof ortNode.Tensor)('float32', inputs[k] as Float32Array, [1, D]) });
+      if (k >= 200) times.push((performance.now() - t0) * 1000);
+    }
+    out[name] = { microseconds: quantiles(times) };
+  }
+  const backend = await selectBackend('auto');
+  const model = buildActorModel(onnxToLayers(bytes));
+  const times: number[] = [];
+  for (let k = 0; k < samples; k++) {
+    const t0 = performance.now();
+    tf.tidy(() => (model.predict(tf.tensor2d(inputs[k] as Float32Array, [1, D])) as tf.Tensor).dataSync());
+    if (k >= 200) times.push((performance.now() - t0) * 1000);
+  }
+  out[`tfjs (${backend.provider})`] = { microseconds: quantiles(times) };
+  return out;
+}
+
+async function announceToDecision(broker: TestBroker, brokerName: string, ieds: number, seconds: number) {
+  const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': 0.5 });
+  const observer = await mqtt.connectAsync(broker.url, { clientId: `bench-observer-${ieds}-${Date.now()}` });
+  const latencies: number[] = [];
+  const created = new Map<string, number>();
+  observer.on('message', (_topic, payload) => {
+    const now = Date.now();
+    const msg = JSON.parse(payload.toString()) as { taskId: string };
+    const t = created.get(msg.taskId);
+    if (t !== undefined) latencies.push(now - t);
+  });
+  await observer.subscribeAsync(subscriptions.allDecisions, { qos: 1 });
+  const plant = await startPlant({ scenario, modelPath: MODEL, brokerUrl: broker.url, logger: pino({ level: 'error' }) });
+  const t0 = Date.now();
+  const poll = setInterval(() => {
+    for (const a of plant.emulator.log.splice(0)) created.set(a.taskId, a.createdAt);
+  }, 5);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const announced = plant.emulator.announced;
+  await plant.stop(false);
+  clearInterval(poll);
+  await observer.endAsync();
+  const elapsed = (Date.now() - t0) / 1000;
+  const q = quantiles(latencies.slice(Math.floor(latencies.length * 0.1))); // skip the first 10% (warm-up)
+  return { broker: brokerName, ieds, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, goalP99Under10ms: q.p99 <= 10 };
+}
+
+async function gatewayRss(): Promise<Record<string, unknown>> {
+  const broker = await startAedes();
+  const child = spawn(process.execPath, ['bin/gmel.js', 'ied', '--ieds', '0', '--broker', broker.url, '--log-level', 'warn'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 6000));
+  const status = readFileSync(join('/proc', String(child.pid), 'status'), 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await broker.close();
+  return { process: 'gmel ied --ieds 0 (onnxruntime-node, via the tsx loader)', rssMB: rssKb / 1024, peakRssMB: hwmKb / 1024, goalMB: 120, met: rssKb / 1024 <= 120 };
+}
+
+export async function benchLive(): Promise<Record<string, unknown>> {
+  const inference = await inferenceLatency();
+  const latency = [];
+  const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
+  for (const ieds of [50, 1000]) {
+    const aedes = await startAedes();
+    latency.push(await announceToDecision(aedes, 'aedes (embedded)', ieds, seconds));
+    await aedes.close();
+    if (hasMosquitto) {
+      const mosquitto = await startMosquitto();
+      latency.push(await announceToDecision(mosquitto, 'mosquitto', ieds, seconds));
+      await mosquitto.close();
+    }
+  }
+  return { name: 'live', inference, announcementToDecision: latency, gatewayMemory: await gatewayRss() };
+}
