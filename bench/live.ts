@@ -3,7 +3,9 @@
  * - per-decision inference latency p50/p99 of one actor on onnxruntime-node, onnxruntime-web and tfjs;
  * - announcement → decision latency p50/p99 through the embedded aedes and through Mosquitto, at
  *   50 IEDs (p = 0.5, 250 tasks/s) and 1,000 IEDs (p = 0.5, 5,000 tasks/s), all in one process
- *   (emulator, gateway, 5 edge servers) as `gmel up` runs them;
+ *   (emulator, gateway, 5 edge servers) as `gmel up` runs them; tasks are announced at random instants
+ *   inside their slots and latency runs from that announcement to the decision's arrival at an
+ *   independent subscriber;
  * - resident memory of a gateway process (`gmel ied`) serving one IED.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -74,7 +76,7 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
     if (t !== undefined) latencies.push(now - t);
   });
   await observer.subscribeAsync(subscriptions.allDecisions, { qos: 1 });
-  const plant = await startPlant({ scenario, modelPath: MODEL, brokerUrl: broker.url, logger: pino({ level: 'error' }) });
+  const plant = await startPlant({ scenario, modelPath: MODEL, brokerUrl: broker.url, logger: pino({ level: 'error' }), spreadWithinSlot: true });
   const t0 = Date.now();
   const poll = setInterval(() => {
     for (const a of plant.emulator.log.splice(0)) created.set(a.taskId, a.createdAt);

@@ -5,7 +5,6 @@
  *   gmel eval --runs runs/amarl-quick-s1 runs/maddpg-quick-s1 --seeds 5 --out eval/quick
  */
 import type { Command } from 'commander';
-import { runEvaluation } from '../trainer/eval-report.ts';
 import { UsageError } from './main.ts';
 import { parseSweep } from './sim-command.ts';
 
@@ -43,6 +42,7 @@ export function registerEval(program: Command): void {
     .action(async (opts: EvalCliOptions) => {
       const seeds = Number(opts.seeds);
       if (!(Number.isInteger(seeds) && seeds >= 2)) throw new UsageError(`--seeds must be an integer ≥ 2, got "${opts.seeds}"`);
+      const { runEvaluation } = await import('../trainer/eval-report.ts');
       const report = await runEvaluation({
         runs: opts.runs,
         scenario: opts.scenario,

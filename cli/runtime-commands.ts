@@ -10,11 +10,6 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
 import { PLANT_EPOCH_MS, systemClock } from '../core/live/clock.ts';
-import { connectMqtt } from '../core/live/mqtt.ts';
-import { buildApp } from '../core/live/observability.ts';
-import { EdgeServerRuntime } from '../runtime-edge/edge-server.ts';
-import { IedGatewayRuntime } from '../runtime-ied/gateway.ts';
-import { loadModelHandle } from '../runtime-ied/model-loader.ts';
 import { UsageError } from './main.ts';
 import { parseSets } from './sim-command.ts';
 
@@ -42,6 +37,7 @@ function common(cmd: Command): Command {
 }
 
 async function serve(runtime: { registry: import('prom-client').Registry; health(): { ok: boolean } }, port: number, close: () => Promise<void>, logger: pino.Logger): Promise<void> {
+  const { buildApp } = await import('../core/live/observability.ts');
   const app = buildApp({ registry: runtime.registry, health: () => runtime.health() });
   const address = await app.listen({ port, host: '127.0.0.1' });
   logger.info({ address }, 'health and metrics');
@@ -66,6 +62,8 @@ export function registerRuntimes(program: Command): void {
       const id = Number(o.id);
       if (!(Number.isInteger(id) && id >= 1 && id <= scenario.edgeServers)) throw new UsageError(`--id must be 1..${scenario.edgeServers}, got "${o.id}"`);
       const logger = pino({ level: o.logLevel, base: { edge: id } });
+      const { connectMqtt } = await import('../core/live/mqtt.ts');
+      const { EdgeServerRuntime } = await import('../runtime-edge/edge-server.ts');
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...auth(o) });
       const rt = await EdgeServerRuntime.create({ scenario, edgeServerId: id, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
       await serve(rt, Number(o.httpPort), async () => {
@@ -83,6 +81,9 @@ export function registerRuntimes(program: Command): void {
       const ieds = parseIds(o.ieds, scenario.ieds);
       if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
       const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
+      const { connectMqtt } = await import('../core/live/mqtt.ts');
+      const { IedGatewayRuntime } = await import('../runtime-ied/gateway.ts');
+      const { loadModelHandle } = await import('../runtime-ied/model-loader.ts');
       const model = await loadModelHandle(o.model, scenario, ieds, o.engine);
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...auth(o) });
       const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });

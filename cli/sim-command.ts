@@ -12,7 +12,6 @@ import { runEpisodes } from '../twin/sim/rollout.ts';
 import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../twin/policies/heuristics.ts';
 import type { MetricsSummary } from '../twin/sim/metrics.ts';
 import { UsageError } from './main.ts';
-import { runModelInSim } from '../twin/live/model-in-sim.ts';
 
 interface SimOptions {
   scenario: string;
@@ -86,6 +85,7 @@ export function registerSim(program: Command): void {
       if (opts.sweep) return sweep(opts, sets, episodes, seed);
       if (opts.model) {
         const scenario = loadScenario(opts.scenario, sets);
+        const { runModelInSim } = await import('../twin/live/model-in-sim.ts');
         const { summary, version } = await runModelInSim(scenario, opts.model, episodes, seed);
         console.log(opts.json ? JSON.stringify(summaryJson(`model ${version}`, scenario, episodes, seed, summary)) : `model ${version}: completion ${summary.completionRate.toFixed(4)}, mean latency ${summary.meanLatency.toFixed(4)} s, arrived ${summary.arrived}`);
         return;

@@ -7,10 +7,9 @@
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadScenario } from '../core/scenario/load.ts';
-import { train } from '../trainer/train.ts';
-import { PRESETS, type Preset } from '../trainer/registry.ts';
-import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
-import { BACKEND_CHOICES, type BackendChoice } from '../trainer/backend.ts';
+import { PRESETS, type Preset } from '../trainer/presets.ts';
+import { ALGORITHMS, type Algorithm } from '../trainer/presets.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../trainer/presets.ts';
 import { UsageError } from './main.ts';
 import { parseSets } from './sim-command.ts';
 
@@ -66,6 +65,7 @@ export function registerTrain(program: Command): void {
           )
         : undefined;
       let started = false;
+      const { train } = await import('../trainer/train.ts');
       const result = await train({
         algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
         ...(episodes !== undefined ? { episodes } : {}),

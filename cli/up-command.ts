@@ -6,8 +6,6 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
-import { startPlant } from '../twin/live/plant.ts';
-import { buildApp } from '../core/live/observability.ts';
 import type { KpiSnapshot } from '../twin/live/kpi.ts';
 import { UsageError } from './main.ts';
 import { parseSets } from './sim-command.ts';
@@ -58,6 +56,8 @@ export function registerUp(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
       const scenario = loadScenario(opts.scenario, parseSets(opts.set));
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
+      const { startPlant } = await import('../twin/live/plant.ts');
+      const { buildApp } = await import('../core/live/observability.ts');
       const plant = await startPlant({
         scenario, modelPath: opts.model, brokerPort: port, engine: opts.engine, seed: Number(opts.seed), logger,
         ...(opts.broker ? { brokerUrl: opts.broker } : {}),

@@ -136,6 +136,7 @@ export class IedGatewayRuntime {
   }
 
   onTask(msg: TaskAnnouncement): Promise<void> {
+    if (this.closed) return Promise.resolve(); // not accepted: shutting down
     if (!this.served.has(msg.iedId)) {
       this.metrics.rejected.inc({ reason: 'unknown-ied' });
       this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'task for an IED this gateway does not serve');

@@ -13,8 +13,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-export const BACKEND_CHOICES = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export { BACKEND_CHOICES, type BackendChoice } from './presets.ts';
+import type { BackendChoice } from './presets.ts';
 
 export interface BackendInfo {
   /** what was asked for */

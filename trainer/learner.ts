@@ -5,8 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { EpisodeRecord, EpisodeReplay } from './replay.ts';
 
-export const ALGORITHMS = ['amarl', 'maddpg', 'ac', 'dqn'] as const;
-export type Algorithm = (typeof ALGORITHMS)[number];
+export { ALGORITHMS, type Algorithm } from './presets.ts';
+import type { Algorithm } from './presets.ts';
 
 export interface UpdateStats {
   /** gradient steps taken in this round */

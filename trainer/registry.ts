@@ -25,8 +25,8 @@ function checkConfig(algo: Algorithm, config: Record<string, unknown>): void {
   }
 }
 
-export const PRESETS = ['smoke', 'quick', 'paper'] as const;
-export type Preset = (typeof PRESETS)[number];
+export { PRESETS, type Preset } from './presets.ts';
+import type { Preset } from './presets.ts';
 
 export interface PresetSettings {
   readonly episodes: number;

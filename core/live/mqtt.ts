@@ -45,6 +45,10 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   for (const protocolVersion of versions) {
     try {
       const client = await mqtt.connectAsync(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, false);
+      // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
+      const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+      noDelay();
+      client.on('connect', noDelay);
       if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), { qos: 1, retain: true });
       return client;
     } catch (err) {

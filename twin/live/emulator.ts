@@ -1,7 +1,9 @@
 /**
  * The plant emulator: announces tasks for N IEDs in real time, from the simulator's arrival process
  * (Bernoulli(p) per IED per slot, or Poisson, and drawTaskParameters), on gmel/v1/ied/{i}/task.
- * A task of slot k is stamped createdAt = epoch + k·Δt and published as slot k starts.
+ * A task of slot k is stamped createdAt = epoch + k·Δt and published as slot k starts (the paper's
+ * slotted arrivals), or, with spreadWithinSlot, at a uniform random instant inside slot k (stamped
+ * with that instant): arrivals as a real plant produces them, for latency benchmarks.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -22,6 +24,8 @@ export interface EmulatorOptions {
   readonly logger: Logger;
   /** announce only for these IEDs (default all) */
   readonly iedIds?: readonly number[];
+  /** publish each task at a random instant inside its slot instead of all at the slot's start */
+  readonly spreadWithinSlot?: boolean;
 }
 
 export class PlantEmulator {
@@ -58,12 +62,20 @@ export class PlantEmulator {
       const count = arrivals.process === 'poisson' ? this.rng.poisson(arrivals.probability) : this.rng.uniform() < arrivals.probability ? 1 : 0;
       for (let n = 0; n < count; n++) {
         const t = drawTaskParameters(this.rng, task);
-        const msg = encode('task', { v: 1, taskId: `${this.runTag}-${slot}-${i}-${n}`, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt });
-        this.announced++;
-        if (this.log.length < 1_000_000) this.log.push({ taskId: `${this.runTag}-${slot}-${i}-${n}`, createdAt, deadlineSeconds: t.deadlineSeconds });
-        this.o.mqtt.publish(topics.task(i), msg, expiring(this.o.mqtt, t.deadlineSeconds), (err) => {
-          if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
-        });
+        const offset = this.o.spreadWithinSlot ? Math.floor(this.rng.uniform() * (this.slotMs - 1)) : 0;
+        const taskId = `${this.runTag}-${slot}-${i}-${n}`;
+        const publish = () => {
+          if (this.stopped) return;
+          const at = createdAt + offset;
+          const msg = encode('task', { v: 1, taskId, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt: at });
+          this.announced++;
+          if (this.log.length < 1_000_000) this.log.push({ taskId, createdAt: at, deadlineSeconds: t.deadlineSeconds });
+          this.o.mqtt.publish(topics.task(i), msg, expiring(this.o.mqtt, t.deadlineSeconds), (err) => {
+            if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
+          });
+        };
+        if (offset > 0) this.o.clock.setTimeout(publish, createdAt + offset - this.o.clock.now());
+        else publish();
       }
     }
   }

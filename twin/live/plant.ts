@@ -31,6 +31,8 @@ export interface PlantOptions {
   readonly clock?: Clock;
   readonly username?: string;
   readonly password?: string;
+  /** announce tasks at random instants inside their slots (PlantEmulator) */
+  readonly spreadWithinSlot?: boolean;
   /** slot origin shared with separately started runtimes (default PLANT_EPOCH_MS) */
   readonly epochMs?: number;
 }
@@ -83,7 +85,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   for (let m = 1; m <= s.edgeServers; m++)
     edges.push(await EdgeServerRuntime.create({ scenario: s, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
   const gateway = await IedGatewayRuntime.create({ scenario: s, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
-  const emulator = PlantEmulator.create({ scenario: s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }) });
+  const emulator = PlantEmulator.create({ scenario: s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
   let stopped = false;
   return {
     brokerUrl: url,
