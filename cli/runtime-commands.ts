@@ -5,6 +5,7 @@
  *   gmel ied --ieds 0,1,2 --model models/gmel2024-amarl --broker mqtt://host:1883 [--engine web] [--http-port 9101]
  *
  * Each serves /healthz and /metrics (Prometheus) on --http-port, and stops cleanly on SIGINT/SIGTERM.
+ * A gateway reloads its model set (newest version, verified) on SIGHUP without dropping tasks.
  */
 import type { Command } from 'commander';
 import pino from 'pino';
@@ -87,6 +88,16 @@ export function registerRuntimes(program: Command): void {
       const model = await loadModelHandle(o.model, scenario, ieds, o.engine);
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...auth(o) });
       const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
+      // SIGHUP: load the newest version of the model set beside the current one, then swap atomically;
+      // a version that fails verification is refused and the current one kept
+      process.on('SIGHUP', () => {
+        loadModelHandle(o.model, scenario, ieds, o.engine as 'node' | 'web')
+          .then((next) => (next.version === rt.modelVersion ? Promise.all([...next.sessions.values()].map((s) => s.release())).then(() => logger.info('model unchanged')) : rt.swapModel(next)))
+          .catch((err: unknown) => {
+            rt.metrics.modelLoads.inc({ result: 'refused' });
+            logger.error({ err: (err as Error).message }, 'model reload refused: keeping the current version');
+          });
+      });
       await serve(rt, Number(o.httpPort), async () => {
         await rt.close();
         await mqtt.endAsync();
