@@ -14,7 +14,10 @@ export interface TestBroker {
 
 export async function startAedes(port = 0): Promise<TestBroker> {
   const broker = await Aedes.createBroker();
-  const server = createServer(broker.handle);
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
   const actual = (server.address() as AddressInfo).port;
   return {

@@ -52,7 +52,11 @@ export interface RunningPlant {
 
 async function embeddedBroker(port: number): Promise<{ url: string; close: () => Promise<void> }> {
   const broker = await Aedes.createBroker();
-  const server: Server = createServer(broker.handle);
+  // no Nagle delay on the broker's side either: a decision is a few hundred bytes that must go now
+  const server: Server = createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
