@@ -26,6 +26,7 @@ import { resolveModelDir } from '../runtime-ied/model-loader.ts';
 import { startPlant } from '../twin/live/plant.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { startAedes, startMosquitto, hasMosquitto, type TestBroker } from '../test/helpers/brokers.ts';
+import { buildGateway } from '../deploy/build-gateway.ts';
 
 const MODEL = 'models/gmel2024-amarl';
 const quantiles = (xs: number[]) => {
@@ -89,17 +90,29 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
   return { broker: brokerName, ieds, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, goalP99Under10ms: q.p99 <= 10 };
 }
 
-async function gatewayRss(): Promise<Record<string, unknown>> {
-  const broker = await startAedes();
-  const child = spawn(process.execPath, ['bin/gmel.js', 'ied', '--ieds', '0', '--broker', broker.url, '--log-level', 'warn'], { stdio: 'ignore' });
+async function rssOf(args: string[], brokerUrl: string): Promise<{ rssMB: number; peakRssMB: number }> {
+  const child = spawn(process.execPath, [...args, '--broker', brokerUrl, '--log-level', 'warn'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 6000));
   const status = readFileSync(join('/proc', String(child.pid), 'status'), 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? NaN);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  return { rssMB: rssKb / 1024, peakRssMB: hwmKb / 1024 };
+}
+
+async function gatewayRss(): Promise<Record<string, unknown>> {
+  const broker = await startAedes();
+  const bundle = await buildGateway();
+  const bundled = await rssOf([bundle, '--ieds', '0'], broker.url);
+  const viaTsx = await rssOf(['bin/gmel.js', 'ied', '--ieds', '0'], broker.url);
   await broker.close();
-  return { process: 'gmel ied --ieds 0 (onnxruntime-node, via the tsx loader)', rssMB: rssKb / 1024, peakRssMB: hwmKb / 1024, goalMB: 120, met: rssKb / 1024 <= 120 };
+  return {
+    bundled: { process: 'node dist/gmel-ied.mjs --ieds 0 (npm run build:gateway)', ...bundled },
+    viaTsx: { process: 'gmel ied --ieds 0 (TypeScript through the tsx loader)', ...viaTsx },
+    goalMB: 120,
+    met: bundled.rssMB <= 120,
+  };
 }
 
 export async function benchLive(): Promise<Record<string, unknown>> {
@@ -116,5 +129,25 @@ export async function benchLive(): Promise<Record<string, unknown>> {
       await mosquitto.close();
     }
   }
-  return { name: 'live', inference, announcementToDecision: latency, gatewayMemory: await gatewayRss() };
+  // the highest offered rate the one-process plant sustains on Mosquitto: all announced tasks decided
+  // within the run, offered ≥ 95% of nominal, p99 ≤ 10 ms (the goal) — or, failing that, ≤ 100 ms
+  const sweep = [];
+  if (hasMosquitto) {
+    for (const ieds of [100, 200, 400, 600]) {
+      const mosquitto = await startMosquitto();
+      sweep.push(await announceToDecision(mosquitto, 'mosquitto', ieds, seconds));
+      await mosquitto.close();
+    }
+  }
+  const nominal = (r: { ieds: number }) => r.ieds * 0.5 * 10;
+  const keeps = (limitMs: number) => (r: (typeof sweep)[number]) => r.offeredTasksPerSecond >= 0.95 * nominal(r) && r.milliseconds.p99 <= limitMs;
+  const best = (limitMs: number) => Math.max(0, ...[...latency, ...sweep].filter((r) => r.broker === 'mosquitto').filter(keeps(limitMs)).map(nominal));
+  return {
+    name: 'live',
+    inference,
+    announcementToDecision: latency,
+    mosquittoRateSweep: sweep,
+    highestRateSustainedTasksPerSecond: { p99Within10ms: best(10), p99Within100ms: best(100) },
+    gatewayMemory: await gatewayRss(),
+  };
 }

@@ -5,7 +5,7 @@
  *   gmel eval --runs runs/amarl-quick-s1 runs/maddpg-quick-s1 --seeds 5 --out eval/quick
  */
 import type { Command } from 'commander';
-import { UsageError } from './main.ts';
+import { UsageError } from '../core/errors.ts';
 import { parseSweep } from './sim-command.ts';
 
 interface EvalCliOptions {

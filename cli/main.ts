@@ -10,9 +10,6 @@ import { registerUp } from './up-command.ts';
 import { registerRuntimes } from './runtime-commands.ts';
 import { InputError } from '../core/errors.ts';
 
-export class UsageError extends InputError {
-  override name = 'UsageError';
-}
 
 const program = new Command();
 program

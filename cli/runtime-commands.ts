@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
 import { PLANT_EPOCH_MS, systemClock } from '../core/live/clock.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from '../core/errors.ts';
 import { parseSets } from './sim-command.ts';
 
 interface Common {

@@ -11,7 +11,7 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { runEpisodes } from '../twin/sim/rollout.ts';
 import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../twin/policies/heuristics.ts';
 import type { MetricsSummary } from '../twin/sim/metrics.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from '../core/errors.ts';
 
 interface SimOptions {
   scenario: string;

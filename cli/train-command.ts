@@ -10,7 +10,7 @@ import { loadScenario } from '../core/scenario/load.ts';
 import { PRESETS, type Preset } from '../trainer/presets.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/presets.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../trainer/presets.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from '../core/errors.ts';
 import { parseSets } from './sim-command.ts';
 
 interface TrainCliOptions {

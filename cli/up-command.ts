@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
 import type { KpiSnapshot } from '../twin/live/kpi.ts';
-import { UsageError } from './main.ts';
+import { UsageError } from '../core/errors.ts';
 import { parseSets } from './sim-command.ts';
 
 interface UpOptions {

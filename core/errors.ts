@@ -5,3 +5,8 @@
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/** A command-line flag or argument that cannot be used as given. */
+export class UsageError extends InputError {
+  override name = 'UsageError';
+}

@@ -2,14 +2,15 @@
  * Loading scenarios: a preset name or a file path → a validated, frozen Scenario.
  * Every error names the field (JSON pointer) and the source, so a wrong file is fixed in one look.
  */
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
+import gmel2024 from './presets/gmel2024.json' with { type: 'json' };
+import tang2020 from './presets/tang2020.json' with { type: 'json' };
 import { Ajv, type ErrorObject } from 'ajv';
 import { ScenarioSchema, type Scenario, type PerServer } from './schema.ts';
 import { InputError } from '../errors.ts';
 
-const presetDir = join(dirname(fileURLToPath(import.meta.url)), 'presets');
+/** Presets are imported, not read from disk, so a bundled runtime carries them. */
+const PRESETS: Readonly<Record<string, unknown>> = { gmel2024, tang2020 };
 
 export class ScenarioError extends InputError {
   override name = 'ScenarioError';
@@ -90,10 +91,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export function presetNames(): string[] {
-  return readdirSync(presetDir)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -'.json'.length))
-    .sort();
+  return Object.keys(PRESETS).sort();
 }
 
 function parseJsonFile(path: string, source: string): unknown {
@@ -112,12 +110,11 @@ function parseJsonFile(path: string, source: string): unknown {
 
 /** A preset name (see presetNames()) or a path to a scenario JSON file. */
 export function loadScenario(nameOrPath: string, overrides: Readonly<Record<string, unknown>> = {}): Scenario {
-  const presetPath = join(presetDir, `${nameOrPath}.json`);
-  const isPreset = /^[\w-]+$/.test(nameOrPath) && existsSync(presetPath);
-  if (!isPreset && !existsSync(nameOrPath)) {
+  const preset = Object.hasOwn(PRESETS, nameOrPath) ? PRESETS[nameOrPath] : undefined;
+  if (preset === undefined && !existsSync(nameOrPath)) {
     throw new ScenarioError(nameOrPath, '', `no such preset (${presetNames().join(', ')}) or file`);
   }
-  const raw = parseJsonFile(isPreset ? presetPath : nameOrPath, nameOrPath);
+  const raw = preset !== undefined ? structuredClone(preset) : parseJsonFile(nameOrPath, nameOrPath);
   return validateScenario(applyOverrides(raw, overrides), nameOrPath);
 }
 
