@@ -117,7 +117,8 @@ async function gatewayRss(): Promise<Record<string, unknown>> {
 
 export async function benchLive(): Promise<Record<string, unknown>> {
   const inference = await inferenceLatency();
-  const latency = [];
+  type LatencyRun = Awaited<ReturnType<typeof announceToDecision>>;
+  const latency: LatencyRun[] = [];
   const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
   for (const ieds of [50, 1000]) {
     const aedes = await startAedes();
@@ -131,7 +132,7 @@ export async function benchLive(): Promise<Record<string, unknown>> {
   }
   // the highest offered rate the one-process plant sustains on Mosquitto: all announced tasks decided
   // within the run, offered ≥ 95% of nominal, p99 ≤ 10 ms (the goal) — or, failing that, ≤ 100 ms
-  const sweep = [];
+  const sweep: LatencyRun[] = [];
   if (hasMosquitto) {
     for (const ieds of [100, 200, 400, 600]) {
       const mosquitto = await startMosquitto();
@@ -140,7 +141,7 @@ export async function benchLive(): Promise<Record<string, unknown>> {
     }
   }
   const nominal = (r: { ieds: number }) => r.ieds * 0.5 * 10;
-  const keeps = (limitMs: number) => (r: (typeof sweep)[number]) => r.offeredTasksPerSecond >= 0.95 * nominal(r) && r.milliseconds.p99 <= limitMs;
+  const keeps = (limitMs: number) => (r: LatencyRun) => r.offeredTasksPerSecond >= 0.95 * nominal(r) && r.milliseconds.p99 <= limitMs;
   const best = (limitMs: number) => Math.max(0, ...[...latency, ...sweep].filter((r) => r.broker === 'mosquitto').filter(keeps(limitMs)).map(nominal));
   return {
     name: 'live',
