@@ -15,7 +15,8 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
 import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
-import { decode, encode } from '../protocol/codec.ts';
+import { encode } from '../protocol/codec.ts';
+import { listen } from '../core/live/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Offload } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
@@ -64,24 +65,14 @@ export class EdgeServerRuntime {
 
   static async create(o: EdgeServerOptions): Promise<EdgeServerRuntime> {
     const rt = new EdgeServerRuntime(o);
-    o.mqtt.on('message', (topic, payload) => rt.onMessage(topic, payload));
-    o.mqtt.on('connect', () => rt.metrics.connected.set(1));
-    o.mqtt.on('offline', () => rt.metrics.connected.set(0));
-    await o.mqtt.subscribeAsync(topics.offload(o.edgeServerId), { qos: 1 });
-    rt.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+    await listen({
+      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, subscriptions: [topics.offload(o.edgeServerId)],
+      dispatch: (d) => {
+        if (d.kind === 'offload') rt.onOffload(d.message);
+      },
+    });
     rt.ticker.start();
     return rt;
-  }
-
-  private onMessage(topic: string, payload: Buffer): void {
-    const d = decode(topic, payload);
-    if (!d.ok) {
-      this.metrics.rejected.inc({ reason: d.code });
-      this.o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
-      return;
-    }
-    this.metrics.received.inc({ kind: d.kind });
-    if (d.kind === 'offload') this.onOffload(d.message);
   }
 
   onOffload(msg: Offload): void {

@@ -33,7 +33,8 @@ import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
 import { expiring } from '../core/live/mqtt.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
 import { Counter, Histogram } from 'prom-client';
-import { decode, encode } from '../protocol/codec.ts';
+import { encode } from '../protocol/codec.ts';
+import { listen } from '../core/live/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
@@ -102,12 +103,16 @@ export class IedGatewayRuntime {
 
   static async create(o: GatewayOptions): Promise<IedGatewayRuntime> {
     const rt = new IedGatewayRuntime(o);
-    o.mqtt.on('message', (topic, payload) => rt.onMessage(topic, payload));
-    o.mqtt.on('connect', () => rt.metrics.connected.set(1));
-    o.mqtt.on('offline', () => rt.metrics.connected.set(0));
-    const subs = [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResult(i)), ...Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1))];
-    await o.mqtt.subscribeAsync(subs, { qos: 1 });
-    rt.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+    const edges = Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1));
+    await listen({
+      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger,
+      subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResult(i)), ...edges],
+      dispatch: (d) => {
+        if (d.kind === 'task') void rt.onTask(d.message);
+        else if (d.kind === 'edgeState') rt.onEdgeState(d.message);
+        else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message);
+      },
+    });
     rt.ticker.start();
     return rt;
   }
@@ -120,19 +125,6 @@ export class IedGatewayRuntime {
     const next = this.chain.then(job).catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'gateway job failed'));
     this.chain = next;
     return next;
-  }
-
-  private onMessage(topic: string, payload: Buffer): void {
-    const d = decode(topic, payload);
-    if (!d.ok) {
-      this.metrics.rejected.inc({ reason: d.code });
-      this.o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
-      return;
-    }
-    this.metrics.received.inc({ kind: d.kind });
-    if (d.kind === 'task') this.onTask(d.message);
-    else if (d.kind === 'edgeState') this.onEdgeState(d.message);
-    else if (d.kind === 'edgeResult') this.onEdgeResult(d.message);
   }
 
   onTask(msg: TaskAnnouncement): Promise<void> {

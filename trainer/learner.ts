@@ -108,3 +108,26 @@ export function gumbelNoise(uniform: () => number, count: number): Float32Array 
   for (let k = 0; k < count; k++) out[k] = -Math.log(-Math.log(uniform() * (1 - 2e-7) + 1e-7));
   return out;
 }
+
+/** A learner's trainable state: named variable groups and optimizers (the checkpoint's contents). */
+export interface StateParts {
+  readonly groups: Record<string, tf.Variable[]>;
+  readonly optimizers: Record<string, tf.Optimizer>;
+}
+
+export async function saveParts(parts: StateParts, extra: Record<string, unknown>): Promise<LearnerState> {
+  const tensors: LearnerState['tensors'] = {};
+  for (const [g, vars] of Object.entries(parts.groups)) readVariables(vars, tensors, g);
+  for (const [name, opt] of Object.entries(parts.optimizers)) await readOptimizer(opt, tensors, name);
+  return { tensors, extra };
+}
+
+export async function loadParts(parts: StateParts, state: LearnerState): Promise<void> {
+  for (const [g, vars] of Object.entries(parts.groups)) writeVariables(vars, state.tensors, g);
+  for (const [name, opt] of Object.entries(parts.optimizers)) await writeOptimizer(opt, state.tensors, name);
+}
+
+export function disposeParts(parts: StateParts): void {
+  for (const vars of Object.values(parts.groups)) for (const v of vars) v.dispose();
+  for (const opt of Object.values(parts.optimizers)) opt.dispose();
+}

@@ -20,8 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import {
-  readVariables, writeVariables, readOptimizer, writeOptimizer, gumbelNoise,
+import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise,
   type Learner, type LearnerState, type UpdateStats, type ActorLayer,
 } from '../learner.ts';
 
@@ -328,18 +327,16 @@ export class Amarl implements Learner {
     };
   }
 
-  async saveState(): Promise<LearnerState> {
-    const tensors: LearnerState['tensors'] = {};
-    for (const [group, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, group);
-    await readOptimizer(this.actorOpt, tensors, 'actorOpt');
-    await readOptimizer(this.criticOpt, tensors, 'criticOpt');
-    return { tensors, extra: { rng: this.rng.state(), config: this.config } };
+  private parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+  }
+
+  saveState(): Promise<LearnerState> {
+    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config });
   }
 
   async loadState(state: LearnerState): Promise<void> {
-    for (const [group, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, group);
-    await writeOptimizer(this.actorOpt, state.tensors, 'actorOpt');
-    await writeOptimizer(this.criticOpt, state.tensors, 'criticOpt');
+    await loadParts(this.parts(), state);
     this.rng.restore(state.extra.rng as [number, number, number, number]);
   }
 
@@ -348,10 +345,9 @@ export class Amarl implements Learner {
   }
 
   dispose(): void {
-    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
-    this.actorOpt.dispose();
-    this.criticOpt.dispose();
+    disposeParts(this.parts());
   }
+
 }
 
 /** Slice IED `ied`'s kernel and bias out of stacked per-agent layers. */

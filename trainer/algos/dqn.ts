@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { readVariables, writeVariables, readOptimizer, writeOptimizer, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface DqnConfig {
@@ -150,21 +150,20 @@ export class Dqn implements Learner {
     return { online: this.online.variables, target: this.target.variables };
   }
 
-  async saveState(): Promise<LearnerState> {
-    const tensors: LearnerState['tensors'] = {};
-    for (const [g, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, g);
-    await readOptimizer(this.opt, tensors, 'opt');
-    return { tensors, extra: { rng: this.rng.state(), episodesSeen: this.episodesSeen, config: this.config } };
+  private parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { opt: this.opt } };
+  }
+
+  saveState(): Promise<LearnerState> {
+    return saveParts(this.parts(), { rng: this.rng.state(), episodesSeen: this.episodesSeen, config: this.config });
   }
 
   async loadState(state: LearnerState): Promise<void> {
-    for (const [g, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, g);
-    await writeOptimizer(this.opt, state.tensors, 'opt');
+    await loadParts(this.parts(), state);
     this.rng.restore(state.extra.rng as [number, number, number, number]);
     this.episodesSeen = state.extra.episodesSeen as number;
   }
 
-  /** Q_i = h·W_v 1ᵀ + h·(W_a − mean_a W_a) + (b_v + b_a − mean b_a): one dense layer on h. */
   actorLayers(ied: number): ActorLayer[] {
     const [l1, l2] = agentDenseLayers([this.online.l1, this.online.l2], ied, ['relu', 'relu']) as [ActorLayer, ActorLayer];
     const [v, adv] = agentDenseLayers([this.online.value, this.online.advantage], ied, ['linear', 'linear']) as [ActorLayer, ActorLayer];
@@ -184,7 +183,7 @@ export class Dqn implements Learner {
   }
 
   dispose(): void {
-    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
-    this.opt.dispose();
+    disposeParts(this.parts());
   }
+
 }

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { readVariables, writeVariables, readOptimizer, writeOptimizer, gumbelNoise, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface MaddpgConfig {
@@ -207,18 +207,16 @@ export class Maddpg implements Learner {
     return { actors: this.actors.variables, targetActors: this.targetActors.variables, critics: this.critics.variables, targetCritics: this.targetCritics.variables };
   }
 
-  async saveState(): Promise<LearnerState> {
-    const tensors: LearnerState['tensors'] = {};
-    for (const [g, vars] of Object.entries(this.variableGroups())) readVariables(vars, tensors, g);
-    await readOptimizer(this.actorOpt, tensors, 'actorOpt');
-    await readOptimizer(this.criticOpt, tensors, 'criticOpt');
-    return { tensors, extra: { rng: this.rng.state(), config: this.config } };
+  private parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+  }
+
+  saveState(): Promise<LearnerState> {
+    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config });
   }
 
   async loadState(state: LearnerState): Promise<void> {
-    for (const [g, vars] of Object.entries(this.variableGroups())) writeVariables(vars, state.tensors, g);
-    await writeOptimizer(this.actorOpt, state.tensors, 'actorOpt');
-    await writeOptimizer(this.criticOpt, state.tensors, 'criticOpt');
+    await loadParts(this.parts(), state);
     this.rng.restore(state.extra.rng as [number, number, number, number]);
   }
 
@@ -227,8 +225,7 @@ export class Maddpg implements Learner {
   }
 
   dispose(): void {
-    for (const vars of Object.values(this.variableGroups())) for (const v of vars) v.dispose();
-    this.actorOpt.dispose();
-    this.criticOpt.dispose();
+    disposeParts(this.parts());
   }
+
 }

@@ -1,0 +1,34 @@
+/**
+ * A runtime's inbound side, the same for every runtime: subscribe, decode every message with the
+ * protocol codec, count and log refusals by code, keep the connection gauge, and hand valid messages
+ * to the runtime's dispatcher (one small handler per message kind lives in the runtime).
+ */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { decode, type Decoded } from '../../protocol/codec.ts';
+import type { RuntimeMetrics } from './observability.ts';
+
+export type Accepted = Extract<Decoded, { ok: true }>;
+
+export async function listen(o: {
+  readonly mqtt: MqttClient;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly subscriptions: readonly string[];
+  readonly dispatch: (message: Accepted) => void;
+}): Promise<void> {
+  o.mqtt.on('message', (topic, payload) => {
+    const d = decode(topic, payload);
+    if (!d.ok) {
+      o.metrics.rejected.inc({ reason: d.code });
+      o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      return;
+    }
+    o.metrics.received.inc({ kind: d.kind });
+    o.dispatch(d);
+  });
+  o.mqtt.on('connect', () => o.metrics.connected.set(1));
+  o.mqtt.on('offline', () => o.metrics.connected.set(0));
+  await o.mqtt.subscribeAsync([...o.subscriptions], { qos: 1 });
+  o.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+}
