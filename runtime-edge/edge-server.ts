@@ -20,7 +20,7 @@ import { listen } from '../core/live/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Offload } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
-import type { World } from '../twin/sim/world.ts';
+import type { LiveWorld } from '../twin/sim/live-world.ts';
 
 export interface EdgeServerOptions {
   readonly scenario: Scenario;
@@ -40,7 +40,7 @@ interface Waiting {
 }
 
 export class EdgeServerRuntime {
-  readonly world: World;
+  readonly world: LiveWorld;
   readonly metrics: RuntimeMetrics;
   readonly registry: Registry;
   private readonly m: number;

@@ -38,7 +38,7 @@ import { listen } from '../core/live/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
-import type { World } from '../twin/sim/world.ts';
+import type { LiveWorld } from '../twin/sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
 
 /** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
@@ -63,7 +63,7 @@ export interface GatewayOptions {
 }
 
 export class IedGatewayRuntime {
-  readonly world: World;
+  readonly world: LiveWorld;
   readonly metrics: RuntimeMetrics & { decisions: Counter; inference: Histogram; inferenceErrors: Counter; modelLoads: Counter; lostOffloads: Counter };
   readonly registry: Registry;
   private model: ModelHandle;

@@ -4,12 +4,12 @@
  */
 import { validateScenario } from '../scenario/load.ts';
 import type { Scenario } from '../scenario/schema.ts';
-import { World } from '../../twin/sim/world.ts';
+import { LiveWorld } from '../../twin/sim/live-world.ts';
 
-export function liveWorld(scenario: Scenario, startSlot: number): World {
+export function liveWorld(scenario: Scenario, startSlot: number): LiveWorld {
   if (scenario.semantics !== 'gmel') throw new Error(`live runtimes run the "gmel" semantics; scenario ${scenario.name} uses "${scenario.semantics}"`);
   const quiet = validateScenario({ ...structuredClone(scenario), arrivals: { ...scenario.arrivals, probability: 0 } }, scenario.name);
-  const world = new World(quiet);
+  const world = new LiveWorld(quiet);
   world.reset(0);
   world.slot = startSlot;
   return world;

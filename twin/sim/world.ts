@@ -23,7 +23,7 @@ import {
 import { buildPlant, type Plant } from './plant.ts';
 import { TaskPool, Fifos, Wheel, Stage } from './task-pool.ts';
 import { Metrics } from './metrics.ts';
-import { gmelSlot, gmelDecideLocal, edgeStage, uplinkStage, joinUploads } from './stages-gmel.ts';
+import { gmelSlot, gmelDecideLocal } from './stages-gmel.ts';
 import { tangSlot } from './stages-tang.ts';
 import { taskReward, drawTaskParameters } from './scenario.ts';
 import { CreditLog } from './credits.ts';
@@ -84,8 +84,8 @@ export class World {
   unresolved = 0;
 
   /**
-   * Live runtimes (runtime-ied, runtime-edge) drive the same engine in real time through
-   * announce/decideTask/acceptAtEdge/advanceSlot and these hooks; the simulator leaves them unset.
+   * Live runtimes drive the same engine in real time (live-world.ts) and listen through these hooks;
+   * the simulator leaves them unset.
    */
   /** every outcome, before the task's id is recycled */
   onOutcome: ((id: number, completed: boolean, at: number, stage: number, latencySeconds: number) => void) | undefined;
@@ -93,7 +93,7 @@ export class World {
   onUploaded: ((id: number) => void) | undefined;
 
   private readonly fields: ObservationFields;
-  private readonly onWheel: (id: number) => void;
+  protected readonly onWheel: (id: number) => void;
 
   constructor(scenario: Scenario) {
     this.scenario = scenario;
@@ -195,7 +195,7 @@ export class World {
     this.slot++;
   }
 
-  private decide(i: number, id: number, action: number): void {
+  protected decide(i: number, id: number, action: number): void {
     const pool = this.pool;
     pool.decisionSlot[id] = this.slot;
     this.currentTask[i] = -1;
@@ -320,7 +320,7 @@ export class World {
     this.edgeCount[q] = (this.edgeCount[q] as number) + 1;
   }
 
-  private activeJoin(i: number, m: number): void {
+  protected activeJoin(i: number, m: number): void {
     const q = i * this.M + m;
     if ((this.activePos[q] as number) >= 0) return;
     const len = this.activeLen[m] as number;
@@ -384,56 +384,12 @@ export class World {
     return id;
   }
 
-  /** Live runtimes: decide IED i's current task now (a decision per announcement, not per step). */
-  decideTask(i: number, action: number): void {
-    const id = this.currentTask[i] as number;
-    if (id < 0) throw new Error(`IED ${i} has no task to decide in slot ${this.slot}`);
-    if (!Number.isInteger(action) || action < 0 || action > this.M) throw new RangeError(`action of IED ${i} must be an integer in 0..${this.M}, got ${action}`);
-    this.decide(i, id, action);
-  }
-
-  /**
-   * Live edge runtime: an offloaded task whose upload finished in slot `uploadedSlot` joins edge queue
-   * (i, m). Times in slot units of this world's clock. Returns the task id. A task whose deadline passed
-   * before the current slot began is dropped at once (an outcome at the edge).
-   */
-  acceptAtEdge(i: number, m: number, task: { sizeMbit: number; density: number; arrivalSlot: number; deadlineSlot: number }): number {
-    if (!(i >= 0 && i < this.I)) throw new RangeError(`no IED ${i} (0..${this.I - 1})`);
-    if (!(m >= 0 && m < this.M)) throw new RangeError(`no edge server ${m + 1}`);
-    const id = this.newTask(i, task.sizeMbit, task.density, (task.deadlineSlot - task.arrivalSlot) * this.dt, task.arrivalSlot);
-    const pool = this.pool;
-    pool.decisionSlot[id] = Math.floor(task.arrivalSlot);
-    pool.server[id] = m;
-    if (task.deadlineSlot <= this.slot + EPS) {
-      // expired before this slot began: the simulator drops it at the end of the slot its upload
-      // ended in, before the next slot's service, so it must not count among the valid queues
-      pool.stage[id] = Stage.Edge;
-      pool.remaining[id] = task.sizeMbit;
-      this.drop(id, false);
-      return id;
-    }
-    this.joinEdge(id);
-    return id;
-  }
-
-  /** Live runtimes: run the chosen stages of the current slot, its resolutions, then start the next slot. */
-  advanceSlot(stages: { edge: boolean; uplink: boolean }): void {
-    if (this.scenario.semantics !== 'gmel') throw new Error('live runtimes run the "gmel" semantics only');
-    this.credits.clear();
-    if (stages.edge) edgeStage(this);
-    if (stages.uplink) uplinkStage(this);
-    joinUploads(this);
-    this.wheel.drain(this.slot, this.onWheel);
-    this.slot++;
-    this.drawChannel();
-  }
-
   private drawTask(i: number): number {
     const t = drawTaskParameters(this.rng, this.scenario.task);
     return this.newTask(i, t.sizeMbit, t.density, t.deadlineSeconds);
   }
 
-  private newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number, arrivalSlot = this.slot): number {
+  protected newTask(i: number, sizeMbit: number, density: number, deadlineSeconds: number, arrivalSlot = this.slot): number {
     const pool = this.pool;
     const id = pool.alloc();
     pool.ied[id] = i;
@@ -455,7 +411,7 @@ export class World {
     return id;
   }
 
-  private drawChannel(): void {
+  protected drawChannel(): void {
     this.channel.draw(this.rng);
   }
 
