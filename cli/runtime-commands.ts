@@ -77,7 +77,8 @@ export function registerRuntimes(program: Command): void {
     .requiredOption('--ieds <list>', 'IED ids, e.g. 7 or 0,1,2 or 0-49')
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
     .option('--engine <name>', 'node | web', 'node')
-    .action(async (o: Common & { ieds: string; model: string; engine: string }) => {
+    .option('--exec <command>', 'run each local task for real with this command ({taskId} {iedId} {sizeMbit} {density} substituted; killed at the deadline) instead of the emulated GPU')
+    .action(async (o: Common & { ieds: string; model: string; engine: string; exec?: string }) => {
       const scenario = loadScenario(o.scenario, parseSets(o.set));
       const ieds = parseIds(o.ieds, scenario.ieds);
       if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
@@ -87,7 +88,9 @@ export function registerRuntimes(program: Command): void {
       const { loadModelHandle } = await import('../runtime-ied/model-loader.ts');
       const model = await loadModelHandle(o.model, scenario, ieds, o.engine);
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...auth(o) });
-      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
+      const { CommandExecutor } = await import('../runtime-ied/executor.ts');
+      const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
+      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
       // SIGHUP: load the newest version of the model set beside the current one, then swap atomically;
       // a version that fails verification is refused and the current one kept
       process.on('SIGHUP', () => {

@@ -40,6 +40,7 @@ import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.t
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
 import type { LiveWorld } from '../twin/sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
+import type { LocalExecutor } from './executor.ts';
 
 /** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
 export const OFFLOAD_GRACE_MS = 3000;
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   readonly epochMs: number;
   readonly logger: Logger;
   readonly registry?: Registry;
+  /** run local tasks for real (default: the emulated GPU of eq. 1) */
+  readonly executor?: LocalExecutor;
 }
 
 export class IedGatewayRuntime {
@@ -77,6 +80,8 @@ export class IedGatewayRuntime {
   private readonly obs: Float32Array;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  /** local tasks with a real executor, not yet reported */
+  private executing = 0;
 
   private constructor(private readonly o: GatewayOptions) {
     this.served = new Set(o.iedIds);
@@ -149,6 +154,8 @@ export class IedGatewayRuntime {
     const arrival = Math.min(slotAt(msg.createdAt, this.o.epochMs, this.slotMs), w.slot + 0.999);
     const id = w.announce(i, { sizeMbit: msg.sizeMbit, density: msg.density, deadlineSeconds: msg.deadlineSeconds }, arrival);
     this.tasks.set(id, msg);
+    const executor = this.o.executor;
+    if (executor) w.localBusyUntil[i] = w.slot + executor.waitSeconds(i) / w.dt; // the observation's local wait
     encodeObservation(this.obs, 0, w.observationFields(i), w.scales);
     const session = this.model.sessions.get(i) as ActorSession;
     let action = 0;
@@ -163,7 +170,17 @@ export class IedGatewayRuntime {
       this.o.logger.error({ err: (err as Error).message, taskId: msg.taskId }, 'inference failed: running the task locally');
     }
     if (!(Number.isInteger(action) && action >= 0 && action <= w.M)) action = 0;
-    w.decideTask(i, action);
+    if (action === 0 && executor) {
+      this.tasks.delete(w.handOffLocal(i));
+      this.executing++;
+      executor.submit(
+        { taskId: msg.taskId, iedId: i, sizeMbit: msg.sizeMbit, density: msg.density, createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000 },
+        (outcome) => {
+          this.executing--;
+          this.publishResult(msg, outcome.completed, 'local', outcome.completed ? (outcome.finishedAt - msg.createdAt) / 1000 : msg.deadlineSeconds);
+        },
+      );
+    } else w.decideTask(i, action);
     this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
     this.metrics.decisions.inc({ action: String(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
@@ -239,7 +256,10 @@ export class IedGatewayRuntime {
     const msg = this.tasks.get(id);
     if (!msg) return;
     this.tasks.delete(id);
-    const stageName = STAGE_NAMES[stage] ?? 'local';
+    this.publishResult(msg, completed, STAGE_NAMES[stage] ?? 'local', latencySeconds);
+  }
+
+  private publishResult(msg: TaskAnnouncement, completed: boolean, stageName: 'pending' | 'local' | 'uplink' | 'edge', latencySeconds: number): void {
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
@@ -272,7 +292,7 @@ export class IedGatewayRuntime {
 
   /** tasks accepted here whose outcome is not known yet (local, uplink, or at an edge server) */
   get pending(): number {
-    return this.tasks.size + this.offloaded.size;
+    return this.tasks.size + this.offloaded.size + this.executing;
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,22 @@ import { Stage } from './task-pool.ts';
 import { edgeStage, uplinkStage, joinUploads } from './stages-gmel.ts';
 
 export class LiveWorld extends World {
+  /**
+   * Live runtime with a real local executor: IED i's current task (decided local) leaves this world;
+   * the executor reports its outcome. Returns the task id (valid until the next world mutation).
+   */
+  handOffLocal(i: number): number {
+    const id = this.currentTask[i] as number;
+    if (id < 0) throw new Error(`IED ${i} has no task to hand off in slot ${this.slot}`);
+    this.pool.decisionSlot[id] = this.slot;
+    this.pool.stage[id] = Stage.Local;
+    this.currentTask[i] = -1;
+    this.pool.resolved[id] = 1;
+    this.unresolved--;
+    this.pool.releaseIfDone(id);
+    return id;
+  }
+
   /** Live runtimes: decide IED i's current task now (a decision per announcement, not per step). */
   decideTask(i: number, action: number): void {
     const id = this.currentTask[i] as number;
