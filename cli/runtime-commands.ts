@@ -85,7 +85,7 @@ export function registerRuntimes(program: Command): void {
       const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
       const { connectMqtt } = await import('../core/live/mqtt.ts');
       const { IedGatewayRuntime } = await import('../runtime-ied/gateway.ts');
-      const { loadModelHandle } = await import('../runtime-ied/model-loader.ts');
+      const { loadModelHandle, releaseModel } = await import('../runtime-ied/model-loader.ts');
       const model = await loadModelHandle(o.model, scenario, ieds, o.engine);
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...auth(o) });
       const { CommandExecutor } = await import('../runtime-ied/executor.ts');
@@ -95,7 +95,7 @@ export function registerRuntimes(program: Command): void {
       // a version that fails verification is refused and the current one kept
       process.on('SIGHUP', () => {
         loadModelHandle(o.model, scenario, ieds, o.engine as 'node' | 'web')
-          .then((next) => (next.version === rt.modelVersion ? Promise.all([...next.sessions.values()].map((s) => s.release())).then(() => logger.info('model unchanged')) : rt.swapModel(next)))
+          .then((next) => (next.version === rt.modelVersion ? releaseModel(next).then(() => logger.info('model unchanged')) : rt.swapModel(next)))
           .catch((err: unknown) => {
             rt.metrics.modelLoads.inc({ result: 'refused' });
             logger.error({ err: (err as Error).message }, 'model reload refused: keeping the current version');

@@ -126,6 +126,11 @@ export class IedGatewayRuntime {
     return this.model.version;
   }
 
+  /** the model in use (after any swap) */
+  get currentModel(): ModelHandle {
+    return this.model;
+  }
+
   private enqueue(job: () => void | Promise<void>): Promise<void> {
     const next = this.chain.then(job).catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'gateway job failed'));
     this.chain = next;
@@ -277,7 +282,7 @@ export class IedGatewayRuntime {
       this.model = next;
       this.metrics.modelLoads.inc({ result: 'ok' });
       this.o.logger.info({ from: old.version, to: next.version }, 'model swapped');
-      await Promise.all([...old.sessions.values()].map((s) => s.release()));
+      await Promise.all([...new Set(old.sessions.values())].map((s) => s.release()));
     });
   }
 

@@ -27,16 +27,28 @@ export async function loadModelHandle(path: string, scenario: Scenario, iedIds: 
   const manifest = readManifest(dir);
   const sessions = new Map<number, ActorSession>();
   const expected = { inputs: observationSize(scenario.edgeServers), actions: scenario.edgeServers + 1 };
+  // a plant larger than the trained one reuses actors cyclically (as the evaluation does): IEDs that
+  // share a model file share one session (a session holds no per-IED state)
+  const byFile = new Map<number, ActorSession>();
   try {
     for (const i of iedIds) {
-      // a plant larger than the trained one reuses actors cyclically (as the evaluation does)
-      const bytes = loadVerifiedModel(dir, i % manifest.ieds, manifest);
-      sessions.set(i, await createActorSession(bytes, engine, expected));
+      const file = i % manifest.ieds;
+      let session = byFile.get(file);
+      if (!session) {
+        session = await createActorSession(loadVerifiedModel(dir, file, manifest), engine, expected);
+        byFile.set(file, session);
+      }
+      sessions.set(i, session);
     }
   } catch (err) {
-    await Promise.all([...sessions.values()].map((s) => s.release()));
+    await Promise.all([...byFile.values()].map((s) => s.release()));
     if (err instanceof InputError) throw new InputError(`model ${dir}: ${err.message.replace(`model set ${dir}: `, '')}`);
     throw err;
   }
   return { version: manifest.version, sessions };
+}
+
+/** Release every session of a model handle once (IEDs may share sessions). */
+export async function releaseModel(handle: ModelHandle): Promise<void> {
+  await Promise.all([...new Set(handle.sessions.values())].map((s) => s.release().catch(() => {})));
 }

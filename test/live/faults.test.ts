@@ -10,7 +10,7 @@ import { loadScenario } from '../../core/scenario/load.ts';
 import { systemClock } from '../../core/live/clock.ts';
 import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
 import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
-import { loadModelHandle, resolveModelDir } from '../../runtime-ied/model-loader.ts';
+import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
 import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { topics } from '../../protocol/topics.ts';
@@ -64,7 +64,7 @@ t.test('malformed, invalid, unknown, oversized and duplicate messages', async (t
   t.ok(gateway.health().ok && edge.health().ok, 'both still healthy');
   await gateway.close();
   await edge.close();
-  for (const s of model.sessions.values()) await s.release();
+  await releaseModel(model);
   await Promise.all(clients.map((c) => c.endAsync(true)));
   await broker.close();
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
 import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
-import { loadModelHandle, resolveModelDir } from '../../runtime-ied/model-loader.ts';
+import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
 import { PlantEmulator } from '../../twin/live/emulator.ts';
 import { subscriptions } from '../../protocol/topics.ts';
 import { startAedes } from '../helpers/brokers.ts';
@@ -55,7 +55,7 @@ t.test('swap under load', async (t) => {
   t.ok(seen.slice(switchAt).every((s) => s.version === 'next-version'), 'and every decision after it the new one');
   t.equal(gateway.modelVersion, 'next-version');
   await gateway.close();
-  for (const s of second.sessions.values()) await s.release();
+  await releaseModel(second);
   await Promise.all(clients.map((c) => c.endAsync(true)));
   await broker.close();
 });

@@ -8,7 +8,7 @@ import type { Scenario } from '../../core/scenario/schema.ts';
 import { encodeObservation } from '../../core/observation.ts';
 import { World } from '../sim/world.ts';
 import { Metrics, type MetricsSummary } from '../sim/metrics.ts';
-import { loadModelHandle } from '../../runtime-ied/model-loader.ts';
+import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
 import type { Engine } from '../../runtime-ied/policy.ts';
 
 export async function runModelInSim(scenario: Scenario, modelPath: string, episodes: number, seed: number, engine: Engine = 'node'): Promise<{ summary: MetricsSummary; version: string }> {
@@ -32,7 +32,7 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
       total.add(world.metrics);
     }
   } finally {
-    for (const s of model.sessions.values()) await s.release();
+    await releaseModel(model);
   }
   return { summary: total.summary(), version: model.version };
 }

@@ -14,7 +14,7 @@ import { systemClock, PLANT_EPOCH_MS, type Clock } from '../../core/live/clock.t
 import { connectMqtt } from '../../core/live/mqtt.ts';
 import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
 import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from '../../runtime-ied/gateway.ts';
-import { loadModelHandle } from '../../runtime-ied/model-loader.ts';
+import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
 import type { Engine } from '../../runtime-ied/policy.ts';
 import { PlantEmulator } from './emulator.ts';
 import { KpiMonitor } from './kpi.ts';
@@ -113,7 +113,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
       await gateway.close();
       for (const e of edges) await e.close();
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-      for (const sess of model.sessions.values()) await sess.release().catch(() => {});
+      await releaseModel(gateway.currentModel);
       await embedded?.close();
     },
   };
