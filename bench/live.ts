@@ -24,7 +24,10 @@ import { onnxToLayers } from '../trainer/export-onnx.ts';
 import { buildActorModel } from '../trainer/export-tfjs.ts';
 import { resolveModelDir } from '../runtime-ied/model-loader.ts';
 import { startPlant } from '../twin/live/plant.ts';
-import { subscriptions } from '../protocol/topics.ts';
+import { subscriptions, topics } from '../protocol/topics.ts';
+import { EdgeServerRuntime } from '../runtime-edge/edge-server.ts';
+import { PlantEmulator } from '../twin/live/emulator.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../core/live/clock.ts';
 import { startAedes, startMosquitto, hasMosquitto, type TestBroker } from '../test/helpers/brokers.ts';
 import { buildGateway } from '../deploy/build-gateway.ts';
 
@@ -90,6 +93,54 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
   return { broker: brokerName, ieds, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, goalP99Under10ms: q.p99 <= 10 };
 }
 
+/**
+ * The same measurement with the gateway in its own process (the bundled `gmel-ied`, as deployed)
+ * and the plant around it (emulator, 5 edge servers, the observer) in this one: 2 cores, 2 processes.
+ */
+async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string) {
+  const sets = ['--set', `ieds=${ieds}`, '--set', 'arrivals.probability=0.5'];
+  const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': 0.5 });
+  const observer = await mqtt.connectAsync(broker.url, { clientId: `bench-observer-split-${ieds}-${Date.now()}` });
+  const received = new Map<string, number>();
+  let online = false;
+  observer.on('message', (topic, payload) => {
+    const now = Date.now();
+    const msg = JSON.parse(payload.toString()) as { taskId?: string; state?: string };
+    if (topic.includes('/status/')) online ||= msg.state === 'online';
+    else if (msg.taskId) received.set(msg.taskId, now);
+  });
+  await observer.subscribeAsync([subscriptions.allDecisions, topics.status('ied', `0-${ieds - 1}`)], { qos: 1 });
+  const child = spawn(process.execPath, [bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets], { stdio: 'ignore' });
+  for (let k = 0; k < 200 && !online; k++) await new Promise((r) => setTimeout(r, 50));
+  const logger = pino({ level: 'error' });
+  const clients: mqtt.MqttClient[] = [];
+  const edges = [];
+  for (let m = 1; m <= scenario.edgeServers; m++) {
+    const c = await mqtt.connectAsync(broker.url, { clientId: `bench-edge-${m}-${Date.now()}` });
+    clients.push(c);
+    edges.push(await EdgeServerRuntime.create({ scenario, edgeServerId: m, mqtt: c, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger }));
+  }
+  const ec = await mqtt.connectAsync(broker.url, { clientId: `bench-emulator-${Date.now()}` });
+  clients.push(ec);
+  const emulator = PlantEmulator.create({ scenario, mqtt: ec, clock: systemClock, epochMs: PLANT_EPOCH_MS, seed: 5, logger, spreadWithinSlot: true });
+  const t0 = Date.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  emulator.stop();
+  const announced = emulator.announced;
+  const elapsed = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  for (const e of edges) await e.close();
+  await Promise.all([...clients, observer].map((c) => c.endAsync(true)));
+  const latencies = emulator.log.flatMap((a) => {
+    const at = received.get(a.taskId);
+    return at === undefined ? [] : [at - a.createdAt];
+  });
+  const q = quantiles(latencies.slice(Math.floor(latencies.length * 0.1)));
+  return { broker: brokerName, ieds, gateway: 'separate process (dist/gmel-ied.mjs)', offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, goalP99Under10ms: q.p99 <= 10 };
+}
+
 async function rssOf(args: string[], brokerUrl: string): Promise<{ rssMB: number; peakRssMB: number }> {
   const child = spawn(process.execPath, [...args, '--broker', brokerUrl, '--log-level', 'warn'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 6000));
@@ -117,7 +168,7 @@ async function gatewayRss(): Promise<Record<string, unknown>> {
 
 export async function benchLive(): Promise<Record<string, unknown>> {
   const inference = await inferenceLatency();
-  type LatencyRun = Awaited<ReturnType<typeof announceToDecision>>;
+  type LatencyRun = Omit<Awaited<ReturnType<typeof announceToDecision>>, 'gateway'> & { gateway?: string };
   const latency: LatencyRun[] = [];
   const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
   for (const ieds of [50, 1000]) {
@@ -140,14 +191,25 @@ export async function benchLive(): Promise<Record<string, unknown>> {
       await mosquitto.close();
     }
   }
+  // the gateway in its own process, as deployed
+  const separate: LatencyRun[] = [];
+  if (hasMosquitto) {
+    const bundle = await buildGateway();
+    for (const ieds of [1000]) {
+      const mosquitto = await startMosquitto();
+      separate.push(await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', ieds, seconds, bundle));
+      await mosquitto.close();
+    }
+  }
   const nominal = (r: { ieds: number }) => r.ieds * 0.5 * 10;
   const keeps = (limitMs: number) => (r: LatencyRun) => r.offeredTasksPerSecond >= 0.95 * nominal(r) && r.milliseconds.p99 <= limitMs;
-  const best = (limitMs: number) => Math.max(0, ...[...latency, ...sweep].filter((r) => r.broker === 'mosquitto').filter(keeps(limitMs)).map(nominal));
+  const best = (limitMs: number) => Math.max(0, ...[...latency, ...sweep, ...separate].filter((r) => r.broker === 'mosquitto').filter(keeps(limitMs)).map(nominal));
   return {
     name: 'live',
     inference,
     announcementToDecision: latency,
     mosquittoRateSweep: sweep,
+    separateGatewayProcess: separate,
     highestRateSustainedTasksPerSecond: { p99Within10ms: best(10), p99Within100ms: best(100) },
     gatewayMemory: await gatewayRss(),
   };
