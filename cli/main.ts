@@ -8,6 +8,7 @@ import { registerEval } from './eval-command.ts';
 import { registerExport } from './export-command.ts';
 import { registerUp } from './up-command.ts';
 import { registerRuntimes } from './runtime-commands.ts';
+import { registerDeploy } from './deploy-command.ts';
 import { InputError } from '../core/errors.ts';
 
 
@@ -23,6 +24,7 @@ registerEval(program);
 registerExport(program);
 registerUp(program);
 registerRuntimes(program);
+registerDeploy(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,57 @@
+/**
+ * `gmel deploy`: signing keys, signed gateway bundles, verification.
+ *
+ *   gmel deploy keygen --out keys                      # keys/gmel-deploy.key (keep secret) + .pub
+ *   gmel deploy bundle --ied 7 --key keys/gmel-deploy.key --out bundles [--model …] [--broker …]
+ *   gmel deploy bundle --all --key keys/gmel-deploy.key --out bundles
+ *   gmel deploy verify bundles/ied-7 --pub keys/gmel-deploy.pub
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.ts';
+
+export function registerDeploy(program: Command): void {
+  const deploy = program.command('deploy').description('gateway bundles: keys, signed bundles, verification');
+  deploy
+    .command('keygen')
+    .description('make an Ed25519 signing key pair (never commit the .key file)')
+    .option('--out <dir>', 'where to write gmel-deploy.key and gmel-deploy.pub', 'keys')
+    .action(async (o: { out: string }) => {
+      const { generateKeys, keyId } = await import('../deploy/signing.ts');
+      const keys = generateKeys(o.out);
+      console.log(JSON.stringify({ ...keys, keyId: keyId(readFileSync(keys.publicKey, 'utf8')) }));
+    });
+  deploy
+    .command('bundle')
+    .description('build signed, flashable gateway bundles')
+    .option('--ied <i>', 'the IED to bundle')
+    .option('--all', 'one bundle per IED of the model set')
+    .requiredOption('--key <file>', 'Ed25519 private key (gmel deploy keygen)')
+    .option('--model <dir>', 'model set (newest version) or version folder', 'models/gmel2024-amarl')
+    .option('--broker <url>', 'the broker the gateway will use', 'mqtt://gmel-broker:1883')
+    .option('--arch <arch>', 'x64 | arm64', 'x64')
+    .option('--out <dir>', 'output folder', 'bundles')
+    .action(async (o: { ied?: string; all?: boolean; key: string; model: string; broker: string; arch: string; out: string }) => {
+      if ((o.ied === undefined) === !o.all) throw new UsageError('give either --ied <i> or --all');
+      if (o.arch !== 'x64' && o.arch !== 'arm64') throw new UsageError(`--arch must be x64 or arm64, got "${o.arch}"`);
+      const { buildBundle, readKey } = await import('../deploy/bundle.ts');
+      const { readManifest } = await import('../core/model-set.ts');
+      const { resolveModelDir } = await import('../runtime-ied/model-loader.ts');
+      const key = readKey(o.key);
+      const ieds = o.all ? Array.from({ length: readManifest(resolveModelDir(o.model)).ieds }, (_, i) => i) : [Number(o.ied)];
+      for (const ied of ieds) {
+        const { dir, manifest } = await buildBundle({ ied, modelPath: o.model, outDir: o.out, privateKeyPem: key, broker: o.broker, arch: o.arch });
+        console.log(JSON.stringify({ dir, ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length, keyId: manifest.keyId }));
+      }
+    });
+  deploy
+    .command('verify')
+    .description('verify a bundle against a trusted public key')
+    .argument('<dir>', 'bundle folder')
+    .requiredOption('--pub <file>', 'trusted public key')
+    .action(async (dir: string, o: { pub: string }) => {
+      const { verifyBundle } = await import('../deploy/signing.ts');
+      const manifest = verifyBundle(dir, readFileSync(o.pub, 'utf8'));
+      console.log(JSON.stringify({ ok: true, ied: manifest.ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length }));
+    });
+}

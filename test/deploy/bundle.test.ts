@@ -1,0 +1,70 @@
+// Signed gateway bundles: keys, a bundle that verifies and runs on its own, and refusals of a tampered
+// file, an unlisted file and a wrong key.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { generateKeys, verifyBundle } from '../../deploy/signing.ts';
+import { buildBundle } from '../../deploy/bundle.ts';
+import { topics } from '../../protocol/topics.ts';
+import { startAedes } from '../helpers/brokers.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'gmel-deploy-'));
+const keys = generateKeys(join(root, 'keys'));
+const other = generateKeys(join(root, 'other'));
+const pub = readFileSync(keys.publicKey, 'utf8');
+
+t.test('keys', async (t) => {
+  t.equal(statSync(keys.privateKey).mode & 0o777, 0o600, 'private key readable by its owner only');
+  t.throws(() => generateKeys(join(root, 'keys')), /exists: refusing to overwrite/);
+});
+
+t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120_000 }, async (t) => {
+  const { dir, manifest } = await buildBundle({ ied: 3, modelPath: 'models/gmel2024-amarl', outDir: join(root, 'bundles'), privateKeyPem: readFileSync(keys.privateKey, 'utf8'), broker: 'mqtt://127.0.0.1:1883' });
+  t.equal(manifest.ied, 3);
+  t.ok(manifest.files['gmel-ied.mjs'] && manifest.files['model/ied-3.onnx'] && manifest.files['install.sh'] && manifest.files['gmel-ied-3.service'], 'runtime, model, installer and unit are signed');
+  t.same(verifyBundle(dir, pub).files, manifest.files);
+  t.equal(spawnSync('bash', ['-n', join(dir, 'install.sh')]).status, 0, 'install.sh parses');
+  const v = spawnSync(process.execPath, [join(dir, 'gmel-ied.mjs'), 'verify-bundle', dir, '--pub', keys.publicKey], { encoding: 'utf8' });
+  t.equal(v.status, 0, v.stderr);
+  t.match(v.stdout, /bundle ok: IED 3/);
+  const bad = spawnSync(process.execPath, [join(dir, 'gmel-ied.mjs'), 'verify-bundle', dir, '--pub', other.publicKey], { encoding: 'utf8' });
+  t.equal(bad.status, 2, 'the bundled runtime refuses a bundle signed by another key');
+  t.match(bad.stderr, /signature does not match/);
+
+  // run it from a copy of the bundle alone (its own node_modules), against a broker
+  const broker = await startAedes();
+  const copy = join(root, 'copied-bundle');
+  cpSync(dir, copy, { recursive: true });
+  const child = spawn(process.execPath, ['gmel-ied.mjs', '--ieds', '3', '--model', 'model', '--scenario', 'scenario.json', '--broker', broker.url, '--log-level', 'warn'], { cwd: copy, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += String(d)));
+  const client = await mqtt.connectAsync(broker.url, { clientId: 'bundle-test' });
+  const decisions: string[] = [];
+  client.on('message', (_topic, payload) => decisions.push((JSON.parse(payload.toString()) as { taskId: string }).taskId));
+  await client.subscribeAsync(topics.decision(3), { qos: 1 });
+  for (let k = 0; k < 100 && decisions.length === 0; k++) {
+    await client.publishAsync(topics.task(3), JSON.stringify({ v: 1, taskId: `b-${k}`, iedId: 3, sizeMbit: 8, density: 0.02, deadlineSeconds: 2, createdAt: Date.now() }), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(decisions.length > 0, `the bundled gateway decided (${decisions[0] ?? 'nothing'}) ${stderr}`);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await client.endAsync();
+  await broker.close();
+
+  // tampering
+  const model = join(dir, 'model', 'ied-3.onnx');
+  const bytes = readFileSync(model);
+  bytes[50] = (bytes[50] as number) ^ 1;
+  writeFileSync(model, bytes);
+  t.throws(() => verifyBundle(dir, pub), /model\/ied-3\.onnx does not match its sha256/);
+  bytes[50] = (bytes[50] as number) ^ 1;
+  writeFileSync(model, bytes);
+  t.ok(verifyBundle(dir, pub), 'restored');
+  writeFileSync(join(dir, 'extra.sh'), 'echo injected\n');
+  t.throws(() => verifyBundle(dir, pub), /files not in the signed manifest: extra\.sh/);
+  t.throws(() => verifyBundle(dir, readFileSync(other.publicKey, 'utf8')), /signature does not match/);
+});
