@@ -5,6 +5,7 @@
  *   gmel deploy bundle --ied 7 --key keys/gmel-deploy.key --out bundles [--model …] [--broker …]
  *   gmel deploy bundle --all --key keys/gmel-deploy.key --out bundles
  *   gmel deploy verify bundles/ied-7 --pub keys/gmel-deploy.pub
+ *   GMEL_REGISTRY_TOKEN=… gmel deploy registry --store models --port 9200
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
@@ -53,5 +54,21 @@ export function registerDeploy(program: Command): void {
       const { verifyBundle } = await import('../deploy/signing.ts');
       const manifest = verifyBundle(dir, readFileSync(o.pub, 'utf8'));
       console.log(JSON.stringify({ ok: true, ied: manifest.ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length }));
+    });
+  deploy
+    .command('registry')
+    .description('serve model sets over HTTP; writes need the bearer token in $GMEL_REGISTRY_TOKEN')
+    .option('--store <dir>', 'model store folder', 'models')
+    .option('--port <n>', 'port', '9200')
+    .option('--host <h>', 'interface', '127.0.0.1')
+    .action(async (o: { store: string; port: string; host: string }) => {
+      const token = process.env.GMEL_REGISTRY_TOKEN;
+      if (!token) throw new UsageError('set GMEL_REGISTRY_TOKEN (≥ 16 characters) for write access');
+      const { buildRegistryApp } = await import('../deploy/registry.ts');
+      const app = buildRegistryApp({ storeDir: o.store, token });
+      console.log(`model registry on ${await app.listen({ port: Number(o.port), host: o.host })}`);
+      const stop = () => void app.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 }
