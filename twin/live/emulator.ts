@@ -66,7 +66,8 @@ export class PlantEmulator {
         const taskId = `${this.runTag}-${slot}-${i}-${n}`;
         const publish = () => {
           if (this.stopped) return;
-          const at = createdAt + offset;
+          // spread arrivals are stamped when actually published (a late timer must not count against the system)
+          const at = offset > 0 ? Math.max(createdAt + offset, this.o.clock.now()) : createdAt;
           const msg = encode('task', { v: 1, taskId, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt: at });
           this.announced++;
           if (this.log.length < 1_000_000) this.log.push({ taskId, createdAt: at, deadlineSeconds: t.deadlineSeconds });
