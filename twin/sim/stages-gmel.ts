@@ -161,7 +161,7 @@ export function uplinkStage(w: World): void {
   }
 }
 
-export function pushJoining(w: World, id: number): void {
+function pushJoining(w: World, id: number): void {
   if (w.joiningCount === w.joining.length) w.joining = resized(w.joining, Int32Array, w.joining.length * 2);
   w.joining[w.joiningCount++] = id;
 }
