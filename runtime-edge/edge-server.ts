@@ -17,6 +17,7 @@ import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../core/live/inbox.ts';
+import { Outbox } from '../core/live/outbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Offload } from '../protocol/messages.ts';
 import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
@@ -51,6 +52,7 @@ export class EdgeServerRuntime {
   private readonly taskIds = new Map<number, Offload>();
   private closed = false;
   private accepting: Offload | undefined;
+  private readonly outbox: Outbox;
 
   private constructor(private readonly o: EdgeServerOptions) {
     this.m = o.edgeServerId - 1;
@@ -60,6 +62,7 @@ export class EdgeServerRuntime {
     this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k));
     this.world = liveWorld(o.scenario, this.ticker.currentSlot);
+    this.outbox = new Outbox(o.mqtt, o.logger);
     this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
   }
 
@@ -142,10 +145,8 @@ export class EdgeServerRuntime {
   }
 
   private publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }): void {
-    // mqtt.js queues while offline (QoS ≥ 0) and flushes on reconnect; errors are logged, never thrown
-    this.o.mqtt.publish(topic, payload, opts, (err) => {
-      if (err) this.o.logger.warn({ err: err.message, topic }, 'publish failed');
-    });
+    // in small batches (a slot's end releases many results at once); mqtt.js queues while offline
+    this.outbox.publish(topic, payload, opts);
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; queued: number } {
@@ -156,5 +157,6 @@ export class EdgeServerRuntime {
     if (this.closed) return;
     this.closed = true;
     this.ticker.stop();
+    while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
   }
 }

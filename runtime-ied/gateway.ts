@@ -31,6 +31,7 @@ import { encodeObservation } from '../core/observation.ts';
 import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
 import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
 import { expiring } from '../core/live/mqtt.ts';
+import { Outbox } from '../core/live/outbox.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
 import { Counter, Histogram } from 'prom-client';
 import { encode } from '../protocol/codec.ts';
@@ -79,6 +80,8 @@ export class IedGatewayRuntime {
   private readonly offloaded = new Map<string, TaskAnnouncement>();
   private readonly obs: Float32Array;
   private chain: Promise<void> = Promise.resolve();
+  /** offloads and results leave in small batches so a slot's burst never holds decisions back */
+  private readonly outbox: Outbox;
   private closed = false;
   /** local tasks with a real executor, not yet reported */
   private executing = 0;
@@ -102,6 +105,7 @@ export class IedGatewayRuntime {
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)));
     this.world = liveWorld(o.scenario, this.ticker.currentSlot);
     this.obs = new Float32Array(this.world.obsSize);
+    this.outbox = new Outbox(o.mqtt, o.logger);
     this.world.onUploaded = (id) => this.onUploaded(id);
     this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
   }
@@ -218,9 +222,7 @@ export class IedGatewayRuntime {
     if (!this.offloaded.delete(r.taskId)) return; // already resolved (watchdog) or a redelivery
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
-    this.o.mqtt.publish(topics.result(r.iedId), encode('result', r), { qos: 1 }, (err) => {
-      if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
-    });
+    this.outbox.publish(topics.result(r.iedId), encode('result', r), { qos: 1 });
   }
 
   private watchdog(): void {
@@ -232,9 +234,7 @@ export class IedGatewayRuntime {
       this.metrics.outcomes.inc({ outcome: 'dropped', stage: 'edge' });
       this.o.logger.warn({ taskId }, 'no edge result for an offloaded task: reporting it dropped');
       const result = encode('result', { v: 1, taskId, iedId: msg.iedId, outcome: 'dropped', stage: 'edge', latencySeconds: msg.deadlineSeconds, at: now });
-      this.o.mqtt.publish(topics.result(msg.iedId), result, { qos: 1 }, (err) => {
-        if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
-      });
+      this.outbox.publish(topics.result(msg.iedId), result, { qos: 1 });
     }
   }
 
@@ -252,9 +252,7 @@ export class IedGatewayRuntime {
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
     // no message expiry here: an accepted task must reach an outcome, so a late offload is delivered
     // and dropped by the edge server (which reports it), never silently discarded by the broker
-    this.o.mqtt.publish(topics.offload(m + 1), offload, { qos: 1 }, (err) => {
-      if (err) this.o.logger.warn({ err: err.message }, 'publish offload failed');
-    });
+    this.outbox.publish(topics.offload(m + 1), offload, { qos: 1 });
   }
 
   private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
@@ -269,9 +267,7 @@ export class IedGatewayRuntime {
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
     this.o.logger.debug({ taskId: msg.taskId, completed, stage: stageName }, 'result');
-    this.o.mqtt.publish(topics.result(msg.iedId), result, { qos: 1 }, (err) => {
-      if (err) this.o.logger.warn({ err: err.message }, 'publish result failed');
-    });
+    this.outbox.publish(topics.result(msg.iedId), result, { qos: 1 });
   }
 
   /** Swap to another model version between two decisions; the old sessions are released after. */
@@ -297,7 +293,7 @@ export class IedGatewayRuntime {
 
   /** tasks accepted here whose outcome is not known yet (local, uplink, or at an edge server) */
   get pending(): number {
-    return this.tasks.size + this.offloaded.size + this.executing;
+    return this.tasks.size + this.offloaded.size + this.executing + this.outbox.pending;
   }
 
   async close(): Promise<void> {
@@ -305,5 +301,6 @@ export class IedGatewayRuntime {
     this.closed = true;
     this.ticker.stop();
     await this.idle();
+    while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
   }
 }

@@ -1,0 +1,53 @@
+/**
+ * Publishing in small batches: a slot's end can release hundreds of offloads and results at once
+ * (every upload that finished in the slot); sending them all in one go would hold the event loop for
+ * milliseconds while decisions wait. The outbox sends `batch` messages per turn of the event loop, in
+ * order, so decisions interleave with the burst.
+ */
+import type { MqttClient, IClientPublishOptions } from 'mqtt';
+import type { Logger } from 'pino';
+
+interface Item {
+  readonly topic: string;
+  readonly payload: string;
+  readonly opts: IClientPublishOptions;
+}
+
+export class Outbox {
+  private readonly queue: Item[] = [];
+  private head = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly mqtt: MqttClient,
+    private readonly logger: Logger,
+    private readonly batch = 16,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  publish(topic: string, payload: string, opts: IClientPublishOptions): void {
+    this.queue.push({ topic, payload, opts });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    const end = Math.min(this.queue.length, this.head + this.batch);
+    for (; this.head < end; this.head++) {
+      const { topic, payload, opts } = this.queue[this.head] as Item;
+      this.mqtt.publish(topic, payload, opts, (err) => {
+        if (err) this.logger.warn({ err: err.message, topic }, 'publish failed');
+      });
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+      this.scheduled = false;
+    } else setImmediate(() => this.flush());
+  }
+}
