@@ -1,0 +1,43 @@
+// `gmel edge` and `gmel ied` as separate processes: they connect, serve /healthz and /metrics, and stop
+// cleanly on SIGTERM.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startAedes } from '../helpers/brokers.ts';
+
+const bin = fileURLToPath(new URL('../../bin/gmel.js', import.meta.url));
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+t.test('separate runtime processes', { timeout: 60_000 }, async (t) => {
+  const broker = await startAedes();
+  for (const args of [['edge', '--id', '2'], ['ied', '--ieds', '0-3']]) {
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, ...args, '--broker', broker.url, '--http-port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let health: { status: number; body: Record<string, unknown> } | undefined;
+    for (let k = 0; k < 100 && !health?.body.ok; k++) {
+      await new Promise((r) => setTimeout(r, 150));
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        health = { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      } catch {
+        // not listening yet
+      }
+    }
+    t.equal(health?.status, 200, `${args[0]}: /healthz 200`);
+    t.equal(health?.body.connected, true, `${args[0]}: connected to the broker`);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    t.match(metrics, args[0] === 'edge' ? /gmel_edge_broker_connected 1/ : /gmel_ied_broker_connected 1/);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)));
+    t.equal(code, 0, `${args[0]}: clean exit on SIGTERM`);
+  }
+  await broker.close();
+});
