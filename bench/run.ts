@@ -39,7 +39,7 @@ for (const [name, run] of Object.entries(benches)) {
     commit,
     at: new Date().toISOString(),
   };
-  const file = join(resultsDir, `${name}.json`);
+  const file = join(resultsDir, `${String((result as Record<string, unknown>).name ?? name)}.json`);
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
   console.log(`wrote ${file}`);

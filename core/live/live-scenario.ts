@@ -17,15 +17,23 @@ export function liveWorld(scenario: Scenario, startSlot: number): LiveWorld {
 
 /** A bounded memory of recent task ids, to make redelivered (QoS 1) or duplicated tasks idempotent. */
 export class RecentIds {
-  private readonly order: string[] = [];
+  private readonly ring: (string | undefined)[];
   private readonly set = new Set<string>();
-  constructor(private readonly capacity = 100_000) {}
-  /** true if new (and now remembered), false if seen before */
+  private next = 0;
+  constructor(private readonly capacity = 100_000) {
+    this.ring = new Array<string | undefined>(capacity);
+  }
+  /** true if new (and now remembered), false if seen before; O(1), the oldest id is forgotten first */
   add(id: string): boolean {
     if (this.set.has(id)) return false;
+    const old = this.ring[this.next];
+    if (old !== undefined) this.set.delete(old);
+    this.ring[this.next] = id;
+    this.next = (this.next + 1) % this.capacity;
     this.set.add(id);
-    this.order.push(id);
-    if (this.order.length > this.capacity) this.set.delete(this.order.shift() as string);
     return true;
+  }
+  has(id: string): boolean {
+    return this.set.has(id);
   }
 }

@@ -42,3 +42,13 @@ t.test('bad input gets a code naming the problem', async (t) => {
     }
   }
 });
+
+t.test('RecentIds forgets the oldest id first and stays bounded', async (t) => {
+  const { RecentIds } = await import('../../core/live/live-scenario.ts');
+  const ids = new RecentIds(3);
+  t.ok(ids.add('a') && ids.add('b') && ids.add('c'));
+  t.notOk(ids.add('b'), 'a duplicate is refused');
+  t.ok(ids.add('d'), 'a new id evicts the oldest');
+  t.ok(ids.add('a'), 'a was forgotten');
+  t.notOk(ids.add('d'));
+});

@@ -1,10 +1,12 @@
 /**
  * Live KPIs from the result and decision streams: completion rate, latency p50/p99, drops by stage,
- * decisions per second. Counts each task id once (QoS 1 may redeliver).
+ * decisions per second. Counts each task id once (QoS 1 may redeliver). Memory stays bounded on long
+ * runs: quantiles come from the last LATENCY_WINDOW completions, the mean from running sums.
  */
 import type { MqttClient } from 'mqtt';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
+import { RecentIds } from '../../core/live/live-scenario.ts';
 
 export interface KpiSnapshot {
   readonly completed: number;
@@ -22,10 +24,15 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
+const LATENCY_WINDOW = 50_000;
+
 export class KpiMonitor {
-  private readonly latencies: number[] = [];
+  private readonly window = new Float64Array(LATENCY_WINDOW);
+  private windowed = 0;
+  private completed = 0;
+  private latencySum = 0;
   private readonly dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
-  private readonly outcomes = new Set<string>();
+  private readonly outcomes = new RecentIds(500_000);
   private decisions = 0;
   private readonly decisionTimes: number[] = [];
 
@@ -44,13 +51,16 @@ export class KpiMonitor {
     if (d.kind === 'decision') {
       this.decisions++;
       this.decisionTimes.push(this.now());
-      if (this.decisionTimes.length > 100_000) this.decisionTimes.splice(0, 50_000);
+      // only the last second matters for decisions/s
+      if (this.decisionTimes.length > 20_000) this.decisionTimes.splice(0, 10_000);
     } else if (d.kind === 'result') {
       const r = d.message;
-      if (this.outcomes.has(r.taskId)) return;
-      this.outcomes.add(r.taskId);
-      if (r.outcome === 'completed') this.latencies.push(r.latencySeconds);
-      else {
+      if (!this.outcomes.add(r.taskId)) return;
+      if (r.outcome === 'completed') {
+        this.window[this.windowed++ % LATENCY_WINDOW] = r.latencySeconds;
+        this.completed++;
+        this.latencySum += r.latencySeconds;
+      } else {
         this.dropped[r.stage]++;
         this.dropped.total++;
       }
@@ -58,8 +68,8 @@ export class KpiMonitor {
   }
 
   snapshot(): KpiSnapshot {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const completed = sorted.length;
+    const sorted = Array.from(this.window.subarray(0, Math.min(this.windowed, LATENCY_WINDOW))).sort((a, b) => a - b);
+    const completed = this.completed;
     const resolved = completed + this.dropped.total;
     const since = this.now() - 1000;
     return {
@@ -68,7 +78,7 @@ export class KpiMonitor {
       completionRate: resolved > 0 ? completed / resolved : 0,
       latencyP50: quantile(sorted, 0.5),
       latencyP99: quantile(sorted, 0.99),
-      meanLatency: completed > 0 ? sorted.reduce((a, b) => a + b, 0) / completed : 0,
+      meanLatency: completed > 0 ? this.latencySum / completed : 0,
       decisions: this.decisions,
       decisionsPerSecond: this.decisionTimes.filter((t) => t > since).length,
     };
