@@ -56,6 +56,39 @@ export function registerDeploy(program: Command): void {
       console.log(JSON.stringify({ ok: true, ied: manifest.ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length }));
     });
   deploy
+    .command('sign-models')
+    .description('sign a model set version (manifest.sig) with the deploy key, for over-the-air updates')
+    .argument('<dir>', 'model set version folder')
+    .requiredOption('--key <file>', 'Ed25519 private key')
+    .action(async (dir: string, o: { key: string }) => {
+      const { signModelSet } = await import('../core/model-signature.ts');
+      const { verifyModelSet } = await import('../core/model-set.ts');
+      const { readKey } = await import('../deploy/bundle.ts');
+      verifyModelSet(dir);
+      signModelSet(dir, readKey(o.key));
+      console.log(JSON.stringify({ signed: dir }));
+    });
+  deploy
+    .command('desire')
+    .description('set the model version gateways should run (retained gmel/v1/ied/{i}/model)')
+    .requiredOption('--ieds <list>', 'IED ids, e.g. 0-4 or 7')
+    .requiredOption('--model-set <name>', 'model set name in the registry')
+    .requiredOption('--version <v>', 'version to run')
+    .requiredOption('--registry <url>', 'model registry base URL')
+    .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
+    .option('--count <n>', 'number of IEDs in the plant (for id ranges)', '1000000')
+    .action(async (o: { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string }) => {
+      const { parseIds } = await import('./runtime-commands.ts');
+      const { encode } = await import('../protocol/codec.ts');
+      const { topics } = await import('../protocol/topics.ts');
+      const mqtt = (await import('mqtt')).default;
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}` });
+      for (const i of parseIds(o.ieds, Number(o.count)))
+        await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at: Date.now() }), { qos: 1, retain: true });
+      await client.endAsync();
+      console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
+    });
+  deploy
     .command('registry')
     .description('serve model sets over HTTP; writes need the bearer token in $GMEL_REGISTRY_TOKEN')
     .option('--store <dir>', 'model store folder', 'models')

@@ -77,8 +77,10 @@ export function registerRuntimes(program: Command): void {
     .requiredOption('--ieds <list>', 'IED ids, e.g. 7 or 0,1,2 or 0-49')
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
     .option('--engine <name>', 'node | web', 'node')
+    .option('--trusted-key <pem>', 'follow over-the-air model updates (gmel/v1/ied/{i}/model) signed with this deploy public key')
+    .option('--work-dir <dir>', 'where over-the-air model versions are downloaded', 'ota-models')
     .option('--exec <command>', 'run each local task for real with this command ({taskId} {iedId} {sizeMbit} {density} substituted; killed at the deadline) instead of the emulated GPU')
-    .action(async (o: Common & { ieds: string; model: string; engine: string; exec?: string }) => {
+    .action(async (o: Common & { ieds: string; model: string; engine: string; exec?: string; trustedKey?: string; workDir: string }) => {
       const scenario = loadScenario(o.scenario, parseSets(o.set));
       const ieds = parseIds(o.ieds, scenario.ieds);
       if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
@@ -91,6 +93,11 @@ export function registerRuntimes(program: Command): void {
       const { CommandExecutor } = await import('../runtime-ied/executor.ts');
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
       const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
+      if (o.trustedKey) {
+        const { ModelUpdater } = await import('../runtime-ied/ota.ts');
+        const { readFileSync } = await import('node:fs');
+        await ModelUpdater.create({ gateway: rt, mqtt, iedIds: ieds, scenario, engine: o.engine as 'node' | 'web', trustedPublicKey: readFileSync(o.trustedKey, 'utf8'), workDir: o.workDir, logger });
+      }
       // SIGHUP: load the newest version of the model set beside the current one, then swap atomically;
       // a version that fails verification is refused and the current one kept
       process.on('SIGHUP', () => {

@@ -11,6 +11,8 @@
  * | edgeResult  | gmel/v1/ied/{ied}/edge-result        | 1   | no       | —                 |
  * | result      | gmel/v1/ied/{ied}/result             | 1   | no       | —                 |
  * | status      | gmel/v1/status/{kind}/{id}           | 1   | yes      | — (Last Will: offline) |
+ * | desiredModel| gmel/v1/ied/{ied}/model              | 1   | yes      | —                 |
+ * | reportedModel| gmel/v1/ied/{ied}/model/reported    | 1   | yes      | —                 |
  *
  * Units as in the scenario files: Mbit, Gcycles/Mbit, seconds; wall-clock times in ms since the epoch.
  */
@@ -105,12 +107,44 @@ export const Status = Type.Object(
   { additionalProperties: false },
 );
 
+const Version = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][\\w.-]*$' });
+
+/** The model version a gateway should run (retained; set by the rollout). */
+export const DesiredModel = Type.Object(
+  {
+    v: V,
+    iedId: Id,
+    modelSet: Version,
+    version: Version,
+    /** base URL of the model registry (deploy/registry.ts) */
+    registry: Type.String({ minLength: 1, maxLength: 512, pattern: '^https?://' }),
+    at: Millis,
+  },
+  { additionalProperties: false },
+);
+
+/** What a gateway runs, and whether it refused the desired version (retained). */
+export const ReportedModel = Type.Object(
+  {
+    v: V,
+    iedId: Id,
+    version: Version,
+    state: Type.Union([Type.Literal('running'), Type.Literal('refused')]),
+    /** the version refused, and why */
+    refused: Type.Optional(Type.Object({ version: Version, reason: Type.String({ maxLength: 512 }) }, { additionalProperties: false })),
+    at: Millis,
+  },
+  { additionalProperties: false },
+);
+
 export type TaskAnnouncement = Static<typeof TaskAnnouncement>;
 export type Decision = Static<typeof Decision>;
 export type Offload = Static<typeof Offload>;
 export type EdgeState = Static<typeof EdgeState>;
 export type Result = Static<typeof Result>;
 export type Status = Static<typeof Status>;
+export type DesiredModel = Static<typeof DesiredModel>;
+export type ReportedModel = Static<typeof ReportedModel>;
 
 export const SCHEMAS = {
   task: TaskAnnouncement,
@@ -121,6 +155,8 @@ export const SCHEMAS = {
   edgeResult: Result,
   result: Result,
   status: Status,
+  desiredModel: DesiredModel,
+  reportedModel: ReportedModel,
 } as const;
 export type MessageKind = keyof typeof SCHEMAS;
 export interface MessageOf {
@@ -131,6 +167,8 @@ export interface MessageOf {
   edgeResult: Result;
   result: Result;
   status: Status;
+  desiredModel: DesiredModel;
+  reportedModel: ReportedModel;
 }
 
 /** Largest payload any process accepts (an edge state of 1,000 IEDs fits comfortably). */

@@ -10,6 +10,8 @@
  * | offload   | gmel/v1/edge/{edge}/offload   | runtime-ied       | runtime-edge             |
  * | edgeState | gmel/v1/edge/{edge}/state     | runtime-edge      | runtime-ied, twin        |
  * | status    | gmel/v1/status/{kind}/{id}    | every process     | twin, `gmel up`          |
+ * | desiredModel | gmel/v1/ied/{ied}/model (retained) | rollout      | runtime-ied (OTA)        |
+ * | reportedModel| gmel/v1/ied/{ied}/model/reported   | runtime-ied  | rollout, twin            |
  */
 import type { MessageKind } from './messages.ts';
 
@@ -20,6 +22,8 @@ export const topics = {
   decision: (ied: number) => `${ROOT}/ied/${ied}/decision`,
   result: (ied: number) => `${ROOT}/ied/${ied}/result`,
   edgeResult: (ied: number) => `${ROOT}/ied/${ied}/edge-result`,
+  desiredModel: (ied: number) => `${ROOT}/ied/${ied}/model`,
+  reportedModel: (ied: number) => `${ROOT}/ied/${ied}/model/reported`,
   offload: (edge: number) => `${ROOT}/edge/${edge}/offload`,
   edgeState: (edge: number) => `${ROOT}/edge/${edge}/state`,
   status: (kind: string, id: string | number) => `${ROOT}/status/${kind}/${id}`,
@@ -42,13 +46,16 @@ export interface ParsedTopic {
   readonly deviceKind?: string;
 }
 
-const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result|edge-result)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
+const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result|edge-result|model|model\/reported)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
 
 /** What a topic carries, or undefined if it is not one of ours. */
 export function parseTopic(topic: string): ParsedTopic | undefined {
   const m = PATTERN.exec(topic);
   if (!m) return undefined;
-  if (m[1]) return { kind: m[3] === 'edge-result' ? 'edgeResult' : (m[3] as 'task' | 'decision' | 'result'), id: m[2] as string };
+  if (m[1]) {
+    const kinds: Record<string, MessageKind> = { 'edge-result': 'edgeResult', model: 'desiredModel', 'model/reported': 'reportedModel' };
+    return { kind: kinds[m[3] as string] ?? (m[3] as MessageKind), id: m[2] as string };
+  }
   if (m[4]) return { kind: m[6] === 'state' ? 'edgeState' : 'offload', id: m[5] as string };
   return { kind: 'status', id: m[9] as string, deviceKind: m[8] as string };
 }

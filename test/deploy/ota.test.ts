@@ -1,0 +1,89 @@
+// Over the air: a signed version published to the registry and desired for a gateway is downloaded,
+// verified, swapped in and reported; an unsigned, wrongly signed or missing version is refused and the
+// running model kept.
+import t from 'tap';
+import pino from 'pino';
+import mqtt, { type MqttClient } from 'mqtt';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenario } from '../../core/scenario/load.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
+import { signModelSet } from '../../core/model-signature.ts';
+import { generateKeys } from '../../deploy/signing.ts';
+import { buildRegistryApp } from '../../deploy/registry.ts';
+import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
+import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
+import { ModelUpdater } from '../../runtime-ied/ota.ts';
+import { decode, encode } from '../../protocol/codec.ts';
+import { topics } from '../../protocol/topics.ts';
+import type { ReportedModel } from '../../protocol/messages.ts';
+import { startAedes } from '../helpers/brokers.ts';
+
+const token = 'ota-test-token-0123456789';
+
+t.test('desired version → download, verify, swap, report; bad versions refused', { timeout: 60_000 }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gmel-ota-'));
+  const keys = generateKeys(join(root, 'keys'));
+  const stranger = generateKeys(join(root, 'stranger'));
+  const source = resolveModelDir('models/gmel2024-amarl');
+  // three versions of the set: v2 signed by the deploy key, v3 signed by a stranger, v4 unsigned
+  const versions: Record<string, string | undefined> = { v2: keys.privateKey, v3: stranger.privateKey, v4: undefined };
+  const registry = buildRegistryApp({ storeDir: join(root, 'store'), token });
+  const url = await registry.listen({ port: 0, host: '127.0.0.1' });
+  for (const [version, key] of Object.entries(versions)) {
+    const dir = join(root, 'build', version);
+    cpSync(source, dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, version }));
+    if (key) signModelSet(dir, readFileSync(key, 'utf8'));
+    const files = readdirSync(dir).filter((f) => f !== 'manifest.json');
+    for (const f of [...files, 'manifest.json']) {
+      const res = await fetch(`${url}/models/plant/${version}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(dir, f)) });
+      t.ok(res.status === 202 || res.status === 201, `upload ${version}/${f}: ${res.status}`);
+    }
+  }
+  const broker = await startAedes();
+  const clients: MqttClient[] = [];
+  const connect = async (id: string) => {
+    const c = await mqtt.connectAsync(broker.url, { clientId: id });
+    clients.push(c);
+    return c;
+  };
+  const scenario = loadScenario('gmel2024', { ieds: 4 });
+  const logger = pino({ level: 'silent' });
+  const first = await loadModelHandle('models/gmel2024-amarl', scenario, [0, 1], 'node');
+  const gwClient = await connect('gw');
+  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0, 1], model: first, mqtt: gwClient, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
+  const updater = await ModelUpdater.create({ gateway, mqtt: gwClient, iedIds: [0, 1], scenario, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, 'ota'), logger });
+  const reports: ReportedModel[] = [];
+  const operator = await connect('operator');
+  operator.on('message', (topic, payload) => {
+    const d = decode(topic, payload);
+    if (d.ok && d.kind === 'reportedModel' && d.message.iedId === 0) reports.push(d.message);
+  });
+  await operator.subscribeAsync(topics.reportedModel(0), { qos: 1 });
+  const desire = async (version: string) => {
+    await operator.publishAsync(topics.desiredModel(0), encode('desiredModel', { v: 1, iedId: 0, modelSet: 'plant', version, registry: url, at: Date.now() }), { qos: 1, retain: true });
+    await new Promise((r) => setTimeout(r, 300));
+    await updater.settled();
+    await new Promise((r) => setTimeout(r, 100));
+    return reports.at(-1);
+  };
+  const running = (await desire('v2')) as ReportedModel;
+  t.same([running.state, running.version], ['running', 'v2'], 'signed v2 is running and reported');
+  t.equal(gateway.modelVersion, 'v2');
+  const strangers = (await desire('v3')) as ReportedModel;
+  t.same([strangers.state, strangers.version, strangers.refused?.version], ['refused', 'v2', 'v3'], 'v3 (another key) refused, v2 kept');
+  t.match(strangers.refused?.reason ?? '', /signature does not match/);
+  const unsigned = (await desire('v4')) as ReportedModel;
+  t.match(unsigned.refused?.reason ?? '', /unsigned/);
+  const missing = (await desire('v9')) as ReportedModel;
+  t.match(missing.refused?.reason ?? '', /HTTP 404/);
+  t.equal(gateway.modelVersion, 'v2', 'still running v2 after three refusals');
+  await gateway.close();
+  await releaseModel(gateway.currentModel);
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await broker.close();
+  await registry.close();
+});
