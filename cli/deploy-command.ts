@@ -89,6 +89,33 @@ export function registerDeploy(program: Command): void {
       console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
     });
   deploy
+    .command('rollout')
+    .description('staged rollout: canary fraction first, promote if healthy, roll back if not')
+    .requiredOption('--ieds <list>', 'IEDs to update, e.g. 0-49')
+    .requiredOption('--model-set <name>', 'model set name in the registry')
+    .requiredOption('--from <v>', 'the version running now (rollback target)')
+    .requiredOption('--to <v>', 'the new version')
+    .requiredOption('--registry <url>', 'model registry base URL')
+    .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
+    .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
+    .option('--window <s>', 'seconds to watch the canaries', '60')
+    .option('--max-drop <pp>', 'largest tolerated completion drop vs the rest, percentage points', '5')
+    .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
+    .action(async (o: { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string }) => {
+      const { parseIds } = await import('./runtime-commands.ts');
+      const { runRollout } = await import('../deploy/rollout.ts');
+      const pino = (await import('pino')).default;
+      const mqtt = (await import('mqtt')).default;
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}` });
+      const report = await runRollout({
+        mqtt: client, iedIds: parseIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
+        canaryFraction: Number(o.canary), windowMs: Number(o.window) * 1000, maxDropPp: Number(o.maxDrop), minTasks: Number(o.minTasks), logger: pino({ level: 'info' }, pino.destination(2)),
+      });
+      await client.endAsync();
+      console.log(JSON.stringify(report));
+      if (report.outcome !== 'promoted') process.exitCode = 3;
+    });
+  deploy
     .command('registry')
     .description('serve model sets over HTTP; writes need the bearer token in $GMEL_REGISTRY_TOKEN')
     .option('--store <dir>', 'model store folder', 'models')

@@ -1,0 +1,100 @@
+// Staged rollout over the air: a good version passes its canary and is promoted to every gateway; a bad
+// one is caught by the canary's completion rate and rolled back, the other gateways never touched.
+import t from 'tap';
+import pino from 'pino';
+import mqtt, { type MqttClient } from 'mqtt';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadScenario } from '../../core/scenario/load.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
+import { signModelSet } from '../../core/model-signature.ts';
+import { sha256, type ModelSetManifest } from '../../core/model-set.ts';
+import { generateKeys } from '../../deploy/signing.ts';
+import { buildRegistryApp } from '../../deploy/registry.ts';
+import { runRollout } from '../../deploy/rollout.ts';
+import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
+import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
+import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
+import { ModelUpdater } from '../../runtime-ied/ota.ts';
+import { PlantEmulator } from '../../twin/live/emulator.ts';
+import { actorToOnnx } from '../../trainer/export-onnx.ts';
+import { startAedes } from '../helpers/brokers.ts';
+
+const token = 'rollout-test-token-0123456789';
+const IEDS = 8;
+
+function makeSet(dir: string, version: string, model: (i: number) => Uint8Array, privateKey: string): void {
+  mkdirSync(dir, { recursive: true });
+  const base = JSON.parse(readFileSync(join(resolveModelDir('models/gmel2024-amarl'), 'manifest.json'), 'utf8')) as ModelSetManifest;
+  const files: Record<string, ModelSetManifest['files'][string]> = {};
+  for (let i = 0; i < IEDS; i++) {
+    const bytes = model(i);
+    writeFileSync(join(dir, `ied-${i}.onnx`), bytes);
+    files[`ied-${i}.onnx`] = { sha256: sha256(bytes), bytes: bytes.length, ied: i, inputSize: 20, actions: 6 };
+  }
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...base, version, ieds: IEDS, files }));
+  signModelSet(dir, privateKey);
+}
+
+t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gmel-rollout-'));
+  const keys = generateKeys(join(root, 'keys'));
+  const privateKey = readFileSync(keys.privateKey, 'utf8');
+  const shipped = resolveModelDir('models/gmel2024-amarl');
+  const trained = (i: number) => readFileSync(join(shipped, `ied-${i}.onnx`));
+  const layer = { kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const };
+  const localOnly = () => actorToOnnx([layer], { policyVersion: 'bad', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey);
+  makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey);
+  makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey);
+  const registry = buildRegistryApp({ storeDir: join(root, 'store'), token });
+  const url = await registry.listen({ port: 0, host: '127.0.0.1' });
+  for (const v of ['v1', 'v2-good', 'v3-bad'])
+    for (const f of [...Array.from({ length: IEDS }, (_, i) => `ied-${i}.onnx`), 'manifest.sig', 'manifest.json'])
+      await fetch(`${url}/models/plant/${v}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(root, 'sets', v, f)) });
+
+  const broker = await startAedes();
+  const clients: MqttClient[] = [];
+  const connect = async (id: string) => {
+    const c = await mqtt.connectAsync(broker.url, { clientId: id });
+    clients.push(c);
+    return c;
+  };
+  const scenario = loadScenario('gmel2024', { ieds: IEDS, 'arrivals.probability': 0.8 });
+  const logger = pino({ level: 'silent' });
+  const edges = [];
+  for (let m = 1; m <= scenario.edgeServers; m++) edges.push(await EdgeServerRuntime.create({ scenario, edgeServerId: m, mqtt: await connect(`edge-${m}`), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger }));
+  const gateways: IedGatewayRuntime[] = [];
+  for (const [name, ieds] of [['canary', [0, 1]], ['rest', [2, 3, 4, 5, 6, 7]]] as const) {
+    const c = await connect(`gw-${name}`);
+    const gw = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model: await loadModelHandle(join(root, 'sets', 'v1'), scenario, ieds, 'node'), mqtt: c, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
+    await ModelUpdater.create({ gateway: gw, mqtt: c, iedIds: ieds, scenario, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, `ota-${name}`), logger });
+    gateways.push(gw);
+  }
+  const emulator = PlantEmulator.create({ scenario, mqtt: await connect('emu'), clock: systemClock, epochMs: PLANT_EPOCH_MS, seed: 2, logger });
+  const operator = await connect('operator');
+  const common = { mqtt: operator, iedIds: Array.from({ length: IEDS }, (_, i) => i), modelSet: 'plant', registry: url, canaryFraction: 0.25, windowMs: 4000, maxDropPp: 20, minTasks: 20, logger };
+  await new Promise((r) => setTimeout(r, 1000));
+
+  const bad = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v3-bad' });
+  t.equal(bad.outcome, 'rolled-back', `bad version: ${bad.reason}`);
+  t.same(bad.canaries, [0, 1]);
+  t.ok(bad.canaryCompletion < bad.referenceCompletion - 0.1, `canary ${bad.canaryCompletion.toFixed(3)} vs reference ${bad.referenceCompletion.toFixed(3)}`);
+  t.same(gateways.map((g) => g.modelVersion), ['v1', 'v1'], 'the canary is back on v1; the rest never left it');
+
+  const good = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v2-good' });
+  t.equal(good.outcome, 'promoted', `good version: ${good.reason}`);
+  t.same(gateways.map((g) => g.modelVersion), ['v2-good', 'v2-good'], 'every gateway runs the new version');
+  t.ok(good.timeline.length >= 3, good.timeline.map((e) => e.event).join(' → '));
+
+  emulator.stop();
+  for (const g of gateways) {
+    await g.close();
+    await releaseModel(g.currentModel);
+  }
+  for (const e of edges) await e.close();
+  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await broker.close();
+  await registry.close();
+});
