@@ -9,6 +9,7 @@
  */
 import type { Command } from 'commander';
 import pino from 'pino';
+import { readFileSync } from 'node:fs';
 import { loadScenario } from '../core/scenario/load.ts';
 import { PLANT_EPOCH_MS, systemClock } from '../core/live/clock.ts';
 import { UsageError } from '../core/errors.ts';
@@ -20,6 +21,7 @@ interface Common {
   httpPort: string;
   username?: string;
   password?: string;
+  caFile?: string;
   set: string[];
   logLevel: string;
   epochMs: string;
@@ -32,6 +34,7 @@ function common(cmd: Command): Command {
     .option('--http-port <n>', '/healthz and /metrics port (0 = any)', '0')
     .option('--username <u>', 'MQTT username')
     .option('--password <p>', 'MQTT password')
+    .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker')
     .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--epoch-ms <ms>', 'slot origin shared by the plant', String(PLANT_EPOCH_MS))
     .option('--log-level <level>', 'log level', 'info');
@@ -52,7 +55,11 @@ async function serve(runtime: { registry: import('prom-client').Registry; health
 }
 
 function auth(o: Common) {
-  return { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) };
+  return {
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.caFile !== undefined ? { ca: readFileSync(o.caFile, 'utf8') } : {}),
+  };
 }
 
 export function registerRuntimes(program: Command): void {

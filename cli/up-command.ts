@@ -22,6 +22,7 @@ interface UpOptions {
   json?: boolean;
   username?: string;
   password?: string;
+  caFile?: string;
   logLevel: string;
   httpPort?: string;
 }
@@ -45,6 +46,7 @@ export function registerUp(program: Command): void {
     .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--username <u>', 'MQTT username')
     .option('--password <p>', 'MQTT password')
+    .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
     .option('--http-port <n>', 'serve /healthz, /metrics (gateway) and /metrics/edge-{m} on this port')
@@ -63,6 +65,7 @@ export function registerUp(program: Command): void {
         ...(opts.broker ? { brokerUrl: opts.broker } : {}),
         ...(opts.username !== undefined ? { username: opts.username } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
+        ...(opts.caFile !== undefined ? { ca: (await import('node:fs')).readFileSync(opts.caFile, 'utf8') } : {}),
       });
       const http = opts.httpPort === undefined ? undefined : buildApp({
         registry: plant.gateway.registry,

@@ -8,6 +8,7 @@
  * | reconnectPeriod   | 1000 ms | mqtt.js's fixed back-off                                           |
  * | will              | status "offline", retained | the device's death certificate (Sparkplug-style) |
  * | username/password | none    | passed through when given                                          |
+ * | TLS               | by URL  | mqtts://host:8883 with `ca` (PEM) to trust a private CA; certificates verified |
  */
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { encode } from '../../protocol/codec.ts';
@@ -22,6 +23,8 @@ export interface ConnectOptions {
   readonly password?: string;
   /** force a protocol version instead of trying 5 then 4 */
   readonly protocolVersion?: 4 | 5;
+  /** TLS (mqtts:// URLs): PEM of the CA that signed the broker's certificate */
+  readonly ca?: string;
 }
 
 function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'online' | 'offline'): string {
@@ -36,6 +39,7 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
     connectTimeout: 5000,
     ...(opts.username !== undefined ? { username: opts.username } : {}),
     ...(opts.password !== undefined ? { password: opts.password } : {}),
+    ...(opts.ca !== undefined ? { ca: opts.ca, rejectUnauthorized: true } : {}),
     ...(opts.device
       ? { will: { topic: topics.status(opts.device.kind, opts.device.id), payload: Buffer.from(statusPayload(opts.device, 'offline')), qos: 1, retain: true } }
       : {}),

@@ -31,6 +31,8 @@ export interface PlantOptions {
   readonly clock?: Clock;
   readonly username?: string;
   readonly password?: string;
+  /** CA (PEM) for an mqtts:// broker */
+  readonly ca?: string;
   /** announce tasks at random instants inside their slots (PlantEmulator) */
   readonly spreadWithinSlot?: boolean;
   /** slot origin shared with separately started runtimes (default PLANT_EPOCH_MS) */
@@ -72,7 +74,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   const clock = o.clock ?? systemClock;
   const embedded = o.brokerUrl ? undefined : await embeddedBroker(o.brokerPort ?? 0);
   const url = o.brokerUrl ?? (embedded as { url: string }).url;
-  const auth = { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}) };
+  const auth = { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}), ...(o.ca !== undefined ? { ca: o.ca } : {}) };
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const clients: MqttClient[] = [];
   const connect = async (clientId: string, device?: { kind: 'ied' | 'edge' | 'emulator'; id: string; modelVersion?: string }) => {
