@@ -48,7 +48,7 @@ export async function startMosquitto(): Promise<TestBroker & { stop(): Promise<v
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gmel-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\nset_tcp_nodelay true\n`);
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay true\n`);
   let child: ChildProcess | undefined;
   const up = async () => {
     child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
