@@ -7,7 +7,7 @@ import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
 import { registerExport } from './export-command.ts';
 import { registerUp } from './up-command.ts';
-import { registerRuntimes } from './runtime-commands.ts';
+import { registerRuntimes, registerTwin } from './runtime-commands.ts';
 import { registerDeploy } from './deploy-command.ts';
 import { InputError } from '../core/errors.ts';
 
@@ -24,6 +24,7 @@ registerEval(program);
 registerExport(program);
 registerUp(program);
 registerRuntimes(program);
+registerTwin(program);
 registerDeploy(program);
 
 try {

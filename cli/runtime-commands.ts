@@ -136,3 +136,23 @@ export function parseIds(text: string, count: number): number[] {
   }
   return [...ids].sort((x, y) => x - y);
 }
+
+/** `gmel twin`: the twin's mirror of a running plant, with its HTTP face. */
+export function registerTwin(program: Command): void {
+  common(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario)'))
+    .option('--window <slots>', 'slots in the estimation window', '300')
+    .action(async (o: Common & { window: string }) => {
+      const scenario = loadScenario(o.scenario, parseSets(o.set));
+      const logger = pino({ level: o.logLevel, base: { twin: true } });
+      const { connectMqtt } = await import('../core/live/mqtt.ts');
+      const { TwinMirror } = await import('../twin/live/mirror.ts');
+      const { buildTwinApp } = await import('../twin/live/twin-app.ts');
+      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-twin-${process.pid}`, device: { kind: 'twin', id: 'mirror' }, ...auth(o) });
+      const mirror = await TwinMirror.create(mqtt, { scenario, epochMs: Number(o.epochMs), now: () => Date.now(), windowSlots: Number(o.window) });
+      const app = buildTwinApp(mirror);
+      logger.info({ address: await app.listen({ port: Number(o.httpPort), host: '127.0.0.1' }) }, 'twin');
+      const stop = () => void app.close().then(() => mqtt.endAsync()).then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

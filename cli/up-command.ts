@@ -75,10 +75,19 @@ export function registerUp(program: Command): void {
           return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };
         },
       });
-      if (http) console.error(`health and metrics on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
+      if (http) {
+        const { registerTwinRoutes } = await import('../twin/live/twin-app.ts');
+        registerTwinRoutes(http, plant.mirror);
+        console.error(`health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
+      }
       if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
       const start = plant.startedAt;
-      const timer = opts.json ? undefined : setInterval(() => console.log(line(plant.kpi.snapshot(), (Date.now() - start) / 1000)), 1000);
+      const timer = opts.json
+        ? undefined
+        : setInterval(() => {
+            const d = plant.mirror.drift();
+            console.log(`${line(plant.kpi.snapshot(), (Date.now() - start) / 1000)}  twin: ${d.drift ? `DRIFT ${d.reasons.join('; ')}` : `no drift (p̂ ${d.arrivalProbability.estimate.toFixed(3)})`}`);
+          }, 1000);
       let finishing = false;
       const finish = async (drain: boolean) => {
         if (finishing) return;
@@ -88,7 +97,7 @@ export function registerUp(program: Command): void {
         await plant.stop(drain);
         await http?.close();
         const k = plant.kpi.snapshot();
-        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k }));
+        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift() }));
         else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
         process.exit(0);
       };

@@ -36,6 +36,8 @@ export const subscriptions = {
   allOffloads: `${ROOT}/edge/+/offload`,
   allEdgeStates: `${ROOT}/edge/+/state`,
   allStatus: `${ROOT}/status/#`,
+  allDesiredModels: `${ROOT}/ied/+/model`,
+  allReportedModels: `${ROOT}/ied/+/model/reported`,
 } as const;
 
 export interface ParsedTopic {

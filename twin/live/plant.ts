@@ -18,6 +18,7 @@ import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts
 import type { Engine } from '../../runtime-ied/policy.ts';
 import { PlantEmulator } from './emulator.ts';
 import { KpiMonitor } from './kpi.ts';
+import { TwinMirror } from './mirror.ts';
 
 export interface PlantOptions {
   readonly scenario: Scenario;
@@ -33,6 +34,10 @@ export interface PlantOptions {
   readonly password?: string;
   /** CA (PEM) for an mqtts:// broker */
   readonly ca?: string;
+  /** the plant as it really behaves, if it differs from the scenario the actors and the twin assume (drift) */
+  readonly emulatorScenario?: Scenario;
+  /** the twin's estimation window, slots */
+  readonly twinWindowSlots?: number;
   /** announce tasks at random instants inside their slots (PlantEmulator) */
   readonly spreadWithinSlot?: boolean;
   /** slot origin shared with separately started runtimes (default PLANT_EPOCH_MS) */
@@ -45,6 +50,8 @@ export interface RunningPlant {
   /** wall-clock time the plant started announcing */
   readonly startedAt: number;
   readonly kpi: KpiMonitor;
+  /** the twin's mirror of the plant (docs/twin.md) */
+  readonly mirror: TwinMirror;
   readonly emulator: PlantEmulator;
   readonly gateway: IedGatewayRuntime;
   readonly edges: readonly EdgeServerRuntime[];
@@ -77,7 +84,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   const auth = { ...(o.username !== undefined ? { username: o.username } : {}), ...(o.password !== undefined ? { password: o.password } : {}), ...(o.ca !== undefined ? { ca: o.ca } : {}) };
   const tag = `${process.pid}-${Date.now().toString(36)}`;
   const clients: MqttClient[] = [];
-  const connect = async (clientId: string, device?: { kind: 'ied' | 'edge' | 'emulator'; id: string; modelVersion?: string }) => {
+  const connect = async (clientId: string, device?: { kind: 'ied' | 'edge' | 'emulator' | 'twin'; id: string; modelVersion?: string }) => {
     const c = await connectMqtt({ url, clientId: `${clientId}-${tag}`, ...(device ? { device } : {}), ...auth });
     clients.push(c);
     return c;
@@ -87,17 +94,19 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
   const epochMs = o.epochMs ?? PLANT_EPOCH_MS;
   const kpi = await KpiMonitor.create(await connect('gmel-kpi'), () => clock.now());
+  const mirror = await TwinMirror.create(await connect('gmel-twin', { kind: 'twin', id: 'mirror' }), { scenario: s, epochMs, now: () => clock.now(), ...(o.twinWindowSlots ? { windowSlots: o.twinWindowSlots } : {}) });
   const edges: EdgeServerRuntime[] = [];
   for (let m = 1; m <= s.edgeServers; m++)
     edges.push(await EdgeServerRuntime.create({ scenario: s, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
   const gateway = await IedGatewayRuntime.create({ scenario: s, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
-  const emulator = PlantEmulator.create({ scenario: s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
+  const emulator = PlantEmulator.create({ scenario: o.emulatorScenario ?? s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
   let stopped = false;
   return {
     brokerUrl: url,
     epochMs,
     startedAt: clock.now(),
     kpi,
+    mirror,
     emulator,
     gateway,
     edges,

@@ -1,0 +1,61 @@
+// The twin's mirror: devices as telemetry shows them, and the drift statistic (no false alarm on the
+// trained arrival rate, an alarm when it doubles or the task sizes shift).
+import t from 'tap';
+import { loadScenario } from '../../core/scenario/load.ts';
+import { Rng } from '../../core/rng.ts';
+import { encode } from '../../protocol/codec.ts';
+import { topics } from '../../protocol/topics.ts';
+import { TwinMirror } from '../../twin/live/mirror.ts';
+
+const scenario = loadScenario('gmel2024', { ieds: 20 });
+const slotMs = 100;
+
+function feed(mirror: TwinMirror, clock: { t: number }, slots: number, p: number, size: { min: number; max: number }, rng: Rng): void {
+  for (let k = 0; k < slots; k++) {
+    for (let i = 0; i < scenario.ieds; i++) {
+      if (rng.uniform() >= p) continue;
+      const taskId = `t${clock.t}-${i}`;
+      mirror.ingest(topics.task(i), encode('task', { v: 1, taskId, iedId: i, sizeMbit: rng.between(size.min, size.max), density: 0.03, deadlineSeconds: 1, createdAt: clock.t }));
+    }
+    clock.t += slotMs;
+  }
+}
+
+t.test('drift detection', async (t) => {
+  const clock = { t: 1_000_000 };
+  const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t, windowSlots: 200 });
+  const rng = new Rng(3);
+  feed(mirror, clock, 200, 0.3, scenario.task.sizeMbit, rng);
+  const calm = mirror.drift();
+  t.equal(calm.drift, false, `trained rate: no drift (z = ${calm.arrivalProbability.z.toFixed(2)})`);
+  t.ok(Math.abs(calm.arrivalProbability.estimate - 0.3) < 0.03, `p̂ = ${calm.arrivalProbability.estimate.toFixed(3)}`);
+  feed(mirror, clock, 200, 0.6, scenario.task.sizeMbit, rng);
+  const busy = mirror.drift();
+  t.equal(busy.drift, true, busy.reasons.join('; '));
+  t.match(busy.reasons[0] ?? '', /arrival probability 0\.[56]\d* vs 0\.3/);
+  t.ok(Math.abs(mirror.recalibrated().arrivals.probability - 0.6) < 0.05, 'the recalibrated scenario carries the live rate');
+  feed(mirror, clock, 200, 0.3, { min: 30, max: 40 }, rng);
+  const bigger = mirror.drift();
+  t.ok(bigger.reasons.some((r) => /mean task size/.test(r)), bigger.reasons.join('; '));
+});
+
+t.test('devices, models and uplinks as telemetry shows them', async (t) => {
+  const clock = { t: 5_000 };
+  const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t });
+  mirror.ingest(topics.status('ied', 'gw-1'), encode('status', { v: 1, kind: 'ied', id: 'gw-1', state: 'online', at: 1 }));
+  t.equal(mirror.devices.get('ied-gw-1')?.online, true);
+  mirror.ingest(topics.status('ied', 'gw-1'), encode('status', { v: 1, kind: 'ied', id: 'gw-1', state: 'offline', at: 2 }));
+  t.equal(mirror.devices.get('ied-gw-1')?.online, false, 'Last Will seen');
+  mirror.ingest(topics.desiredModel(3), encode('desiredModel', { v: 1, iedId: 3, modelSet: 's', version: 'v2', registry: 'http://r', at: 3 }));
+  mirror.ingest(topics.reportedModel(3), encode('reportedModel', { v: 1, iedId: 3, version: 'v1', state: 'running', at: 4 }));
+  t.same([mirror.devices.get('ied-3')?.desiredModel, mirror.devices.get('ied-3')?.reportedModel], ['v2', 'v1'], 'desired vs reported');
+  mirror.ingest(topics.decision(3), encode('decision', { v: 1, taskId: 'x', iedId: 3, action: 2, policyVersion: 'v1', decidedAt: 1000, inferenceMicros: 9 }));
+  mirror.ingest(topics.offload(2), encode('offload', { v: 1, taskId: 'x', iedId: 3, edgeServerId: 2, sizeMbit: 8, density: 0.02, createdAt: 990, deadlineAt: 3000, uploadedAt: 1400 }));
+  t.same(mirror.uplink.get('3:2'), { seconds: 0.4, samples: 1 }, 'upload time per IED–ES pair');
+  mirror.ingest(topics.edgeState(2), encode('edgeState', { v: 1, edgeServerId: 2, slot: 7, at: 5, activeQueues: 2, backlogMbit: { '3': 4, '5': 6 } }));
+  t.same(mirror.edges.get(2), { slot: 7, activeQueues: 2, backlogMbit: 10, at: 5 });
+  mirror.ingest(topics.result(3), encode('result', { v: 1, taskId: 'x', iedId: 3, outcome: 'completed', stage: 'edge', latencySeconds: 0.5, at: 6 }));
+  t.equal(mirror.devices.get('ied-3')?.completed, 1);
+  mirror.ingest(topics.task(3), '{bad json');
+  t.equal(mirror.devices.get('ied-3')?.tasks, 0, 'malformed telemetry is ignored');
+});

@@ -1,0 +1,207 @@
+/**
+ * The digital twin's mirror of the live plant: every device as the telemetry shows it, the scenario's
+ * parameters estimated from live data, and drift from the scenario the running actors were trained on.
+ *
+ * | mirrored                    | from                               |
+ * |-----------------------------|------------------------------------|
+ * | last seen, online/offline   | status (retained, Last Will)       |
+ * | task arrivals, s / e / d    | task announcements                 |
+ * | decisions (local vs edge m) | decisions                          |
+ * | outcomes, latency, drops    | results                            |
+ * | edge load and backlogs      | edge state (every slot)            |
+ * | uplink time per IED–ES pair | offload uploadedAt − decision time |
+ * | desired vs reported model   | model / model/reported (retained)  |
+ *
+ * Drift statistic (documented in docs/twin.md): over the last `windowSlots` slots, the fleet's
+ * arrival probability p̂ = arrivals / (IEDs · slots) is compared with the scenario's p by
+ * z = (p̂ − p) / √(p(1 − p)/n), n = IEDs · slots; and the mean task size with
+ * z = (mean − μ) / (σ/√k) for k tasks (μ, σ of the scenario's uniform range). Drift when |z| > 4
+ * (a false alarm about once in 16,000 windows) with at least `minTasks` tasks seen.
+ */
+import type { MqttClient } from 'mqtt';
+import type { Scenario } from '../../core/scenario/schema.ts';
+import { decode } from '../../protocol/codec.ts';
+import { subscriptions } from '../../protocol/topics.ts';
+
+export interface MirrorOptions {
+  readonly scenario: Scenario;
+  readonly epochMs: number;
+  readonly now: () => number;
+  /** slots in the estimation window */
+  readonly windowSlots?: number;
+  readonly minTasks?: number;
+  readonly zThreshold?: number;
+}
+
+export interface DeviceView {
+  lastSeen: number;
+  online: boolean;
+  tasks: number;
+  decisions: { local: number; edge: number };
+  completed: number;
+  dropped: number;
+  desiredModel?: string;
+  reportedModel?: string;
+}
+
+export interface DriftReport {
+  readonly drift: boolean;
+  readonly reasons: readonly string[];
+  readonly windowSlots: number;
+  readonly tasks: number;
+  readonly arrivalProbability: { readonly estimate: number; readonly scenario: number; readonly z: number };
+  readonly meanSizeMbit: { readonly estimate: number; readonly scenario: number; readonly z: number };
+  readonly lagMs: number;
+}
+
+interface Arrival {
+  readonly slot: number;
+  readonly sizeMbit: number;
+  readonly density: number;
+  readonly deadlineSeconds: number;
+}
+
+export class TwinMirror {
+  readonly devices = new Map<string, DeviceView>();
+  readonly edges = new Map<number, { slot: number; activeQueues: number; backlogMbit: number; at: number }>();
+  /** mean upload time (s) per "ied:edge" pair and the samples behind it */
+  readonly uplink = new Map<string, { seconds: number; samples: number }>();
+  private readonly arrivals: Arrival[] = [];
+  private readonly decidedAt = new Map<string, number>();
+  private lastMessageAt = 0;
+  private readonly windowSlots: number;
+
+  constructor(private readonly o: MirrorOptions) {
+    this.windowSlots = o.windowSlots ?? 300;
+  }
+
+  static async create(mqtt: MqttClient, o: MirrorOptions): Promise<TwinMirror> {
+    const m = new TwinMirror(o);
+    mqtt.on('message', (topic, payload) => m.ingest(topic, payload));
+    await mqtt.subscribeAsync(
+      [subscriptions.allTasks, subscriptions.allDecisions, subscriptions.allResults, subscriptions.allEdgeStates, subscriptions.allOffloads, subscriptions.allStatus, subscriptions.allDesiredModels, subscriptions.allReportedModels],
+      { qos: 1 },
+    );
+    return m;
+  }
+
+  private device(id: string): DeviceView {
+    let d = this.devices.get(id);
+    if (!d) {
+      d = { lastSeen: 0, online: false, tasks: 0, decisions: { local: 0, edge: 0 }, completed: 0, dropped: 0 };
+      this.devices.set(id, d);
+    }
+    return d;
+  }
+
+  private slotOf(ms: number): number {
+    return Math.floor((ms - this.o.epochMs) / (this.o.scenario.slotSeconds * 1000));
+  }
+
+  /** One telemetry message (also the entry point for tests and replays). */
+  ingest(topic: string, payload: Buffer | string): void {
+    const d = decode(topic, payload);
+    if (!d.ok) return;
+    const now = this.o.now();
+    this.lastMessageAt = now;
+    switch (d.kind) {
+      case 'task': {
+        const t = d.message;
+        const dev = this.device(`ied-${t.iedId}`);
+        dev.lastSeen = now;
+        dev.tasks++;
+        this.arrivals.push({ slot: this.slotOf(t.createdAt), sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
+        if (this.arrivals.length > 1_000_000) this.arrivals.splice(0, 500_000);
+        break;
+      }
+      case 'decision': {
+        const dev = this.device(`ied-${d.message.iedId}`);
+        dev.lastSeen = now;
+        if (d.message.action === 0) dev.decisions.local++;
+        else dev.decisions.edge++;
+        this.decidedAt.set(d.message.taskId, d.message.decidedAt);
+        if (this.decidedAt.size > 200_000) this.decidedAt.clear();
+        break;
+      }
+      case 'offload': {
+        const o = d.message;
+        const decided = this.decidedAt.get(o.taskId);
+        if (decided !== undefined) {
+          const key = `${o.iedId}:${o.edgeServerId}`;
+          const u = this.uplink.get(key) ?? { seconds: 0, samples: 0 };
+          u.seconds += (Math.max(0, o.uploadedAt - decided) / 1000 - u.seconds) / (u.samples + 1);
+          u.samples++;
+          this.uplink.set(key, u);
+        }
+        break;
+      }
+      case 'result': {
+        const dev = this.device(`ied-${d.message.iedId}`);
+        if (d.message.outcome === 'completed') dev.completed++;
+        else dev.dropped++;
+        break;
+      }
+      case 'edgeState': {
+        const s = d.message;
+        this.edges.set(s.edgeServerId, { slot: s.slot, activeQueues: s.activeQueues, backlogMbit: Object.values(s.backlogMbit).reduce((a, b) => a + b, 0), at: s.at });
+        const dev = this.device(`edge-${s.edgeServerId}`);
+        dev.lastSeen = now;
+        dev.online = true;
+        break;
+      }
+      case 'status': {
+        const dev = this.device(`${d.message.kind}-${d.message.id}`);
+        dev.online = d.message.state === 'online';
+        dev.lastSeen = now;
+        break;
+      }
+      case 'desiredModel':
+        this.device(`ied-${d.message.iedId}`).desiredModel = d.message.version;
+        break;
+      case 'reportedModel':
+        this.device(`ied-${d.message.iedId}`).reportedModel = d.message.version;
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** The drift statistic over the last windowSlots complete slots (see the header). */
+  drift(): DriftReport {
+    const s = this.o.scenario;
+    const current = this.slotOf(this.o.now());
+    const from = current - this.windowSlots;
+    const recent = this.arrivals.filter((a) => a.slot >= from && a.slot < current);
+    const n = s.ieds * this.windowSlots;
+    const p = s.arrivals.probability;
+    const pHat = recent.length / n;
+    const zP = p > 0 && p < 1 ? (pHat - p) / Math.sqrt((p * (1 - p)) / n) : 0;
+    const { min, max } = s.task.sizeMbit;
+    const mu = (min + max) / 2;
+    const sigma = (max - min) / Math.sqrt(12);
+    const meanSize = recent.length ? recent.reduce((a, r) => a + r.sizeMbit, 0) / recent.length : mu;
+    const zS = recent.length && sigma > 0 ? (meanSize - mu) / (sigma / Math.sqrt(recent.length)) : 0;
+    const threshold = this.o.zThreshold ?? 4;
+    const enough = recent.length >= (this.o.minTasks ?? 100);
+    const reasons: string[] = [];
+    if (enough && Math.abs(zP) > threshold) reasons.push(`arrival probability ${pHat.toFixed(3)} vs ${p} (z = ${zP.toFixed(1)})`);
+    if (enough && Math.abs(zS) > threshold) reasons.push(`mean task size ${meanSize.toFixed(2)} Mbit vs ${mu} (z = ${zS.toFixed(1)})`);
+    return {
+      drift: reasons.length > 0,
+      reasons,
+      windowSlots: this.windowSlots,
+      tasks: recent.length,
+      arrivalProbability: { estimate: pHat, scenario: p, z: zP },
+      meanSizeMbit: { estimate: meanSize, scenario: mu, z: zS },
+      lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
+    };
+  }
+
+  /** The scenario recalibrated to the live estimates (what a fine-tuning run would train on). */
+  recalibrated(): Scenario {
+    const d = this.drift();
+    const s = structuredClone(this.o.scenario) as Scenario & { arrivals: { probability: number } };
+    s.arrivals.probability = Math.min(1, Math.max(0, Number(d.arrivalProbability.estimate.toFixed(4))));
+    return s;
+  }
+}
