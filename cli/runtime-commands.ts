@@ -141,7 +141,13 @@ export function parseIds(text: string, count: number): number[] {
 export function registerTwin(program: Command): void {
   common(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario)'))
     .option('--window <slots>', 'slots in the estimation window', '300')
-    .action(async (o: Common & { window: string }) => {
+    .option('--run <dir>', 'the AMARL run the live actors came from (enables retraining)')
+    .option('--models <dir>', 'model set that promoted candidates are exported into', 'models/gmel2024-amarl')
+    .option('--retrain-episodes <n>', 'fine-tuning episodes per cycle', '50')
+    .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
+    .option('--on-drift', 'retrain by itself when drift is reported')
+    .option('--every <minutes>', 'retrain on a schedule (0 = never)', '0')
+    .action(async (o: Common & { window: string; run?: string; models: string; retrainEpisodes: string; margin: string; onDrift?: boolean; every: string }) => {
       const scenario = loadScenario(o.scenario, parseSets(o.set));
       const logger = pino({ level: o.logLevel, base: { twin: true } });
       const { connectMqtt } = await import('../core/live/mqtt.ts');
@@ -149,7 +155,11 @@ export function registerTwin(program: Command): void {
       const { buildTwinApp } = await import('../twin/live/twin-app.ts');
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-twin-${process.pid}`, device: { kind: 'twin', id: 'mirror' }, ...auth(o) });
       const mirror = await TwinMirror.create(mqtt, { scenario, epochMs: Number(o.epochMs), now: () => Date.now(), windowSlots: Number(o.window) });
-      const app = buildTwinApp(mirror);
+      const { Retrainer } = await import('../twin/live/retrainer.ts');
+      const retrainer = o.run
+        ? new Retrainer({ mirror, incumbentRun: o.run, modelSetDir: o.models, workDir: 'runs/twin', episodes: Number(o.retrainEpisodes), marginPp: Number(o.margin), onDrift: o.onDrift ?? false, everyMs: Number(o.every) * 60_000, log: (line) => logger.info(line) })
+        : undefined;
+      const app = buildTwinApp(mirror, retrainer);
       logger.info({ address: await app.listen({ port: Number(o.httpPort), host: '127.0.0.1' }) }, 'twin');
       const stop = () => void app.close().then(() => mqtt.endAsync()).then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -24,6 +24,7 @@ interface TrainCliOptions {
   episodes?: string;
   set: string[];
   config: string[];
+  initFrom?: string;
   progress: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerTrain(program: Command): void {
     .option('--episodes <n>', 'override the preset\'s number of episodes')
     .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--init-from <run>', 'fine-tune: start from that run\'s latest checkpoint (same algorithm and plant size)')
     .option('--no-progress', 'log lines instead of a progress bar')
     .action(async (opts: TrainCliOptions) => {
       const algo: Algorithm = oneOf(opts.algo, ALGORITHMS, '--algo');
@@ -70,6 +72,7 @@ export function registerTrain(program: Command): void {
         algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
         ...(episodes !== undefined ? { episodes } : {}),
         config: parseSets(opts.config),
+        ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
         command: ['gmel', ...process.argv.slice(2)].join(' '),
         onEpisode: (line, total) => {
           const payload = { reward: line.rewardPerTask.toFixed(3), completion: line.completionRate.toFixed(3) };

@@ -47,6 +47,8 @@ export interface TrainOptions {
   readonly command?: string;
   /** learner config overrides */
   readonly config?: Record<string, unknown>;
+  /** warm start (fine-tuning): begin from this run's latest checkpoint — networks and optimizer, not its replay */
+  readonly initFrom?: string;
 }
 
 export interface EpisodeLine {
@@ -109,12 +111,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       writeFileSync(metricsPath, kept.map((l) => l + '\n').join(''));
     } else {
       writeFileSync(metricsPath, '');
+      if (opts.initFrom) {
+        if (!hasCheckpoint(opts.initFrom)) throw new InputError(`--init-from: no checkpoint in ${opts.initFrom}`);
+        const from = JSON.parse(readFileSync(join(opts.initFrom, 'config.json'), 'utf8')) as { algo: string; agents: number; obsSize: number; actions: number };
+        if (from.algo !== opts.algo || from.agents !== I || from.obsSize !== D || from.actions !== A)
+          throw new InputError(`--init-from: ${opts.initFrom} is ${from.algo} for ${from.agents} IEDs × ${from.actions} actions; this run is ${opts.algo} for ${I} × ${A}`);
+        await learner.loadState(readCheckpoint(opts.initFrom).state);
+      }
     }
     writeFileSync(
       join(runDir, 'config.json'),
       JSON.stringify({
         algo: opts.algo, preset: opts.preset, seed: opts.seed, episodes, checkpointEvery,
-        backend, obsEncoderVersion: OBS_ENCODER_VERSION, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
+        backend, obsEncoderVersion: OBS_ENCODER_VERSION, initFrom: opts.initFrom ?? null, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
         learner: learner.config, command: opts.command ?? null, commit: gitCommit(), agents: I, obsSize: D, actions: A,
       }, null, 2) + '\n',
     );

@@ -7,9 +7,11 @@
  * | /twin/state  | devices (last seen, online, counts, desired vs reported model), edge servers, uplink times |
  * | /twin/drift  | the drift report (statistics, threshold decision, lag)          |
  * | /twin/scenario | the scenario recalibrated to the live estimates              |
+ * | POST /twin/retrain | start a retraining cycle (202), or 409 while one runs; GET: history |
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TwinMirror } from './mirror.ts';
+import type { Retrainer } from './retrainer.ts';
 
 export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): void {
   app.get('/twin/state', async () => ({
@@ -21,9 +23,17 @@ export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): vo
   app.get('/twin/scenario', async () => mirror.recalibrated());
 }
 
-export function buildTwinApp(mirror: TwinMirror): FastifyInstance {
+export function buildTwinApp(mirror: TwinMirror, retrainer?: Retrainer): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ ok: true, lagMs: mirror.drift().lagMs }));
   registerTwinRoutes(app, mirror);
+  if (retrainer) {
+    app.post('/twin/retrain', async (_req, reply) => {
+      if (retrainer.running) return reply.code(409).send({ error: 'a retraining cycle is running' });
+      void retrainer.trigger('on demand').catch(() => {});
+      return reply.code(202).send({ started: true });
+    });
+    app.get('/twin/retrain', async () => ({ running: Boolean(retrainer.running), history: retrainer.history }));
+  }
   return app;
 }
