@@ -49,7 +49,7 @@ export function registerUp(program: Command): void {
     .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
-    .option('--http-port <n>', 'serve /healthz, /metrics (gateway) and /metrics/edge-{m} on this port')
+    .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
     .action(async (opts: UpOptions) => {
       if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
       const duration = opts.duration === undefined ? undefined : Number(opts.duration);
@@ -77,8 +77,10 @@ export function registerUp(program: Command): void {
       });
       if (http) {
         const { registerTwinRoutes } = await import('../twin/live/twin-app.ts');
+        const { registerDashboard } = await import('../twin/live/dashboard.ts');
         registerTwinRoutes(http, plant.mirror);
-        console.error(`health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
+        registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror });
+        console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
       }
       if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
       const start = plant.startedAt;

@@ -69,6 +69,8 @@ export class TwinMirror {
   private readonly arrivals: Arrival[] = [];
   private readonly decidedAt = new Map<string, number>();
   private lastMessageAt = 0;
+  /** the first slot the mirror saw a task in: the window never reaches back before it */
+  private firstSlot: number | undefined;
   private readonly windowSlots: number;
 
   constructor(private readonly o: MirrorOptions) {
@@ -110,7 +112,9 @@ export class TwinMirror {
         const dev = this.device(`ied-${t.iedId}`);
         dev.lastSeen = now;
         dev.tasks++;
-        this.arrivals.push({ slot: this.slotOf(t.createdAt), sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
+        const slot = this.slotOf(t.createdAt);
+        this.firstSlot ??= slot;
+        this.arrivals.push({ slot, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
         if (this.arrivals.length > 1_000_000) this.arrivals.splice(0, 500_000);
         break;
       }
@@ -170,12 +174,14 @@ export class TwinMirror {
   drift(): DriftReport {
     const s = this.o.scenario;
     const current = this.slotOf(this.o.now());
-    const from = current - this.windowSlots;
+    // a mirror that started recently judges the slots it has seen, not a full window
+    const from = Math.max(current - this.windowSlots, this.firstSlot ?? current);
+    const slots = Math.max(0, current - from);
     const recent = this.arrivals.filter((a) => a.slot >= from && a.slot < current);
-    const n = s.ieds * this.windowSlots;
+    const n = s.ieds * slots;
     const p = s.arrivals.probability;
-    const pHat = recent.length / n;
-    const zP = p > 0 && p < 1 ? (pHat - p) / Math.sqrt((p * (1 - p)) / n) : 0;
+    const pHat = n > 0 ? recent.length / n : p;
+    const zP = n > 0 && p > 0 && p < 1 ? (pHat - p) / Math.sqrt((p * (1 - p)) / n) : 0;
     const { min, max } = s.task.sizeMbit;
     const mu = (min + max) / 2;
     const sigma = (max - min) / Math.sqrt(12);
@@ -189,7 +195,7 @@ export class TwinMirror {
     return {
       drift: reasons.length > 0,
       reasons,
-      windowSlots: this.windowSlots,
+      windowSlots: slots,
       tasks: recent.length,
       arrivalProbability: { estimate: pHat, scenario: p, z: zP },
       meanSizeMbit: { estimate: meanSize, scenario: mu, z: zS },
