@@ -2,8 +2,30 @@
  * When the twin retrains: on demand (HTTP), on drift (checked every `checkEveryMs`), or on a schedule;
  * one cycle at a time, the mirror keeps running (the fine-tune is a child process).
  */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
 import type { TwinMirror } from './mirror.ts';
 import { retrainCycle, type RetrainReport } from '../retrain.ts';
+import { signModelSet } from '../../core/model-signature.ts';
+import { publishModelSet } from '../../deploy/publish.ts';
+import { runRollout, type RolloutReport } from '../../deploy/rollout.ts';
+
+/** After a promotion: sign the new version, publish it, roll it out (canary first). */
+export interface AutoDeploy {
+  readonly privateKeyPem: string;
+  readonly registry: string;
+  readonly token: string;
+  readonly modelSet: string;
+  readonly mqtt: MqttClient;
+  readonly iedIds: readonly number[];
+  /** the version the gateways run now (the rollback target) */
+  readonly runningVersion: string;
+  readonly canaryFraction: number;
+  readonly windowMs: number;
+  readonly maxDropPp: number;
+  readonly minTasks: number;
+  readonly logger: Logger;
+}
 
 export interface RetrainerOptions {
   readonly mirror: TwinMirror;
@@ -18,16 +40,19 @@ export interface RetrainerOptions {
   readonly everyMs: number;
   readonly checkEveryMs?: number;
   readonly log: (line: string) => void;
+  readonly deploy?: AutoDeploy;
 }
 
 export class Retrainer {
   running: Promise<RetrainReport> | undefined;
-  readonly history: (RetrainReport & { reason: string; at: string })[] = [];
+  readonly history: (RetrainReport & { reason: string; at: string; rollout?: RolloutReport })[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private incumbent: string;
+  private runningVersion: string | undefined;
 
   constructor(private readonly o: RetrainerOptions) {
     this.incumbent = o.incumbentRun;
+    this.runningVersion = o.deploy?.runningVersion;
     if (o.onDrift) this.timers.push(setInterval(() => {
       const d = o.mirror.drift();
       if (d.drift && !this.running) void this.trigger(`drift: ${d.reasons.join('; ')}`);
@@ -41,9 +66,18 @@ export class Retrainer {
     this.o.log(`retraining (${reason})`);
     const scenario = this.o.mirror.recalibrated();
     this.running = retrainCycle({ incumbentRun: this.incumbent, scenario, workDir: this.o.workDir, episodes: this.o.episodes, seed: this.history.length + 1, marginPp: this.o.marginPp, modelSetDir: this.o.modelSetDir, log: this.o.log })
-      .then((report) => {
-        this.history.push({ ...report, reason, at: new Date().toISOString() });
-        if (report.promoted) this.incumbent = report.candidateRun;
+      .then(async (report) => {
+        let rollout: RolloutReport | undefined;
+        const d = this.o.deploy;
+        if (report.promoted && report.exported && d && this.runningVersion) {
+          signModelSet(report.exported.dir, d.privateKeyPem);
+          await publishModelSet({ versionDir: report.exported.dir, registry: d.registry, token: d.token, modelSet: d.modelSet, version: report.exported.version });
+          this.o.log(`published ${d.modelSet}/${report.exported.version}; rolling out`);
+          rollout = await runRollout({ mqtt: d.mqtt, iedIds: d.iedIds, modelSet: d.modelSet, fromVersion: this.runningVersion, toVersion: report.exported.version, registry: d.registry, canaryFraction: d.canaryFraction, windowMs: d.windowMs, maxDropPp: d.maxDropPp, minTasks: d.minTasks, logger: d.logger });
+          if (rollout.outcome === 'promoted') this.runningVersion = report.exported.version;
+        }
+        this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}) });
+        if (report.promoted && (!rollout || rollout.outcome === 'promoted')) this.incumbent = report.candidateRun;
         return report;
       })
       .finally(() => {
