@@ -63,7 +63,9 @@ export class ModelUpdater {
   private desired(d: DesiredModel): void {
     if (d.version === this.target) return;
     this.target = d.version;
-    this.busy = this.busy.then(() => this.apply(d));
+    this.busy = this.busy
+      .then(() => this.apply(d))
+      .catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'model update failed (report not published)'));
   }
 
   private async apply(d: DesiredModel): Promise<void> {

@@ -43,6 +43,6 @@ t.test('the twin retrains on demand over HTTP, one cycle at a time', { timeout: 
   await retrainer.running;
   const history = (await app.inject({ method: 'GET', url: '/twin/retrain' })).json() as { running: boolean; history: { promoted: boolean; reason: string }[] };
   t.same([history.running, history.history.length, history.history[0]?.reason, history.history[0]?.promoted], [false, 1, 'on demand', true]);
-  retrainer.stop();
+  await retrainer.stop();
   await app.close();
 });

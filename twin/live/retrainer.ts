@@ -55,9 +55,21 @@ export class Retrainer {
     this.runningVersion = o.deploy?.runningVersion;
     if (o.onDrift) this.timers.push(setInterval(() => {
       const d = o.mirror.drift();
-      if (d.drift && !this.running) void this.trigger(`drift: ${d.reasons.join('; ')}`);
+      if (d.drift && !this.running) this.background(`drift: ${d.reasons.join('; ')}`);
     }, o.checkEveryMs ?? 10_000));
-    if (o.everyMs > 0) this.timers.push(setInterval(() => void this.trigger('schedule'), o.everyMs));
+    if (o.everyMs > 0) this.timers.push(setInterval(() => this.background('schedule'), o.everyMs));
+  }
+
+  /** failures of cycles nobody awaits (drift, schedule): logged and kept, never thrown */
+  readonly failures: { reason: string; error: string; at: string }[] = [];
+
+  private background(reason: string): void {
+    if (this.stopped) return;
+    this.trigger(reason).catch((err: unknown) => {
+      const error = (err as Error).message;
+      this.failures.push({ reason, error, at: new Date().toISOString() });
+      this.o.log(`retraining failed (${reason}): ${error}`);
+    });
   }
 
   /** Start a cycle unless one runs; resolves with its report. */
@@ -86,7 +98,12 @@ export class Retrainer {
     return this.running;
   }
 
-  stop(): void {
+  private stopped = false;
+
+  /** No new cycles; resolves when a running one has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    await this.running?.catch(() => {});
   }
 }

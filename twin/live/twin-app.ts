@@ -30,7 +30,7 @@ export function buildTwinApp(mirror: TwinMirror, retrainer?: Retrainer): Fastify
   if (retrainer) {
     app.post('/twin/retrain', async (_req, reply) => {
       if (retrainer.running) return reply.code(409).send({ error: 'a retraining cycle is running' });
-      void retrainer.trigger('on demand').catch(() => {});
+      retrainer.trigger('on demand').catch(() => {}); // the outcome lands in GET /twin/retrain
       return reply.code(202).send({ started: true });
     });
     app.get('/twin/retrain', async () => ({ running: Boolean(retrainer.running), history: retrainer.history }));
