@@ -131,3 +131,22 @@ export function disposeParts(parts: StateParts): void {
   for (const vars of Object.values(parts.groups)) for (const v of vars) v.dispose();
   for (const opt of Object.values(parts.optimizers)) opt.dispose();
 }
+
+/**
+ * Each IED's action from its logits (I × A, row-major): argmax, or with `noise` (Gumbel) a sample
+ * from the softmax policy (Gumbel-max).
+ */
+export function chooseActions(logits: Float32Array, agents: number, actionCount: number, actions: Int32Array, noise?: Float32Array): void {
+  for (let i = 0; i < agents; i++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let a = 0; a < actionCount; a++) {
+      const score = (logits[i * actionCount + a] as number) + (noise ? (noise[i * actionCount + a] as number) : 0);
+      if (score > bestScore) {
+        bestScore = score;
+        best = a;
+      }
+    }
+    actions[i] = best;
+  }
+}

@@ -2,19 +2,10 @@
 // cleanly on SIGTERM.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, freePort } from '../helpers/brokers.ts';
 
 const bin = fileURLToPath(new URL('../../bin/gmel.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 t.test('separate runtime processes', { timeout: 60_000 }, async (t) => {
   const broker = await startAedes();

@@ -3,7 +3,6 @@
 // running model kept.
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { ModelUpdater } from '../../runtime-ied/ota.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { ReportedModel } from '../../protocol/messages.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 const token = 'ota-test-token-0123456789';
 
@@ -44,12 +43,7 @@ t.test('desired version → download, verify, swap, report; bad versions refused
     }
   }
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const scenario = loadScenario('gmel2024', { ieds: 4 });
   const logger = pino({ level: 'silent' });
   const first = await loadModelHandle('models/gmel2024-amarl', scenario, [0, 1], 'node');
@@ -83,7 +77,7 @@ t.test('desired version → download, verify, swap, report; bad versions refused
   t.equal(gateway.modelVersion, 'v2', 'still running v2 after three refusals');
   await gateway.close();
   await releaseModel(gateway.currentModel);
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
   await registry.close();
 });

@@ -2,7 +2,6 @@
 // one is caught by the canary's completion rate and rolled back, the other gateways never touched.
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +18,7 @@ import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ie
 import { ModelUpdater } from '../../runtime-ied/ota.ts';
 import { PlantEmulator } from '../../twin/live/emulator.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 const token = 'rollout-test-token-0123456789';
 const IEDS = 8;
@@ -55,12 +54,7 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
       await fetch(`${url}/models/plant/${v}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(root, 'sets', v, f)) });
 
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const scenario = loadScenario('gmel2024', { ieds: IEDS, 'arrivals.probability': 0.8 });
   const logger = pino({ level: 'silent' });
   const edges = [];
@@ -94,7 +88,7 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
     await releaseModel(g.currentModel);
   }
   for (const e of edges) await e.close();
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
   await registry.close();
 });

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
 
 export interface TestBroker {
   readonly url: string;
@@ -34,7 +35,7 @@ export async function startAedes(port = 0): Promise<TestBroker> {
 export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
 export const hasMosquitto = MOSQUITTO !== undefined && spawnSync(MOSQUITTO, ['-h']).error === undefined;
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
   const port = (s.address() as AddressInfo).port;
@@ -74,4 +75,19 @@ export async function startMosquitto(): Promise<TestBroker & { stop(): Promise<v
   };
   await up();
   return { url: `mqtt://127.0.0.1:${port}`, port, close: down, stop: down, restart: up };
+}
+
+/** MQTT clients a test opens, ended together at the end (so the broker can close). */
+export function clientPool(url: string): { connect(id: string): Promise<mqtt.MqttClient>; endAll(): Promise<void> } {
+  const clients: mqtt.MqttClient[] = [];
+  return {
+    async connect(id: string) {
+      const c = await mqtt.connectAsync(url, { clientId: id });
+      clients.push(c);
+      return c;
+    },
+    endAll: async () => {
+      await Promise.all(clients.map((c) => c.endAsync(true)));
+    },
+  };
 }

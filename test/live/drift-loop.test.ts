@@ -4,7 +4,6 @@
 // short to promise recovery, so the promotion margin is opened (the real margin is a twin option).
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +23,7 @@ import { PlantEmulator } from '../../twin/live/emulator.ts';
 import { TwinMirror } from '../../twin/live/mirror.ts';
 import { KpiMonitor } from '../../twin/live/kpi.ts';
 import { Retrainer } from '../../twin/live/retrainer.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 const token = 'drift-loop-token-0123456789';
 
@@ -42,12 +41,7 @@ t.test('drift → fine-tune → promote → canary → rollout', { timeout: 180_
   await publishModelSet({ versionDir: first.dir, registry: url, token, modelSet: 'plant', version: first.manifest.version });
 
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const logger = pino({ level: 'silent' });
   const edges = [];
   for (let m = 1; m <= trained.edgeServers; m++) edges.push(await EdgeServerRuntime.create({ scenario: trained, edgeServerId: m, mqtt: await connect(`edge-${m}`), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger }));
@@ -86,7 +80,7 @@ t.test('drift → fine-tune → promote → canary → rollout', { timeout: 180_
     await releaseModel(g.currentModel);
   }
   for (const e of edges) await e.close();
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
   await registry.close();
 });

@@ -2,7 +2,6 @@
 // killed at their deadline, and the gateway reports what the runner says.
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
 import { CommandExecutor, type JobOutcome } from '../../runtime-ied/executor.ts';
@@ -10,7 +9,7 @@ import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
 import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { topics } from '../../protocol/topics.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 const job = (taskId: string, deadlineMs: number) => ({ taskId, iedId: 0, sizeMbit: 8, density: 0.025, createdAt: Date.now(), deadlineAt: Date.now() + deadlineMs });
 
@@ -43,12 +42,7 @@ t.test('the gateway reports the executor\'s outcomes for local decisions', async
   const bytes = actorToOnnx(layers, { policyVersion: 'local-only', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
   const sessions = new Map([[0, await createActorSession(bytes, 'node', { inputs: 20, actions: 6 })]]);
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const executor = new CommandExecutor(['sleep', '0.05'], scenario.ied.gpuGHz, systemClock);
   const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0], model: { version: 'local-only', sessions }, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }), executor });
   const pub = await connect('pub');
@@ -63,6 +57,6 @@ t.test('the gateway reports the executor\'s outcomes for local decisions', async
   await gateway.close();
   await executor.close();
   for (const s of sessions.values()) await s.release();
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
 });

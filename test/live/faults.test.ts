@@ -2,7 +2,7 @@
 // is executed twice; a tampered or ill-fitting model is refused.
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { topics } from '../../protocol/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 import type { Registry } from 'prom-client';
 
 const logger = pino({ level: 'silent' });
@@ -29,12 +29,7 @@ async function counter(rt: { registry: Registry }, name: string, label: string):
 
 t.test('malformed, invalid, unknown, oversized and duplicate messages', async (t) => {
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const epochMs = Math.ceil(Date.now() / 100) * 100;
   const model = await loadModelHandle('models/gmel2024-amarl', scenario, [0, 1], 'node');
   const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0, 1], model, mqtt: await connect('gw'), clock: systemClock, epochMs, logger });
@@ -65,7 +60,7 @@ t.test('malformed, invalid, unknown, oversized and duplicate messages', async (t
   await gateway.close();
   await edge.close();
   await releaseModel(model);
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
 });
 

@@ -2,7 +2,6 @@
 // is dropped or decided twice, and decisions switch version at one point.
 import t from 'tap';
 import pino from 'pino';
-import mqtt, { type MqttClient } from 'mqtt';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
 import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
 import { PlantEmulator } from '../../twin/live/emulator.ts';
 import { subscriptions } from '../../protocol/topics.ts';
-import { startAedes } from '../helpers/brokers.ts';
+import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 t.test('swap under load', async (t) => {
   const scenario = loadScenario('gmel2024', { ieds: 6, 'arrivals.probability': 0.8 });
@@ -22,12 +21,7 @@ t.test('swap under load', async (t) => {
   const manifestPath = join(next, 'manifest.json');
   writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(readFileSync(manifestPath, 'utf8')), version: 'next-version' }));
   const broker = await startAedes();
-  const clients: MqttClient[] = [];
-  const connect = async (id: string) => {
-    const c = await mqtt.connectAsync(broker.url, { clientId: id });
-    clients.push(c);
-    return c;
-  };
+  const { connect, endAll } = clientPool(broker.url);
   const logger = pino({ level: 'silent' });
   const first = await loadModelHandle('models/gmel2024-amarl', scenario, ieds, 'node');
   const gateway = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model: first, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
@@ -56,6 +50,6 @@ t.test('swap under load', async (t) => {
   t.equal(gateway.modelVersion, 'next-version');
   await gateway.close();
   await releaseModel(second);
-  await Promise.all(clients.map((c) => c.endAsync(true)));
+  await endAll();
   await broker.close();
 });

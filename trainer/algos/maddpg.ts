@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface MaddpgConfig {
@@ -135,18 +135,7 @@ export class Maddpg implements Learner {
     const { I, A } = this;
     const logits = tf.tidy(() => this.actors.logits(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
     const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
-    for (let i = 0; i < I; i++) {
-      let best = 0;
-      let bestScore = -Infinity;
-      for (let a = 0; a < A; a++) {
-        const score = (logits[i * A + a] as number) + (noise ? (noise[i * A + a] as number) : 0);
-        if (score > bestScore) {
-          bestScore = score;
-          best = a;
-        }
-      }
-      actions[i] = best;
-    }
+    chooseActions(logits, I, A, actions, noise);
   }
 
   observe(episode: EpisodeRecord): void {
