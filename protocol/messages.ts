@@ -78,6 +78,8 @@ export const EdgeState = Type.Object(
     activeQueues: Type.Integer({ minimum: 0 }),
     /** backlog per IED with a non-empty queue, Mbit: { "7": 12.5 } */
     backlogMbit: Type.Record(Type.String({ pattern: '^[0-9]+$' }), Type.Number({ minimum: 0 })),
+    /** Gcycles the GPU spent in that slot (the twin estimates F_m from it) */
+    servedGcycles: Type.Optional(Type.Number({ minimum: 0 })),
   },
   { additionalProperties: false },
 );

@@ -128,7 +128,7 @@ export class EdgeServerRuntime {
       const q = i * w.M + this.m;
       if ((w.edgeCount[q] as number) > 0) backlogMbit[String(i)] = Math.round((w.edgeBacklogMbit[q] as number) * 1e6) / 1e6;
     }
-    const state = encode('edgeState', { v: 1, edgeServerId: this.o.edgeServerId, slot, at: this.o.clock.now(), activeQueues: w.edgeLoadLast[this.m] as number, backlogMbit });
+    const state = encode('edgeState', { v: 1, edgeServerId: this.o.edgeServerId, slot, at: this.o.clock.now(), activeQueues: w.edgeLoadLast[this.m] as number, backlogMbit, servedGcycles: Math.round((w.edgeServedGcycles[this.m] as number) * 1e6) / 1e6 });
     this.publish(topics.edgeState(this.o.edgeServerId), state, { qos: 0, retain: true });
   }
 

@@ -59,3 +59,22 @@ t.test('devices, models and uplinks as telemetry shows them', async (t) => {
   mirror.ingest(topics.task(3), '{bad json');
   t.equal(mirror.devices.get('ied-3')?.tasks, 0, 'malformed telemetry is ignored');
 });
+
+t.test('edge GPU rates from the Gcycles served, and drift when a server slows down', async (t) => {
+  const clock = { t: 0 };
+  const five = loadScenario('gmel2024', { ieds: 20 }); // F = 10, 12.5, 15, 17.5, 20 GHz
+  const mirror = new TwinMirror({ scenario: five, epochMs: 0, now: () => clock.t, windowSlots: 50 });
+  for (let slot = 0; slot < 40; slot++) {
+    clock.t = (slot + 1) * slotMs;
+    for (let m = 1; m <= 5; m++) {
+      const ghz = m === 3 ? 9 : 7.5 + 2.5 * m; // server 3 now runs at 9 GHz instead of 15
+      const served = ghz * 0.1 * (slot % 4 === 0 ? 1 : 0.7); // some slots a queue runs dry
+      mirror.ingest(topics.edgeState(m), encode('edgeState', { v: 1, edgeServerId: m, slot, at: clock.t, activeQueues: 3, backlogMbit: { '1': 5 }, servedGcycles: served }));
+    }
+  }
+  const d = mirror.drift();
+  t.ok(Math.abs((d.edgeGpuGHz['1']?.estimate ?? 0) - 10) < 1e-9, 'F̂_1 = 10 GHz: the busiest slot');
+  t.ok(Math.abs((d.edgeGpuGHz['3']?.estimate ?? 0) - 9) < 1e-9, 'F̂_3 = 9 GHz');
+  t.same(d.reasons, ['edge server 3 GPU 9.00 GHz vs 15 (40 busy slots)']);
+  t.same(mirror.recalibrated().edge.gpuGHz, [10, 12.5, 9, 17.5, 20], 'the recalibrated scenario carries the measured rate');
+});

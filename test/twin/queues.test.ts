@@ -127,3 +127,20 @@ t.test('a local task that cannot start before its deadline does not hold the GPU
   // third task: τ = 5 + 1 = 6, arrived at 2 → 0.4 s
   t.ok(Math.abs((w.metrics.latencySum[0] as number) - (0.5 + 0.4)) < 1e-9);
 });
+
+t.test('an edge server reports the Gcycles it spent: F·Δt while no queue runs dry', async (t) => {
+  const w = new World(tinyScenario({ ieds: 2 }));
+  w.reset(1);
+  w.announce(0, { sizeMbit: 1, density: 0.1, deadlineSeconds: 5 }); // 0.1 Gcycles
+  w.announce(1, { sizeMbit: 1, density: 0.2, deadlineSeconds: 5 }); // 0.2 Gcycles
+  w.step([1, 1]); // slot 0: uploads; nothing at the edge yet
+  t.equal(w.edgeServedGcycles[0], 0);
+  w.step([0, 0]); // slot 1: both queues busy all slot: 1 GHz × 0.1 s
+  t.ok(Math.abs((w.edgeServedGcycles[0] as number) - 0.1) < 1e-12, `slot 1: ${w.edgeServedGcycles[0]}`);
+  w.step([0, 0]); // slot 2: IED 0 finishes exactly at the slot's end: still 0.1
+  t.ok(Math.abs((w.edgeServedGcycles[0] as number) - 0.1) < 1e-12);
+  w.step([0, 0]); // slot 3: IED 1 alone needs 0.1 more: all of it
+  t.ok(Math.abs((w.edgeServedGcycles[0] as number) - 0.1) < 1e-12);
+  w.step([0, 0]); // slot 4: idle
+  t.equal(w.edgeServedGcycles[0], 0);
+});

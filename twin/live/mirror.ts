@@ -12,6 +12,11 @@
  * | uplink time per IED–ES pair | offload uploadedAt − decision time |
  * | desired vs reported model   | model / model/reported (retained)  |
  *
+ * Edge GPU rate: an edge server reports the Gcycles it spent each slot; in a slot where no queue ran
+ * dry that is exactly F_m·Δt, so F̂_m is the largest servedGcycles/Δt over the window (a lower bound
+ * under light load). An edge server is reported drifting when F̂_m is more than 10% off F_m after at
+ * least 20 busy slots (two or more valid queues).
+ *
  * Drift statistic (documented in docs/twin.md): over the last `windowSlots` slots, the fleet's
  * arrival probability p̂ = arrivals / (IEDs · slots) is compared with the scenario's p by
  * z = (p̂ − p) / √(p(1 − p)/n), n = IEDs · slots; and the mean task size with
@@ -20,6 +25,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../../core/scenario/schema.ts';
+import { perServer } from '../../core/scenario/load.ts';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
 
@@ -52,6 +58,8 @@ export interface DriftReport {
   readonly arrivalProbability: { readonly estimate: number; readonly scenario: number; readonly z: number };
   readonly meanSizeMbit: { readonly estimate: number; readonly scenario: number; readonly z: number };
   readonly lagMs: number;
+  /** F̂_m (GHz) per edge server with enough busy slots, against the scenario's F_m */
+  readonly edgeGpuGHz: Readonly<Record<string, { readonly estimate: number; readonly scenario: number; readonly busySlots: number }>>;
 }
 
 interface Arrival {
@@ -64,6 +72,8 @@ interface Arrival {
 export class TwinMirror {
   readonly devices = new Map<string, DeviceView>();
   readonly edges = new Map<number, { slot: number; activeQueues: number; backlogMbit: number; at: number }>();
+  /** per edge server: recent (slot, served Gcycles) of busy slots, for F̂_m */
+  private readonly served = new Map<number, { slot: number; gcycles: number }[]>();
   /** mean upload time (s) per "ied:edge" pair and the samples behind it */
   readonly uplink = new Map<string, { seconds: number; samples: number }>();
   private readonly arrivals: Arrival[] = [];
@@ -148,6 +158,12 @@ export class TwinMirror {
       case 'edgeState': {
         const s = d.message;
         this.edges.set(s.edgeServerId, { slot: s.slot, activeQueues: s.activeQueues, backlogMbit: Object.values(s.backlogMbit).reduce((a, b) => a + b, 0), at: s.at });
+        if (s.servedGcycles !== undefined && s.activeQueues >= 2) {
+          const list = this.served.get(s.edgeServerId) ?? [];
+          list.push({ slot: s.slot, gcycles: s.servedGcycles });
+          if (list.length > 2 * this.windowSlots) list.splice(0, list.length - this.windowSlots);
+          this.served.set(s.edgeServerId, list);
+        }
         const dev = this.device(`edge-${s.edgeServerId}`);
         dev.lastSeen = now;
         dev.online = true;
@@ -192,6 +208,16 @@ export class TwinMirror {
     const reasons: string[] = [];
     if (enough && Math.abs(zP) > threshold) reasons.push(`arrival probability ${pHat.toFixed(3)} vs ${p} (z = ${zP.toFixed(1)})`);
     if (enough && Math.abs(zS) > threshold) reasons.push(`mean task size ${meanSize.toFixed(2)} Mbit vs ${mu} (z = ${zS.toFixed(1)})`);
+    const edgeGpuGHz: Record<string, { estimate: number; scenario: number; busySlots: number }> = {};
+    const trainedF = perServer(s.edge.gpuGHz, s.edgeServers);
+    for (const [m, list] of this.served) {
+      const busy = list.filter((x) => x.slot >= current - this.windowSlots);
+      if (busy.length === 0) continue;
+      const estimate = Math.max(...busy.map((x) => x.gcycles)) / s.slotSeconds;
+      const scenarioF = trainedF[m - 1] as number;
+      edgeGpuGHz[String(m)] = { estimate, scenario: scenarioF, busySlots: busy.length };
+      if (busy.length >= 20 && Math.abs(estimate - scenarioF) > 0.1 * scenarioF) reasons.push(`edge server ${m} GPU ${estimate.toFixed(2)} GHz vs ${scenarioF} (${busy.length} busy slots)`);
+    }
     return {
       drift: reasons.length > 0,
       reasons,
@@ -200,14 +226,24 @@ export class TwinMirror {
       arrivalProbability: { estimate: pHat, scenario: p, z: zP },
       meanSizeMbit: { estimate: meanSize, scenario: mu, z: zS },
       lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
+      edgeGpuGHz,
     };
   }
 
   /** The scenario recalibrated to the live estimates (what a fine-tuning run would train on). */
   recalibrated(): Scenario {
     const d = this.drift();
-    const s = structuredClone(this.o.scenario) as Scenario & { arrivals: { probability: number } };
+    const s = structuredClone(this.o.scenario) as Scenario;
     s.arrivals.probability = Math.min(1, Math.max(0, Number(d.arrivalProbability.estimate.toFixed(4))));
+    // edge servers measured on enough busy slots take their measured rate
+    const rates = Array.from(perServer(s.edge.gpuGHz, s.edgeServers));
+    let changed = false;
+    for (const [m, e] of Object.entries(d.edgeGpuGHz))
+      if (e.busySlots >= 20 && Math.abs(e.estimate - e.scenario) > 0.1 * e.scenario) {
+        rates[Number(m) - 1] = Number(e.estimate.toFixed(3));
+        changed = true;
+      }
+    if (changed) s.edge.gpuGHz = rates;
     return s;
   }
 }

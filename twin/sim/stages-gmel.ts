@@ -66,7 +66,9 @@ export function edgeStage(w: World): void {
   for (let m = 0; m < M; m++) {
     const valid = w.activeLen[m] as number;
     w.edgeLoadLast[m] = valid;
+    w.edgeServedGcycles[m] = 0;
     if (valid === 0) continue;
+    let served = 0;
     // Gcycles per slot unit that each valid queue receives (eq. 2)
     const speed = ((w.plant.edgeGpuGHz[m] as number) * w.dt) / valid;
     // backwards: leaveEdge() swaps the last active queue into a freed position
@@ -103,7 +105,9 @@ export function edgeStage(w: World): void {
           now = slotEnd;
         }
       }
+      served += (now - t) * speed; // the GPU share this queue used in the slot
     }
+    w.edgeServedGcycles[m] = served;
   }
 }
 

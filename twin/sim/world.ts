@@ -70,6 +70,8 @@ export class World {
   private readonly activePos: Int32Array;
   /** |V_m| during the last slot (the observation's edge load) */
   readonly edgeLoadLast: Float64Array;
+  /** Gcycles each edge server spent in the last slot (≤ F_m·Δt; equal when no queue ran dry) */
+  readonly edgeServedGcycles: Float64Array;
   readonly channel: Channel;
   /** [i·M + m]: full-band spectral efficiency this slot (bit/s/Hz), channel.spectralEfficiency */
   readonly spectralEfficiency: Float64Array;
@@ -121,6 +123,7 @@ export class World {
     this.activeLen = new Int32Array(M);
     this.activePos = new Int32Array(I * M).fill(-1);
     this.edgeLoadLast = new Float64Array(M);
+    this.edgeServedGcycles = new Float64Array(M);
     this.channel = new Channel(scenario.radio, this.plant);
     this.spectralEfficiency = this.channel.spectralEfficiency;
     this.txServer = new Int32Array(I);
@@ -139,7 +142,7 @@ export class World {
     for (const q of [this.pendingQ, this.localQ, this.uplinkQ, this.edgeQ]) q.clear();
     this.wheel.clear();
     this.metrics.clear();
-    for (const a of [this.localBusyUntil, this.localBacklogGcycles, this.uplinkBacklogMbit, this.edgeBacklogMbit, this.edgeLoadLast])
+    for (const a of [this.localBusyUntil, this.localBacklogGcycles, this.uplinkBacklogMbit, this.edgeBacklogMbit, this.edgeLoadLast, this.edgeServedGcycles])
       a.fill(0);
     this.uplinkCount.fill(0);
     this.edgeCount.fill(0);
