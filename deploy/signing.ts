@@ -3,10 +3,12 @@
  * sha256 of every file; its signature covers the manifest's exact bytes. A gateway refuses a bundle
  * whose signature, any checksum, or its file list does not match.
  */
-import { generateKeyPairSync, sign, verify, createPublicKey, createPrivateKey, createHash } from 'node:crypto';
+import { generateKeyPairSync, createPublicKey, createPrivateKey, createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { sha256 } from '../core/model-set.ts';
+import { signatureOf, signatureMatches } from '../core/model-signature.ts';
 
 export const BUNDLE_MANIFEST = 'bundle-manifest.json';
 export const BUNDLE_SIGNATURE = 'bundle-manifest.sig';
@@ -47,7 +49,7 @@ function walk(dir: string, root = dir): string[] {
 }
 
 export function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+  return sha256(readFileSync(path));
 }
 
 /** Write the manifest of every file now in `dir`, and its signature. */
@@ -57,7 +59,7 @@ export function signBundle(dir: string, privateKeyPem: string, meta: { ied: numb
   const manifest: BundleManifest = { format: 'gmel-bundle/1', ied: meta.ied, modelVersion: meta.modelVersion, createdAt: new Date().toISOString(), keyId: keyId(createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString()), files };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
   writeFileSync(join(dir, BUNDLE_MANIFEST), bytes);
-  writeFileSync(join(dir, BUNDLE_SIGNATURE), sign(null, bytes, key).toString('base64') + '\n');
+  writeFileSync(join(dir, BUNDLE_SIGNATURE), signatureOf(bytes, privateKeyPem));
   return manifest;
 }
 
@@ -67,13 +69,7 @@ export function verifyBundle(dir: string, publicKeyPem: string): BundleManifest 
   const sigPath = join(dir, BUNDLE_SIGNATURE);
   if (!existsSync(manifestPath) || !existsSync(sigPath)) throw new InputError(`bundle ${dir}: no ${BUNDLE_MANIFEST} or ${BUNDLE_SIGNATURE}`);
   const bytes = readFileSync(manifestPath);
-  const signature = Buffer.from(readFileSync(sigPath, 'utf8').trim(), 'base64');
-  let ok = false;
-  try {
-    ok = verify(null, bytes, createPublicKey(publicKeyPem), signature);
-  } catch {
-    ok = false;
-  }
+  const ok = signatureMatches(bytes, readFileSync(sigPath, 'utf8'), publicKeyPem);
   if (!ok) throw new InputError(`bundle ${dir}: the signature does not match the manifest under key ${keyId(publicKeyPem)} (wrong key or tampered manifest)`);
   const manifest = JSON.parse(bytes.toString('utf8')) as BundleManifest;
   const present = new Set(walk(dir).filter((f) => f !== BUNDLE_MANIFEST && f !== BUNDLE_SIGNATURE));

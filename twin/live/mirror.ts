@@ -125,7 +125,12 @@ export class TwinMirror {
         const slot = this.slotOf(t.createdAt);
         this.firstSlot ??= slot;
         this.arrivals.push({ slot, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
-        if (this.arrivals.length > 1_000_000) this.arrivals.splice(0, 500_000);
+        // drift() only looks back windowSlots: drop older arrivals in chunks (cheap, bounded memory)
+        const oldest = this.arrivals[0];
+        if (oldest && oldest.slot < slot - 2 * this.windowSlots) {
+          const keep = this.arrivals.findIndex((a) => a.slot >= slot - this.windowSlots);
+          this.arrivals.splice(0, keep < 0 ? this.arrivals.length : keep);
+        }
         break;
       }
       case 'decision': {
