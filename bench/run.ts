@@ -10,11 +10,13 @@ import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
 import { benchTraining } from './train.ts';
 import { benchLive } from './live.ts';
+import { measureAgreement } from './agreement.ts';
 
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
   live: () => benchLive(),
+  agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),
 };
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
