@@ -20,7 +20,8 @@ import { loadScenario } from '../core/scenario/load.ts';
 import { loadVerifiedModel } from '../core/model-set.ts';
 import { Rng } from '../core/rng.ts';
 import { selectBackend } from '../trainer/backend.ts';
-import { onnxToLayers } from '../trainer/export-onnx.ts';
+import { onnxToActorNet } from '../trainer/export-onnx.ts';
+import { actorShape } from '../trainer/actor-net.ts';
 import { buildActorModel } from '../trainer/export-tfjs.ts';
 import { resolveModelDir } from '../runtime-ied/model-loader.ts';
 import { startPlant } from '../twin/live/plant.ts';
@@ -42,7 +43,7 @@ const quantiles = (xs: number[]) => {
 
 async function inferenceLatency(samples = 3000) {
   const bytes = loadVerifiedModel(resolveModelDir(MODEL), 0);
-  const D = onnxToLayers(bytes)[0]?.inputs ?? 0;
+  const D = actorShape(onnxToActorNet(bytes)).inputs; // the shipped model set is feed-forward
   const rng = new Rng(1);
   const inputs = Array.from({ length: samples }, () => Float32Array.from({ length: D }, () => rng.uniform()));
   const out: Record<string, unknown> = {};
@@ -59,7 +60,7 @@ async function inferenceLatency(samples = 3000) {
     out[name] = { microseconds: quantiles(times) };
   }
   const backend = await selectBackend('auto');
-  const model = buildActorModel(onnxToLayers(bytes));
+  const model = buildActorModel(onnxToActorNet(bytes));
   const times: number[] = [];
   for (let k = 0; k < samples; k++) {
     const t0 = performance.now();

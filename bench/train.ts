@@ -52,7 +52,7 @@ async function benchBackend(backend: BackendChoice, episodes: number) {
   // environment steps/s while acting through the actors (exploration on)
   let collectMs = 0;
   for (let e = 0; e < episodes; e++) {
-    const [c, ms] = time(() => collectEpisode(env, e, (o, h, a) => amarl.act(o, h, a, true)));
+    const [c, ms] = time(() => collectEpisode(env, e, (o, has, a, h) => amarl.act(o, has, a, true, h), amarl.hiddenSize));
     amarl.observe(c.record);
     if (e > 0) collectMs += ms;
   }
@@ -74,7 +74,7 @@ async function benchBackend(backend: BackendChoice, episodes: number) {
   const rounds: Record<string, { msPerRound: number; gradientStepsPerRound: number }> = {};
   for (const algo of ALGORITHMS) {
     const learner = createLearner(algo, I, D, A, 1, algo === 'amarl' ? { warmupEpisodes: 1 } : {});
-    for (let e = 0; e < 2; e++) learner.observe(collectEpisode(env, 50 + e, (o, h, a) => learner.act(o, h, a, true)).record);
+    for (let e = 0; e < 2; e++) learner.observe(collectEpisode(env, 50 + e, (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize).record);
     learner.update();
     const [stats, ms] = time(() => learner.update());
     rounds[algo] = { msPerRound: ms, gradientStepsPerRound: stats?.steps ?? 0 };

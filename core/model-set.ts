@@ -24,6 +24,8 @@ export interface ModelFileEntry {
   readonly ied: number;
   readonly inputSize: number;
   readonly actions: number;
+  /** width of a recurrent actor's state h (absent or 0: feed-forward) */
+  readonly hiddenSize?: number;
 }
 
 export interface ModelSetManifest {

@@ -79,6 +79,8 @@ export class IedGatewayRuntime {
   /** offloaded tasks awaiting their edge result, by task id */
   private readonly offloaded = new Map<string, TaskAnnouncement>();
   private readonly obs: Float32Array;
+  /** each served IED's recurrent actor state (GRU models), zero after every model load */
+  private readonly hidden = new Map<number, Float32Array>();
   private chain: Promise<void> = Promise.resolve();
   /** offloads and results leave in small batches so a slot's burst never holds decisions back */
   private readonly outbox: Outbox;
@@ -170,7 +172,8 @@ export class IedGatewayRuntime {
     let action = 0;
     let micros = 0;
     try {
-      const d = await session.decide(this.obs);
+      const d = await session.decide(this.obs, this.hiddenOf(i, session.hiddenSize));
+      if (session.hiddenSize > 0) this.hidden.set(i, d.hidden); // h_a steps at each decision (actor-net.ts)
       action = d.action;
       micros = d.micros;
       this.metrics.inference.observe(micros / 1e6);
@@ -276,10 +279,17 @@ export class IedGatewayRuntime {
     return this.enqueue(async () => {
       const old = this.model;
       this.model = next;
+      this.hidden.clear(); // a new actor starts from h = 0, as in training
       this.metrics.modelLoads.inc({ result: 'ok' });
       this.o.logger.info({ from: old.version, to: next.version }, 'model swapped');
       await Promise.all([...new Set(old.sessions.values())].map((s) => s.release()));
     });
+  }
+
+  private hiddenOf(ied: number, size: number): Float32Array {
+    let h = this.hidden.get(ied);
+    if (!h || h.length !== size) this.hidden.set(ied, (h = new Float32Array(size)));
+    return h;
   }
 
   /** Resolves when every job queued so far has run (tests, shutdown). */

@@ -2,6 +2,9 @@
  * An IED's actor as an ONNX session: onnxruntime-node (default, native) or onnxruntime-web (wasm, for
  * gateways without native binaries). Refuses a model whose input or output width does not match the
  * observation encoder and action space of the plant.
+ *
+ * A recurrent (GRU) actor has a second input h [N, H] and output h_next: the session is stateless,
+ * the caller keeps each IED's state (zero after a model load) and passes it in with every decision.
  */
 import * as ortNode from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
@@ -12,16 +15,23 @@ export type Engine = 'node' | 'web';
 export interface Decision {
   readonly action: number;
   readonly micros: number;
+  /** the recurrent state after this decision (empty for a feed-forward actor) */
+  readonly hidden: Float32Array;
 }
 
 export interface ActorSession {
   readonly engine: Engine;
-  decide(obs: Float32Array): Promise<Decision>;
+  /** width of the recurrent state the model takes (0: feed-forward) */
+  readonly hiddenSize: number;
+  /** `hidden`: the IED's state before this decision, hiddenSize floats (ignored when 0) */
+  decide(obs: Float32Array, hidden?: Float32Array): Promise<Decision>;
   release(): Promise<void>;
 }
 
-/** Input and output widths declared by the graph (obs [N, D] → logits [N, A]). */
-export function declaredWidths(bytes: Uint8Array): { inputs: number; outputs: number } {
+const EMPTY = new Float32Array(0);
+
+/** Input and output widths declared by the graph (obs [N, D] → logits [N, A]; h [N, H] if recurrent). */
+export function declaredWidths(bytes: Uint8Array): { inputs: number; outputs: number; hidden: number } {
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnxProto.onnx.ModelProto.decode(bytes);
@@ -32,7 +42,11 @@ export function declaredWidths(bytes: Uint8Array): { inputs: number; outputs: nu
   const logits = model.graph?.output?.find((o) => o.name === 'logits');
   const obs = model.graph?.input?.find((i) => i.name === 'obs');
   if (!obs || !logits) throw new InputError('the model has no "obs" input or no "logits" output');
-  return { inputs: width(obs), outputs: width(logits) };
+  const h = model.graph?.input?.find((i) => i.name === 'h');
+  const hNext = model.graph?.output?.find((o) => o.name === 'h_next');
+  if (Boolean(h) !== Boolean(hNext)) throw new InputError('a recurrent model needs both an "h" input and an "h_next" output');
+  if (h && width(h) !== width(hNext)) throw new InputError(`the model's "h" (${width(h)}) and "h_next" (${width(hNext)}) widths differ`);
+  return { inputs: width(obs), outputs: width(logits), hidden: h ? width(h) : 0 };
 }
 
 export async function createActorSession(bytes: Uint8Array, engine: Engine, expected: { inputs: number; actions: number }): Promise<ActorSession> {
@@ -44,13 +58,21 @@ export async function createActorSession(bytes: Uint8Array, engine: Engine, expe
   const session = await (ort.InferenceSession as typeof ortNode.InferenceSession).create(bytes, engine === 'web' ? { executionProviders: ['wasm'] } : {});
   const Tensor = ort.Tensor as typeof ortNode.Tensor;
   const shape = [1, expected.inputs];
+  const H = widths.hidden;
   return {
     engine,
-    async decide(obs) {
+    hiddenSize: H,
+    async decide(obs, hidden) {
       const t0 = performance.now();
-      const out = await session.run({ obs: new Tensor('float32', obs, shape) });
+      const feeds: Record<string, ortNode.Tensor> = { obs: new Tensor('float32', obs, shape) };
+      if (H > 0) {
+        if (!hidden || hidden.length !== H) throw new InputError(`this recurrent model needs a hidden state of ${H} floats, got ${hidden?.length ?? 0}`);
+        feeds.h = new Tensor('float32', hidden, [1, H]);
+      }
+      const out = await session.run(feeds);
       const action = Number((out.action?.data as BigInt64Array)[0]);
-      return { action, micros: (performance.now() - t0) * 1000 };
+      const next = H > 0 ? Float32Array.from(out.h_next?.data as Float32Array) : EMPTY;
+      return { action, micros: (performance.now() - t0) * 1000, hidden: next };
     },
     release: () => session.release(),
   };

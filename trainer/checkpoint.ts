@@ -6,7 +6,7 @@
  * |----------------------------|--------------------------------------------------------------|
  * | checkpoint/state.json      | episode reached, learner extras, tensor index (name, shape)  |
  * | checkpoint/tensors.bin     | every tensor's float32 data, in index order                  |
- * | checkpoint/replay.bin      | stored episodes (obs, actions, rewards, hasTask), in order   |
+ * | checkpoint/replay.bin      | stored episodes (obs, actions, rewards, hasTask, hidden)     |
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ export interface CheckpointMeta {
   readonly episode: number;
   readonly extra: Record<string, unknown>;
   readonly tensors: { name: string; shape: number[]; length: number }[];
-  readonly replay: { episodes: number; slots: number; agents: number; obsSize: number; next: number };
+  readonly replay: { episodes: number; slots: number; agents: number; obsSize: number; hiddenSize?: number; next: number };
   /** the loop's own state (e.g. the current exploration schedule) */
   readonly loop: Record<string, unknown>;
 }
@@ -29,6 +29,7 @@ export interface ReplaySnapshot {
   readonly next: number;
   readonly agents: number;
   readonly obsSize: number;
+  readonly hiddenSize: number;
 }
 
 function concat(chunks: readonly Uint8Array[]): Buffer {
@@ -46,7 +47,7 @@ export function writeCheckpoint(runDir: string, episode: number, state: LearnerS
   });
   writeFileSync(join(tmp, 'tensors.bin'), concat(tensorChunks));
   const replayChunks: Uint8Array[] = [];
-  for (const e of replay.episodes) for (const a of [e.obs, e.actions, e.rewards, e.hasTask]) replayChunks.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  for (const e of replay.episodes) for (const a of [e.obs, e.actions, e.rewards, e.hasTask, e.hidden]) replayChunks.push(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   writeFileSync(join(tmp, 'replay.bin'), concat(replayChunks));
   const meta: CheckpointMeta = {
     episode,
@@ -55,7 +56,7 @@ export function writeCheckpoint(runDir: string, episode: number, state: LearnerS
       const t = state.tensors[n] as { shape: number[]; data: Float32Array };
       return { name: n, shape: t.shape, length: t.data.length };
     }),
-    replay: { episodes: replay.episodes.length, slots: replay.episodes[0]?.slots ?? 0, agents: replay.agents, obsSize: replay.obsSize, next: replay.next },
+    replay: { episodes: replay.episodes.length, slots: replay.episodes[0]?.slots ?? 0, agents: replay.agents, obsSize: replay.obsSize, hiddenSize: replay.hiddenSize, next: replay.next },
     loop,
   };
   writeFileSync(join(tmp, 'state.json'), JSON.stringify(meta));
@@ -83,6 +84,7 @@ export function readCheckpoint(runDir: string): { meta: CheckpointMeta; state: L
   }
   const rbin = readFileSync(join(dir, 'replay.bin'));
   const { slots, agents, obsSize } = meta.replay;
+  const hiddenSize = meta.replay.hiddenSize ?? 0; // checkpoints from before recurrent actors have none
   const episodes: EpisodeRecord[] = [];
   let r = rbin.byteOffset;
   const take = <T extends Float32Array | Int32Array | Uint8Array>(target: T): T => {
@@ -92,12 +94,14 @@ export function readCheckpoint(runDir: string): { meta: CheckpointMeta; state: L
     return target;
   };
   for (let k = 0; k < meta.replay.episodes; k++) {
-    const e = newEpisodeRecord(slots, agents, obsSize);
+    const e = newEpisodeRecord(slots, agents, obsSize, hiddenSize);
+    if (r - rbin.byteOffset + e.obs.byteLength > rbin.byteLength) throw new InputError(`checkpoint ${dir}: replay.bin is truncated at episode ${k}`);
     take(e.obs);
     take(e.actions);
     take(e.rewards);
     take(e.hasTask);
+    take(e.hidden);
     episodes.push(e);
   }
-  return { meta, state: { tensors, extra: meta.extra }, replay: { episodes, next: meta.replay.next, agents, obsSize } };
+  return { meta, state: { tensors, extra: meta.extra }, replay: { episodes, next: meta.replay.next, agents, obsSize, hiddenSize } };
 }

@@ -5,8 +5,11 @@ import { GmelParallelEnv } from '../twin/sim/env.ts';
 import { newEpisodeRecord, type EpisodeRecord } from './replay.ts';
 import type { MetricsSummary } from '../twin/sim/metrics.ts';
 
-/** Decide for every IED: obs is I × D (agent-major rows), write actions[i]. */
-export type ActFn = (obs: Float32Array, hasTask: Uint8Array, actions: Int32Array) => void;
+/**
+ * Decide for every IED: obs is I × D (agent-major rows), write actions[i]. `hidden` (I × H) is the
+ * recurrent actors' state, owned here: zero at the episode's start, stepped by the actor in place.
+ */
+export type ActFn = (obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, hidden: Float32Array) => void;
 
 export interface CollectedEpisode {
   readonly record: EpisodeRecord;
@@ -15,18 +18,20 @@ export interface CollectedEpisode {
   readonly summary: MetricsSummary;
 }
 
-export function collectEpisode(env: GmelParallelEnv, seed: number, act: ActFn): CollectedEpisode {
+export function collectEpisode(env: GmelParallelEnv, seed: number, act: ActFn, hiddenSize = 0): CollectedEpisode {
   const I = env.world.I;
   const D = env.world.obsSize;
   const T = env.scenario.episodeSlots;
-  const record = newEpisodeRecord(T, I, D);
+  const record = newEpisodeRecord(T, I, D, hiddenSize);
   const actions = new Int32Array(I);
+  const hidden = new Float32Array(I * hiddenSize);
   let v = env.resetVector(seed);
   let totalReward = 0;
   for (let t = 0; t < T; t++) {
     record.obs.set(v.observations, t * I * D);
     record.hasTask.set(v.hasTask, t * I);
-    act(v.observations, v.hasTask, actions);
+    record.hidden.set(hidden, t * I * hiddenSize);
+    act(v.observations, v.hasTask, actions, hidden);
     record.actions.set(actions, t * I);
     v = env.stepVector(actions);
     for (let k = 0; k < v.creditCount; k++) {
@@ -38,5 +43,6 @@ export function collectEpisode(env: GmelParallelEnv, seed: number, act: ActFn): 
   }
   record.obs.set(v.observations, T * I * D);
   record.hasTask.set(v.hasTask, T * I);
+  record.hidden.set(hidden, T * I * hiddenSize);
   return { record, totalReward, summary: env.metrics.summary() };
 }

@@ -19,7 +19,8 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
 import { World } from '../twin/sim/world.ts';
 import type { Policy } from '../twin/policies/heuristics.ts';
-import { readActor, actorLogits, type LoadedActor } from './actor-file.ts';
+import { readActor, type LoadedActor } from './actor-file.ts';
+import { ActorRunner, actorShape } from './actor-net.ts';
 
 export const EVAL_STREAM = 0x0e7a15ee;
 /** a third stream, for choosing between variants (e.g. policy-gradient estimators) without touching test seeds */
@@ -116,26 +117,26 @@ export async function loadRunPolicy(runDir: string, name?: string): Promise<Poli
     if (a.metadata.obsEncoderVersion !== OBS_ENCODER_VERSION)
       throw new InputError(`${runDir}: actor of IED ${a.metadata.ied} expects observations ${a.metadata.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
   const algo = actors[0]?.metadata.algo ?? 'learned';
-  const width = Math.max(...actors.flatMap((a) => a.layers.map((l) => l.outputs)));
+  const shape = actorShape((actors[0] as LoadedActor).net);
   return {
     name: name ?? algo,
     make: () => {
+      // one runner (scratch buffers) per actor; recurrent state per IED, zero at the episode's start
+      const runners = actors.map((a) => new ActorRunner(a.net));
       let obs = new Float32Array(0);
-      const scratch: [Float32Array, Float32Array] = [new Float32Array(width), new Float32Array(width)];
+      let hidden: Float32Array[] = [];
       return {
         name: name ?? algo,
         act: (world, out) => {
           const D = world.obsSize;
-          const first = actors[0]?.layers[0];
-          if (first && first.inputs !== D) throw new InputError(`${runDir}: actors take ${first.inputs} inputs, this scenario's observation has ${D}`);
-          const last = actors[0]?.layers.at(-1);
-          if (last && last.outputs !== world.M + 1) throw new InputError(`${runDir}: actors choose among ${last.outputs} actions, this scenario has ${world.M + 1}`);
+          if (shape.inputs !== D) throw new InputError(`${runDir}: actors take ${shape.inputs} inputs, this scenario's observation has ${D}`);
+          if (shape.actions !== world.M + 1) throw new InputError(`${runDir}: actors choose among ${shape.actions} actions, this scenario has ${world.M + 1}`);
           if (obs.length !== world.I * D) obs = new Float32Array(world.I * D);
+          if (hidden.length !== world.I) hidden = Array.from({ length: world.I }, () => new Float32Array(shape.hiddenSize));
           world.observeAll(obs);
           for (let i = 0; i < world.I; i++) {
             if (world.currentTask[i] === -1) continue;
-            const actor = actors[i % actors.length] as LoadedActor;
-            const logits = actorLogits(actor.layers, obs, i * D, scratch);
+            const logits = (runners[i % runners.length] as ActorRunner).logits(obs, i * D, hidden[i]);
             let best = 0;
             for (let a = 1; a <= world.M; a++) if ((logits[a] as number) > (logits[best] as number)) best = a;
             out[i] = best;

@@ -11,6 +11,7 @@ import { OBS_ENCODER_VERSION } from '../core/observation.ts';
 import { MODEL_SET_FORMAT, modelFileName, sha256, type ModelFileEntry, type ModelSetManifest } from '../core/model-set.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { readActor } from './actor-file.ts';
+import { actorShape } from './actor-net.ts';
 import { actorToOnnx, ONNX_IR_VERSION, ONNX_OPSET } from './export-onnx.ts';
 import type { EpisodeLine } from './train.ts';
 
@@ -53,7 +54,7 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   const lines = readFileSync(join(opts.runDir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpisodeLine);
   const actors = Array.from({ length: ieds }, (_, i) => readActor(join(actorsDir, `ied-${i}`)));
   const episode = actors[0]?.metadata.episode ?? lines.length;
-  const provisional = actors.map((a, i) => actorToOnnx(a.layers, { policyVersion: 'pending', obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames }));
+  const provisional = actors.map((a, i) => actorToOnnx(a.net, { policyVersion: 'pending', obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames }));
   const contentHash = sha256(Buffer.concat(provisional.map((b) => Buffer.from(b)))).slice(0, 10);
   const version = opts.version ?? `${config.algo}-e${episode}-${contentHash}`;
   if (!/^[\w.-]+$/.test(version)) throw new InputError(`--version "${version}": use letters, digits, dot, dash, underscore`);
@@ -61,10 +62,11 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   mkdirSync(dir, { recursive: true });
   const files: Record<string, ModelFileEntry> = {};
   actors.forEach((a, i) => {
-    const bytes = actorToOnnx(a.layers, { policyVersion: version, obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames });
+    const bytes = actorToOnnx(a.net, { policyVersion: version, obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames });
     const file = modelFileName(i);
     writeFileSync(join(dir, file), bytes);
-    files[file] = { sha256: sha256(bytes), bytes: bytes.length, ied: i, inputSize: a.layers[0]?.inputs ?? 0, actions: a.layers.at(-1)?.outputs ?? 0 };
+    const shape = actorShape(a.net);
+    files[file] = { sha256: sha256(bytes), bytes: bytes.length, ied: i, inputSize: shape.inputs, actions: shape.actions, ...(shape.hiddenSize > 0 ? { hiddenSize: shape.hiddenSize } : {}) };
   });
   const last = lines.slice(-20);
   const mean = (f: (l: EpisodeLine) => number) => (last.length ? last.reduce((s, l) => s + f(l), 0) / last.length : 0);

@@ -7,6 +7,7 @@
  * |--------------|-------------------------|------------------------------|
  * | AgentDense   | W [I, in, out], b [I,1,out] | x [I, B, in] → [I, B, out] |
  * | SharedDense  | W [in, out], b [out]    | x [..., in] → [..., out]     |
+ * | AgentGru     | W [I, in, 3H], U [I, H, 3H], b [I,1,3H] (z, r, ĥ) | x [I,B,in], h [I,B,H] → h' |
  *
  * Initialisation: Glorot-uniform from an explicit seeded Rng (never tf's global random state).
  */
@@ -58,6 +59,37 @@ export class SharedDense {
   }
   get variables(): tf.Variable[] {
     return this.b ? [this.W, this.b] : [this.W];
+  }
+}
+
+/**
+ * Per-agent GRU cells (Cho et al. 2014; reset gate before the recurrent product, as Keras'
+ * reset_after = false): z = σ(xWz + hUz + bz), r = σ(xWr + hUr + br),
+ * ĥ = tanh(xWh + (r⊙h)Uh + bh), h' = z⊙h + (1 − z)⊙ĥ. Gate columns are stacked [z | r | ĥ].
+ */
+export class AgentGru {
+  readonly W: tf.Variable;
+  readonly U: tf.Variable;
+  readonly b: tf.Variable;
+  constructor(rng: Rng, readonly agents: number, readonly inputs: number, readonly hidden: number, name: string) {
+    const H = hidden;
+    this.W = tf.variable(tf.tensor3d(glorot(rng, agents * inputs * 3 * H, inputs, H), [agents, inputs, 3 * H]), true, uniqueName(`${name}/W`));
+    this.U = tf.variable(tf.tensor3d(glorot(rng, agents * H * 3 * H, H, H), [agents, H, 3 * H]), true, uniqueName(`${name}/U`));
+    this.b = tf.variable(tf.zeros([agents, 1, 3 * H]), true, uniqueName(`${name}/b`));
+  }
+  apply(x: tf.Tensor3D, h: tf.Tensor3D): tf.Tensor3D {
+    const H = this.hidden;
+    const xw = tf.add(tf.matMul(x, this.W as tf.Tensor3D), this.b);
+    const [xz, xr, xh] = tf.split(xw, [H, H, H], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const [Uzr, Uh] = tf.split(this.U, [2 * H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
+    const [hz, hr] = tf.split(tf.matMul(h, Uzr), [H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
+    const z = tf.sigmoid(tf.add(xz, hz));
+    const r = tf.sigmoid(tf.add(xr, hr));
+    const candidate = tf.tanh(tf.add(xh, tf.matMul(tf.mul(r, h) as tf.Tensor3D, Uh)));
+    return tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), candidate)) as tf.Tensor3D;
+  }
+  get variables(): tf.Variable[] {
+    return [this.W, this.U, this.b];
   }
 }
 

@@ -4,6 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EpisodeRecord, EpisodeReplay } from './replay.ts';
+import type { ActorNet } from './actor-net.ts';
+
+export type { ActorLayer, ActorNet } from './actor-net.ts';
 
 export { ALGORITHMS, type Algorithm } from './presets.ts';
 import type { Algorithm } from './presets.ts';
@@ -21,30 +24,26 @@ export interface LearnerState {
   readonly extra: Record<string, unknown>;
 }
 
-/** One dense layer of one IED's actor, for export (kernel [in, out], bias [out]). */
-export interface ActorLayer {
-  readonly kernel: Float32Array;
-  readonly bias: Float32Array;
-  readonly inputs: number;
-  readonly outputs: number;
-  readonly activation: 'relu' | 'linear';
-}
-
 export interface Learner {
   readonly algo: Algorithm;
   readonly replay: EpisodeReplay;
   /** the full configuration that built the networks (saved with the run) */
   readonly config: object;
-  /** fill actions for all IEDs from obs (I × D); explore = sample/ε-greedy, else greedy */
-  act(obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, explore: boolean): void;
+  /** width of each actor's recurrent state h_a (0: feed-forward actors) */
+  readonly hiddenSize: number;
+  /**
+   * Fill actions for all IEDs from obs (I × D); explore = sample/ε-greedy, else greedy. `hidden`
+   * (I × hiddenSize, owned by the caller, zero at episode start) steps where hasTask is 1.
+   */
+  act(obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, explore: boolean, hidden: Float32Array): void;
   /** store a finished episode */
   observe(episode: EpisodeRecord): void;
   /** one update round (called once per episode); undefined while warming up */
   update(): UpdateStats | undefined;
   saveState(): Promise<LearnerState>;
   loadState(state: LearnerState): Promise<void>;
-  /** IED i's actor as plain dense layers (its logits are the action preferences) */
-  actorLayers(ied: number): ActorLayer[];
+  /** IED i's actor as plain arrays (its logits are the action preferences) */
+  actorNet(ied: number): ActorNet;
   dispose(): void;
 }
 

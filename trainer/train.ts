@@ -27,6 +27,7 @@ import { selectBackend, type BackendChoice, type BackendInfo } from './backend.t
 import { collectEpisode } from './collect.ts';
 import { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.ts';
 import { saveActor } from './export-tfjs.ts';
+import { actorShape } from './actor-net.ts';
 import { createLearner, presetFor, type Preset } from './registry.ts';
 import type { Algorithm, Learner } from './learner.ts';
 
@@ -130,7 +131,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const lastLines: EpisodeLine[] = [];
     for (let episode = start; episode < episodes; episode++) {
       const t0 = performance.now();
-      const collected = collectEpisode(env, deriveSeed(opts.seed, episode), (o, h, a) => learner.act(o, h, a, true));
+      const collected = collectEpisode(env, deriveSeed(opts.seed, episode), (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize);
       learner.observe(collected.record);
       const t1 = performance.now();
       const stats = learner.update();
@@ -170,11 +171,11 @@ export function scenarioHash(s: Scenario): string {
 }
 
 async function exportActors(learner: Learner, runDir: string, algo: string, episode: number): Promise<void> {
-  const A = learner.actorLayers(0).at(-1)?.outputs ?? 0;
+  const A = actorShape(learner.actorNet(0)).actions;
   const actionNames = ['local', ...Array.from({ length: A - 1 }, (_, m) => `edge-${m + 1}`)];
   const count = (learner.replay as { agents: number }).agents;
   for (let i = 0; i < count; i++) {
-    await saveActor(join(runDir, 'actors', `ied-${i}`), learner.actorLayers(i), {
+    await saveActor(join(runDir, 'actors', `ied-${i}`), learner.actorNet(i), {
       obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo, actionNames, runName: runDir.split('/').filter(Boolean).at(-1) ?? runDir, episode,
     });
   }

@@ -43,7 +43,7 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   const shipped = resolveModelDir('models/gmel2024-amarl');
   const trained = (i: number) => readFileSync(join(shipped, `ied-${i}.onnx`));
   const layer = { kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const };
-  const localOnly = () => actorToOnnx([layer], { policyVersion: 'bad', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  const localOnly = () => actorToOnnx({ kind: 'mlp', layers: [layer] }, { policyVersion: 'bad', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
   makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey);
   makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey);
   makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey);

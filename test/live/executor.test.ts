@@ -39,7 +39,7 @@ t.test('the gateway reports the executor\'s outcomes for local decisions', async
   const scenario = loadScenario('gmel2024', { ieds: 2 });
   // an actor that always keeps tasks local (bias on action 0)
   const layers = [{ kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const }];
-  const bytes = actorToOnnx(layers, { policyVersion: 'local-only', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'local-only', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
   const sessions = new Map([[0, await createActorSession(bytes, 'node', { inputs: 20, actions: 6 })]]);
   const broker = await startAedes();
   const { connect, endAll } = clientPool(broker.url);

@@ -69,7 +69,7 @@ t.test('a model that does not fit, or was tampered with, is refused with the rea
   cpSync(resolveModelDir('models/gmel2024-amarl'), dir, { recursive: true });
   // wrong input size: an actor built for 11 inputs
   const layer = (inputs: number, outputs: number, activation: 'relu' | 'linear') => ({ kernel: new Float32Array(inputs * outputs), bias: new Float32Array(outputs), inputs, outputs, activation });
-  const narrow = actorToOnnx([layer(11, 8, 'relu'), layer(8, 6, 'linear')], { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
+  const narrow = actorToOnnx({ kind: 'mlp', layers: [layer(11, 8, 'relu'), layer(8, 6, 'linear')] }, { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
   await t.rejects(createActorSession(narrow, 'node', { inputs: 20, actions: 6 }), /the model takes 11 inputs, the observation encoder makes 20/);
   await t.rejects(createActorSession(narrow, 'web', { inputs: 11, actions: 3 }), /chooses among 6 actions, the plant has 3/);
   await t.rejects(createActorSession(new Uint8Array([1, 2, 3, 4]), 'node', { inputs: 20, actions: 6 }), /not an ONNX model|no "obs" input/);

@@ -18,13 +18,15 @@ const obvious = validateScenario(
   'obvious',
 );
 
-t.test('amarl smoke run learns to offload', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'gmel-learn-'));
-  await train({ algo: 'amarl', scenario: obvious, preset: 'smoke', seed: 1, outDir: dir, episodes: 25 });
-  const learned = await evaluatePolicy(obvious, await loadRunPolicy(dir), [1001, 1002, 1003]);
-  const random = await evaluatePolicy(obvious, { name: 'random', make: (rng: Rng) => createHeuristic('random', rng) }, [1001, 1002, 1003]);
-  t.ok(learned.completionRate > random.completionRate + 0.25, `learned ${learned.completionRate.toFixed(3)} vs random ${random.completionRate.toFixed(3)}`);
-});
+for (const actor of ['mlp', 'gru'] as const) {
+  t.test(`amarl (${actor} actors) smoke run learns to offload`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gmel-learn-'));
+    await train({ algo: 'amarl', scenario: obvious, preset: 'smoke', seed: 1, outDir: dir, episodes: 25, config: { actor } });
+    const learned = await evaluatePolicy(obvious, await loadRunPolicy(dir), [1001, 1002, 1003]);
+    const random = await evaluatePolicy(obvious, { name: 'random', make: (rng: Rng) => createHeuristic('random', rng) }, [1001, 1002, 1003]);
+    t.ok(learned.completionRate > random.completionRate + 0.25, `learned ${learned.completionRate.toFixed(3)} vs random ${random.completionRate.toFixed(3)}`);
+  });
+}
 
 t.test('checkpoint → resume continues identically', async (t) => {
   const scenario = loadScenario('gmel2024', { ieds: 3, edgeServers: 2, episodeSlots: 20 });

@@ -51,7 +51,7 @@ t.test('three engines agree on every IED\'s actor', async (t) => {
     t.equal(onnxMetadata(bytes)['gmel.policy_version'], manifest.version);
     const node = await ortNode.InferenceSession.create(bytes);
     const web = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-    const model = buildActorModel(readActor(join(run, 'actors', `ied-${ied}`)).layers);
+    const model = buildActorModel(readActor(join(run, 'actors', `ied-${ied}`)).net);
     for (const [kind, obs] of Object.entries(inputs)) {
       const n = obs.length / D;
       const expected = tf.tidy(() => (model.predict(tf.tensor2d(obs, [n, D])) as tf.Tensor).dataSync() as Float32Array);
@@ -103,9 +103,14 @@ t.test('the manifest records provenance and catches tampering', async (t) => {
 const hasOnnxChecker = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
 t.test('the ONNX project\'s own checker accepts the export (python3-onnx, as CI installs it)', { skip: hasOnnxChecker ? false : 'python3-onnx is not installed here (.ci/run installs it)' }, async (t) => {
   const fresh = exportRun({ runDir: run, outDir: join(root, 'models', 'checked') });
-  const files = Object.keys(fresh.manifest.files).map((f) => join(fresh.dir, f));
+  // and a recurrent (GRU) actor's graph
+  const gruRun = join(root, 'gru-run');
+  await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 2, outDir: gruRun, episodes: 1, config: { actor: 'gru', actorHidden: 8 } });
+  const gru = exportRun({ runDir: gruRun, outDir: join(root, 'models', 'checked-gru') });
+  const files = [...Object.keys(fresh.manifest.files).map((f) => join(fresh.dir, f)), join(gru.dir, 'ied-0.onnx')];
   const script = new URL('../../scripts/check_onnx.py', import.meta.url).pathname;
   const r = spawnSync('/usr/bin/python3', [script, ...files], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /ok .*ied-0\.onnx \(ir 8, opset 13\)/);
+  t.match(r.stdout, /ok .*checked-gru.*ied-0\.onnx/);
 });

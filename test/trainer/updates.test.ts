@@ -20,12 +20,13 @@ const maxDiff = (a: readonly Float32Array[], b: readonly Float32Array[]) =>
   a.reduce((m, x, k) => Math.max(m, ...Array.from(x, (v, j) => Math.abs(v - ((b[k] as Float32Array)[j] as number)))), 0);
 
 function feed(learner: Learner, episodes: number): void {
-  for (let k = 0; k < episodes; k++) learner.observe(collectEpisode(env, 100 + k, (o, h, a) => learner.act(o, h, a, true)).record);
+  for (let k = 0; k < episodes; k++) learner.observe(collectEpisode(env, 100 + k, (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize).record);
 }
 
 type Groups = Record<string, tf.Variable[]>;
 const cases: { name: string; make: () => Learner & { variableGroups(): Groups }; online: string[]; targets: [string, string][]; tau: number }[] = [
   { name: 'amarl', make: () => new Amarl(I, D, A, 1, { batchSize: 16, updatesPerRound: 1, warmupEpisodes: 1, tau: 0.1 }), online: ['actors', 'critic'], targets: [['targetActors', 'actors'], ['targetCritic', 'critic']], tau: 0.1 },
+  { name: 'amarl (gru actors)', make: () => new Amarl(I, D, A, 1, { actor: 'gru', actorHidden: 16, batchSize: 16, updatesPerRound: 1, warmupEpisodes: 1, tau: 0.1 }), online: ['actors', 'critic'], targets: [['targetActors', 'actors'], ['targetCritic', 'critic']], tau: 0.1 },
   { name: 'maddpg', make: () => new Maddpg(I, D, A, 1, { batchSize: 16, updatesPerRound: 1, tau: 0.1 }), online: ['actors', 'critics'], targets: [['targetActors', 'actors'], ['targetCritics', 'critics']], tau: 0.1 },
   { name: 'dqn', make: () => new Dqn(I, D, A, 1, { batchSize: 16, updatesPerRound: 1, tau: 0.1 }), online: ['online'], targets: [['target', 'online']], tau: 0.1 },
   { name: 'ac', make: () => new ActorCritic(I, D, A, 1, {}), online: ['actor', 'critic'], targets: [], tau: 0 },

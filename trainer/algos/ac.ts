@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface AcConfig {
@@ -54,6 +54,8 @@ class Mlp {
 
 export class ActorCritic implements Learner {
   readonly algo = 'ac' as const;
+  /** feed-forward actors: no recurrent state */
+  readonly hiddenSize = 0;
   readonly config: AcConfig;
   /** on-policy: keeps only the latest episode (and so checkpoints stay small) */
   readonly replay: EpisodeReplay;
@@ -158,8 +160,8 @@ export class ActorCritic implements Learner {
     this.rng.restore(state.extra.rng as [number, number, number, number]);
   }
 
-  actorLayers(ied: number): ActorLayer[] {
-    return agentDenseLayers([this.actor.l1, this.actor.l2, this.actor.out], ied, ['relu', 'relu', 'linear']);
+  actorNet(ied: number): ActorNet {
+    return { kind: 'mlp', layers: agentDenseLayers([this.actor.l1, this.actor.l2, this.actor.out], ied, ['relu', 'relu', 'linear']) };
   }
 
   dispose(): void {

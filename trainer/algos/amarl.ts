@@ -4,7 +4,8 @@
  *
  * | piece           | here                                                                        |
  * |-----------------|-----------------------------------------------------------------------------|
- * | actor π_i       | per-IED MLP o_i → H → H → M+1 logits (relu)                                 |
+ * | actor π_i       | per-IED MLP o_i → H → H → M+1 logits (relu); option actor = "gru":         |
+ * |                 | o_i → H (relu) → GRU cell with state h_a (H) → M+1 logits                   |
  * | encoders η_i    | per-IED: state-action e^sa_i = lrelu(W[o_i, a_i]), state e^s_i = lrelu(W o_i) |
  * | attention ω_i   | shared, `heads` heads: query from e^s_i, keys/values from e^sa_j, j ≠ i     |
  * | head φ_i (eq. 6)| per-IED: lrelu(W[e^s_i, ω_i]) → dropout → dueling V_i + (A_i − mean A_i)   |
@@ -15,16 +16,21 @@
  * |                 | baseline gradient in expectation), or "gumbel": eq. (5) through a relaxed   |
  * |                 | Gumbel-softmax action; others' actions sampled from current policies        |
  * | no-op slots     | critics learn them (r = 0, bootstrapping through); actors skip them         |
+ * | h_a (gru)       | zero at episode start, steps at the IED's decision slots only; learned from |
+ * |                 | the stored state (one step of backprop through the cell, R2D2-style)        |
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
-import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
+import { InputError } from '../../core/errors.ts';
+import { AgentDense, AgentGru, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
 import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions,
-  type Learner, type LearnerState, type UpdateStats, type ActorLayer,
+  type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet,
 } from '../learner.ts';
 
 export interface AmarlConfig {
+  /** actor network: "mlp" (default) or "gru" (the paper's recurrent option with hidden state h_a) */
+  actor: 'mlp' | 'gru';
   /** actor learning rate (paper Sec. V-A) */
   actorLr: number;
   /** critic learning rate (paper Sec. V-A) */
@@ -72,7 +78,7 @@ export interface AmarlConfig {
 }
 
 export const AMARL_DEFAULTS: AmarlConfig = {
-  actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, batchSize: 64, tau: 0.005,
+  actor: 'mlp', actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, batchSize: 64, tau: 0.005,
   actorHidden: 64, encoderSize: 64, heads: 4, headSize: 16, criticHidden: 64,
   dropout: 0.1, temperature: 0.01, targetNoise: 0.1, attentionReg: 1e-3, logitReg: 1e-3,
   criticClipPerAgent: 10, actorClip: 0.5, updatesPerRound: 4, replayEpisodes: 300, warmupEpisodes: 2,
@@ -81,7 +87,22 @@ export const AMARL_DEFAULTS: AmarlConfig = {
 
 // ---------------------------------------------------------------- networks
 
-class Actors {
+/** logits [I, B, A] and the recurrent state after this decision [I, B, H] (H = 0: unchanged, empty) */
+interface ActorStep {
+  readonly logits: tf.Tensor3D;
+  readonly hidden: tf.Tensor3D;
+}
+
+/** The I actors, stacked: feed-forward or recurrent, one interface. */
+interface ActorStack {
+  readonly hiddenSize: number;
+  forward(obs: tf.Tensor3D, hidden: tf.Tensor3D): ActorStep;
+  readonly variables: tf.Variable[];
+  net(ied: number): ActorNet;
+}
+
+class MlpActors implements ActorStack {
+  readonly hiddenSize = 0;
   readonly l1: AgentDense;
   readonly l2: AgentDense;
   readonly out: AgentDense;
@@ -90,12 +111,61 @@ class Actors {
     this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
     this.out = new AgentDense(rng, I, H, A, `${name}/out`);
   }
-  logits(obs: tf.Tensor3D): tf.Tensor3D {
-    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)))) as tf.Tensor3D);
+  forward(obs: tf.Tensor3D, hidden: tf.Tensor3D): ActorStep {
+    return { logits: this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)))) as tf.Tensor3D), hidden };
   }
   get variables(): tf.Variable[] {
     return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
   }
+  net(ied: number): ActorNet {
+    return { kind: 'mlp', layers: agentDenseLayers([this.l1, this.l2, this.out], ied, ['relu', 'relu', 'linear']) };
+  }
+}
+
+class GruActors implements ActorStack {
+  readonly encoder: AgentDense;
+  readonly cell: AgentGru;
+  readonly out: AgentDense;
+  constructor(rng: Rng, I: number, D: number, A: number, readonly hiddenSize: number, name: string) {
+    this.encoder = new AgentDense(rng, I, D, hiddenSize, `${name}/enc`);
+    this.cell = new AgentGru(rng, I, hiddenSize, hiddenSize, `${name}/gru`);
+    this.out = new AgentDense(rng, I, hiddenSize, A, `${name}/out`);
+  }
+  forward(obs: tf.Tensor3D, hidden: tf.Tensor3D): ActorStep {
+    const next = this.cell.apply(tf.relu(this.encoder.apply(obs)) as tf.Tensor3D, hidden);
+    return { logits: this.out.apply(next), hidden: next };
+  }
+  get variables(): tf.Variable[] {
+    return [...this.encoder.variables, ...this.cell.variables, ...this.out.variables];
+  }
+  net(ied: number): ActorNet {
+    const [encoder, head] = agentDenseLayers([this.encoder, this.out], ied, ['relu', 'linear']) as [ActorLayer, ActorLayer];
+    const H = this.hiddenSize;
+    const In = this.cell.inputs;
+    const W = this.cell.W.dataSync() as Float32Array;
+    const U = this.cell.U.dataSync() as Float32Array;
+    const b = this.cell.b.dataSync() as Float32Array;
+    // IED ied's [rows, 3H] block, columns g·H … (g+1)·H − 1 → [rows, H]
+    const gate = (src: Float32Array, rows: number, g: number) => {
+      const out = new Float32Array(rows * H);
+      const base = ied * rows * 3 * H;
+      for (let k = 0; k < rows; k++) out.set(src.subarray(base + k * 3 * H + g * H, base + k * 3 * H + (g + 1) * H), k * H);
+      return out;
+    };
+    return {
+      kind: 'gru', encoder, head,
+      cell: {
+        inputs: In, hidden: H,
+        Wz: gate(W, In, 0), Wr: gate(W, In, 1), Wh: gate(W, In, 2),
+        Uz: gate(U, H, 0), Ur: gate(U, H, 1), Uh: gate(U, H, 2),
+        bz: gate(b, 1, 0), br: gate(b, 1, 1), bh: gate(b, 1, 2),
+      },
+    };
+  }
+}
+
+function makeActors(c: AmarlConfig, rng: Rng, I: number, D: number, A: number, name: string): ActorStack {
+  return c.actor === 'gru' ? new GruActors(rng, I, D, A, c.actorHidden, name) : new MlpActors(rng, I, D, A, c.actorHidden, name);
 }
 
 interface CriticOutput {
@@ -169,8 +239,8 @@ export class Amarl implements Learner {
   readonly algo = 'amarl' as const;
   readonly config: AmarlConfig;
   private readonly rng: Rng;
-  private readonly actors: Actors;
-  private readonly targetActors: Actors;
+  private readonly actors: ActorStack;
+  private readonly targetActors: ActorStack;
   private readonly critic: AttentionCritic;
   private readonly targetCritic: AttentionCritic;
   private readonly actorOpt: tf.Optimizer;
@@ -179,27 +249,40 @@ export class Amarl implements Learner {
 
   constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<AmarlConfig> = {}) {
     this.config = { ...AMARL_DEFAULTS, ...config };
+    if (this.config.actor !== 'mlp' && this.config.actor !== 'gru') throw new InputError(`amarl setting "actor" must be "mlp" or "gru", got ${JSON.stringify(this.config.actor)}`);
+    if (this.config.policyGradient !== 'expected' && this.config.policyGradient !== 'gumbel')
+      throw new InputError(`amarl setting "policyGradient" must be "expected" or "gumbel", got ${JSON.stringify(this.config.policyGradient)}`);
     this.rng = new Rng(seed);
     const init = new Rng(seed ^ 0x5eed);
     const c = this.config;
-    this.actors = new Actors(init, I, D, A, c.actorHidden, 'amarl/actor');
-    this.targetActors = new Actors(init, I, D, A, c.actorHidden, 'amarl/actor_target');
+    this.actors = makeActors(c, init, I, D, A, 'amarl/actor');
+    this.targetActors = makeActors(c, init, I, D, A, 'amarl/actor_target');
     this.critic = new AttentionCritic(init, I, D, A, c, 'amarl/critic');
     this.targetCritic = new AttentionCritic(init, I, D, A, c, 'amarl/critic_target');
     hardUpdate(this.targetActors.variables, this.actors.variables);
     hardUpdate(this.criticVariables(this.targetCritic), this.criticVariables(this.critic));
     this.actorOpt = tf.train.adam(c.actorLr);
     this.criticOpt = tf.train.adam(c.criticLr);
-    this.replay = new EpisodeReplay(c.replayEpisodes, I, D);
+    this.replay = new EpisodeReplay(c.replayEpisodes, I, D, this.actors.hiddenSize);
+  }
+
+  get hiddenSize(): number {
+    return this.actors.hiddenSize;
   }
 
   private criticVariables(c: AttentionCritic): tf.Variable[] {
     return [...c.perAgentVariables, ...c.sharedVariables];
   }
 
-  act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
+  act(obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, explore: boolean, hidden: Float32Array): void {
     const { I, A } = this;
-    const logits = tf.tidy(() => this.actors.logits(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
+    const H = this.hiddenSize;
+    const [logits, next] = tf.tidy(() => {
+      const step = this.actors.forward(tf.tensor3d(obs, [I, 1, this.D]), tf.tensor3d(hidden, [I, 1, H]));
+      return [step.logits.dataSync() as Float32Array, step.hidden.dataSync() as Float32Array];
+    });
+    // h_a steps only where the IED decides a task
+    if (H > 0) for (let i = 0; i < I; i++) if (hasTask[i]) hidden.set(next.subarray(i * H, (i + 1) * H), i * H);
     const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
     chooseActions(logits, I, A, actions, noise);
   }
@@ -225,14 +308,16 @@ export class Amarl implements Learner {
   criticStep(batch: Batch): number {
     const { I, D, A, config: c } = this;
     const B = batch.size;
+    const H = this.hiddenSize;
     return tf.tidy(() => {
       const obs = tf.tensor3d(batch.obs, [I, B, D]);
       const nextObs = tf.tensor3d(batch.nextObs, [I, B, D]);
+      const nextHidden = tf.tensor3d(batch.nextHidden, [I, B, H]);
       const actions = tf.oneHot(tf.tensor2d(batch.actions, [I, B], 'int32'), A).toFloat() as tf.Tensor3D;
       const rewards = tf.tensor2d(batch.rewards, [I, B]);
       const notDone = tf.sub(1, tf.tensor1d(batch.done)); // [B]
       // eq. (8): soft target from target actors (smoothed) and the target critic
-      const nextLogits = this.targetActors.logits(nextObs);
+      const nextLogits = this.targetActors.forward(nextObs, nextHidden).logits;
       const nextActions = this.sampleOneHot(nextLogits, c.targetNoise);
       const nextLogPi = tf.logSoftmax(nextLogits);
       const nextQ = this.targetCritic.forward(nextObs, nextActions).qAll;
@@ -259,14 +344,15 @@ export class Amarl implements Learner {
     const B = batch.size;
     return tf.tidy(() => {
       const obs = tf.tensor3d(batch.obs, [I, B, D]);
+      const hidden = tf.tensor3d(batch.hidden, [I, B, this.hiddenSize]);
       const mask = tf.tensor2d(Float32Array.from(batch.hasTask), [I, B]);
       const rows = tf.maximum(tf.sum(mask, 1), 1); // [I]
       // others' actions from the current policies (MAAC), no gradient
-      const sampled = this.sampleOneHot(this.actors.logits(obs), 0);
+      const sampled = this.sampleOneHot(this.actors.forward(obs, hidden).logits, 0);
       const qAll = this.critic.forward(obs, sampled).qAll; // critic is not among the variables below
       const gumbel = c.policyGradient === 'gumbel' ? tf.tensor(gumbelNoise(() => this.rng.uniform(), I * B * A), [I, B, A]) : undefined;
       const lossFn = () => {
-        const logits = this.actors.logits(obs);
+        const logits = this.actors.forward(obs, hidden).logits;
         const logPi = tf.logSoftmax(logits);
         const pi = tf.exp(logPi);
         const weights = gumbel ? tf.softmax(tf.div(tf.add(logits, gumbel), c.gumbelTemperature)) : pi;
@@ -329,8 +415,8 @@ export class Amarl implements Learner {
     this.rng.restore(state.extra.rng as [number, number, number, number]);
   }
 
-  actorLayers(ied: number): ActorLayer[] {
-    return agentDenseLayers([this.actors.l1, this.actors.l2, this.actors.out], ied, ['relu', 'relu', 'linear']);
+  actorNet(ied: number): ActorNet {
+    return this.actors.net(ied);
   }
 
   dispose(): void {

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface DqnConfig {
@@ -69,6 +69,8 @@ class DuelingQ {
 
 export class Dqn implements Learner {
   readonly algo = 'dqn' as const;
+  /** feed-forward actors: no recurrent state */
+  readonly hiddenSize = 0;
   readonly config: DqnConfig;
   readonly replay: EpisodeReplay;
   private readonly rng: Rng;
@@ -164,7 +166,7 @@ export class Dqn implements Learner {
     this.episodesSeen = state.extra.episodesSeen as number;
   }
 
-  actorLayers(ied: number): ActorLayer[] {
+  actorNet(ied: number): ActorNet {
     const [l1, l2] = agentDenseLayers([this.online.l1, this.online.l2], ied, ['relu', 'relu']) as [ActorLayer, ActorLayer];
     const [v, adv] = agentDenseLayers([this.online.value, this.online.advantage], ied, ['linear', 'linear']) as [ActorLayer, ActorLayer];
     const H = this.config.hidden;
@@ -179,7 +181,7 @@ export class Dqn implements Learner {
       for (let a = 0; a < A; a++) kernel[h * A + a] = (v.kernel[h] as number) + (adv.kernel[h * A + a] as number) - meanRow;
     }
     for (let a = 0; a < A; a++) bias[a] = (v.bias[0] as number) + (adv.bias[a] as number) - meanBias;
-    return [l1, l2, { kernel, bias, inputs: H, outputs: A, activation: 'linear' }];
+    return { kind: 'mlp', layers: [l1, l2, { kernel, bias, inputs: H, outputs: A, activation: 'linear' }] };
   }
 
   dispose(): void {

@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorLayer } from '../learner.ts';
+import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 import { agentDenseLayers } from './amarl.ts';
 
 export interface MaddpgConfig {
@@ -105,6 +105,8 @@ class CentralCritics {
 
 export class Maddpg implements Learner {
   readonly algo = 'maddpg' as const;
+  /** feed-forward actors: no recurrent state */
+  readonly hiddenSize = 0;
   readonly config: MaddpgConfig;
   readonly replay: EpisodeReplay;
   private readonly rng: Rng;
@@ -209,8 +211,8 @@ export class Maddpg implements Learner {
     this.rng.restore(state.extra.rng as [number, number, number, number]);
   }
 
-  actorLayers(ied: number): ActorLayer[] {
-    return agentDenseLayers([this.actors.l1, this.actors.l2, this.actors.out], ied, ['relu', 'relu', 'linear']);
+  actorNet(ied: number): ActorNet {
+    return { kind: 'mlp', layers: agentDenseLayers([this.actors.l1, this.actors.l2, this.actors.out], ied, ['relu', 'relu', 'linear']) };
   }
 
   dispose(): void {

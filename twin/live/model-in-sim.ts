@@ -21,11 +21,19 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
   try {
     for (let k = 0; k < episodes; k++) {
       world.reset(deriveSeed(seed, k));
+      const hidden = new Map<number, Float32Array>(); // recurrent actors start each episode from h = 0
       for (let done = false; !done; ) {
         for (let i = 0; i < world.I; i++) {
           if (world.currentTask[i] === -1) continue;
           encodeObservation(obs, 0, world.observationFields(i), world.scales);
-          actions[i] = (await model.sessions.get(i)?.decide(obs))?.action ?? 0;
+          const session = model.sessions.get(i);
+          if (!session) {
+            actions[i] = 0;
+            continue;
+          }
+          const d = await session.decide(obs, hidden.get(i) ?? new Float32Array(session.hiddenSize));
+          hidden.set(i, d.hidden);
+          actions[i] = d.action;
         }
         done = world.step(actions);
       }
