@@ -99,17 +99,28 @@ export function registerDeploy(program: Command): void {
     .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
     .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
     .option('--window <s>', 'seconds to watch the canaries', '60')
-    .option('--max-drop <pp>', 'largest tolerated completion drop vs the rest, percentage points', '5')
+    .option('--max-drop <pp>', 'largest tolerated completion drop vs the reference, percentage points', '5')
     .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
-    .action(async (o: { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string }) => {
+    .option('--max-decision-errors <share>', 'largest tolerated share of canary decisions that fell back to local', '0.02')
+    .option('--predicted <rate>', 'the twin\'s predicted completion rate (0-1) of the new version: the reference instead of the rest of the fleet')
+    .action(async (o: { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
       const { parseIds } = await import('./runtime-commands.ts');
       const { runRollout } = await import('../deploy/rollout.ts');
       const pino = (await import('pino')).default;
       const mqtt = (await import('mqtt')).default;
+      const share = (v: string, flag: string) => {
+        const x = Number(v);
+        if (!(x >= 0 && x <= 1)) throw new UsageError(`${flag} must be a number in 0..1, got "${v}"`);
+        return x;
+      };
+      const maxDecisionErrorRate = share(o.maxDecisionErrors, '--max-decision-errors');
+      const predictedRate = o.predicted === undefined ? undefined : share(o.predicted, '--predicted');
+      const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}` });
       const report = await runRollout({
         mqtt: client, iedIds: parseIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
         canaryFraction: Number(o.canary), windowMs: Number(o.window) * 1000, maxDropPp: Number(o.maxDrop), minTasks: Number(o.minTasks), logger: pino({ level: 'info' }, pino.destination(2)),
+        maxDecisionErrorRate, ...predicted,
       });
       await client.endAsync();
       console.log(JSON.stringify(report));

@@ -48,6 +48,8 @@ export const Decision = Type.Object(
     policyVersion: Type.String({ maxLength: 128 }),
     decidedAt: Millis,
     inferenceMicros: Type.Number({ minimum: 0 }),
+    /** set when the model's decision could not be used and the task ran locally instead (a decision error) */
+    fallback: Type.Optional(Type.Union([Type.Literal('inference-error'), Type.Literal('invalid-action')])),
   },
   { additionalProperties: false },
 );

@@ -171,6 +171,7 @@ export class IedGatewayRuntime {
     const session = this.model.sessions.get(i) as ActorSession;
     let action = 0;
     let micros = 0;
+    let fallback: 'inference-error' | 'invalid-action' | undefined;
     try {
       const d = await session.decide(this.obs, this.hiddenOf(i, session.hiddenSize));
       if (session.hiddenSize > 0) this.hidden.set(i, d.hidden); // h_a steps at each decision (actor-net.ts)
@@ -179,9 +180,14 @@ export class IedGatewayRuntime {
       this.metrics.inference.observe(micros / 1e6);
     } catch (err) {
       this.metrics.inferenceErrors.inc();
+      fallback = 'inference-error';
       this.o.logger.error({ err: (err as Error).message, taskId: msg.taskId }, 'inference failed: running the task locally');
     }
-    if (!(Number.isInteger(action) && action >= 0 && action <= w.M)) action = 0;
+    if (!(Number.isInteger(action) && action >= 0 && action <= w.M)) {
+      this.o.logger.error({ action, taskId: msg.taskId }, 'the model chose no valid action: running the task locally');
+      action = 0;
+      fallback = 'invalid-action';
+    }
     if (action === 0 && executor) {
       this.tasks.delete(w.handOffLocal(i));
       this.executing++;
@@ -196,7 +202,7 @@ export class IedGatewayRuntime {
     this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
     this.metrics.decisions.inc({ action: String(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
-    const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros });
+    const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros, ...(fallback ? { fallback } : {}) });
     this.o.mqtt.publish(topics.decision(i), decision, expiring(this.o.mqtt, left), (err) => {
       if (err) this.o.logger.warn({ err: err.message }, 'publish decision failed');
     });

@@ -55,7 +55,10 @@ export async function createActorSession(bytes: Uint8Array, engine: Engine, expe
   if (widths.outputs !== expected.actions) throw new InputError(`the model chooses among ${widths.outputs} actions, the plant has ${expected.actions}`);
   const ort = engine === 'node' ? ortNode : await import('onnxruntime-web');
   if (engine === 'web') (ort as typeof import('onnxruntime-web')).env.wasm.numThreads = 1;
-  const session = await (ort.InferenceSession as typeof ortNode.InferenceSession).create(bytes, engine === 'web' ? { executionProviders: ['wasm'] } : {});
+  const session = await (ort.InferenceSession as typeof ortNode.InferenceSession).create(bytes, {
+    ...(engine === 'web' ? { executionProviders: ['wasm'] } : {}),
+    logSeverityLevel: 3, // run failures reach the caller as errors (the gateway logs them); no second copy on stderr
+  });
   const Tensor = ort.Tensor as typeof ortNode.Tensor;
   const shape = [1, expected.inputs];
   const H = widths.hidden;

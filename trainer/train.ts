@@ -91,8 +91,12 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const I = env.world.I;
   const D = env.world.obsSize;
   const A = env.world.M + 1;
-  const learner: Learner = createLearner(opts.algo, I, D, A, opts.seed, { ...preset.config, ...(opts.config ?? {}) });
   const runDir = opts.outDir;
+  // a resumed run keeps its own learner settings; a fine-tune keeps the incumbent's (network shapes,
+  // e.g. actor = "gru", must match its checkpoint); explicit overrides apply on top of either
+  const inheritFrom = opts.resume ? runDir : opts.initFrom;
+  const base = (inheritFrom && savedLearnerConfig(inheritFrom, opts.algo)) ?? preset.config;
+  const learner: Learner = createLearner(opts.algo, I, D, A, opts.seed, { ...base, ...(opts.config ?? {}) });
   mkdirSync(runDir, { recursive: true });
   const metricsPath = join(runDir, 'metrics.jsonl');
   let start = 0;
@@ -164,6 +168,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   } finally {
     learner.dispose();
   }
+}
+
+/** The learner settings a run was made with, if it is a run of `algo` (else the caller's checks report the mismatch). */
+function savedLearnerConfig(runDir: string, algo: Algorithm): Record<string, unknown> | undefined {
+  const path = join(runDir, 'config.json');
+  if (!existsSync(path)) return undefined;
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { algo?: string; learner?: Record<string, unknown> };
+  return saved.algo === algo ? saved.learner : undefined;
 }
 
 export function scenarioHash(s: Scenario): string {

@@ -1,5 +1,6 @@
 // Staged rollout over the air: a good version passes its canary and is promoted to every gateway; a bad
-// one is caught by the canary's completion rate and rolled back, the other gateways never touched.
+// one is caught by the canary's completion rate (against the rest of the fleet, or against the twin's
+// prediction) or by its decision errors, and rolled back, the other gateways never touched.
 import t from 'tap';
 import pino from 'pino';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,9 @@ import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ie
 import { ModelUpdater } from '../../runtime-ied/ota.ts';
 import { PlantEmulator } from '../../twin/live/emulator.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
+import { runModelInSim } from '../../twin/live/model-in-sim.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
+import { failingActorOnnx } from '../helpers/models.ts';
 
 const token = 'rollout-test-token-0123456789';
 const IEDS = 8;
@@ -47,9 +50,10 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey);
   makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey);
   makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey);
+  makeSet(join(root, 'sets', 'v4-failing'), 'v4-failing', () => failingActorOnnx(20, 6), privateKey);
   const registry = buildRegistryApp({ storeDir: join(root, 'store'), token });
   const url = await registry.listen({ port: 0, host: '127.0.0.1' });
-  for (const v of ['v1', 'v2-good', 'v3-bad'])
+  for (const v of ['v1', 'v2-good', 'v3-bad', 'v4-failing'])
     for (const f of [...Array.from({ length: IEDS }, (_, i) => `ied-${i}.onnx`), 'manifest.sig', 'manifest.json'])
       await fetch(`${url}/models/plant/${v}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(root, 'sets', v, f)) });
 
@@ -73,11 +77,29 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
 
   const bad = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v3-bad' });
   t.equal(bad.outcome, 'rolled-back', `bad version: ${bad.reason}`);
+  t.equal(bad.reference, 'live fleet');
   t.same(bad.canaries, [0, 1]);
   t.ok(bad.canaryCompletion < bad.referenceCompletion - 0.1, `canary ${bad.canaryCompletion.toFixed(3)} vs reference ${bad.referenceCompletion.toFixed(3)}`);
   t.same(gateways.map((g) => g.modelVersion), ['v1', 'v1'], 'the canary is back on v1; the rest never left it');
 
-  const good = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v2-good' });
+  const failing = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v4-failing' });
+  t.equal(failing.outcome, 'rolled-back', `failing version: ${failing.reason}`);
+  t.ok(failing.canaryDecisions > 0 && failing.decisionErrors === failing.canaryDecisions, `${failing.decisionErrors} of ${failing.canaryDecisions} canary decisions were errors`);
+  t.match(failing.reason, /canary decisions were errors/);
+  t.same(gateways.map((g) => g.modelVersion), ['v1', 'v1'], 'back on v1 after the decision errors');
+
+  // the twin's prediction as the reference: what the simulator expects of the good actors at the canary IEDs
+  let predicted = Number.NaN;
+  const predictCompletion = async (canaries: readonly number[]) => (predicted = (await runModelInSim(scenario, join(root, 'sets', 'v2-good'), 5, 11, 'node', canaries)).summary.completionRate);
+  const mislabelled = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v3-bad', predictCompletion });
+  t.equal(mislabelled.outcome, 'rolled-back', `a bad file shipped under a good prediction: ${mislabelled.reason}`);
+  t.equal(mislabelled.reference, 'twin prediction');
+  t.ok(mislabelled.canaryCompletion < predicted - 0.2, `canary ${mislabelled.canaryCompletion.toFixed(3)} vs predicted ${predicted.toFixed(3)}`);
+
+  const good = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v2-good', predictCompletion });
+  t.equal(good.reference, 'twin prediction');
+  t.equal(good.decisionErrors, 0, 'no decision errors');
+  t.comment(`good canary ${good.canaryCompletion.toFixed(3)} vs twin prediction ${predicted.toFixed(3)}`);
   t.equal(good.outcome, 'promoted', `good version: ${good.reason}`);
   t.same(gateways.map((g) => g.modelVersion), ['v2-good', 'v2-good'], 'every gateway runs the new version');
   t.ok(good.timeline.length >= 3, good.timeline.map((e) => e.event).join(' → '));

@@ -122,6 +122,10 @@ t.test('a GRU run: resume is exact; its ONNX set runs in the simulator exactly a
   await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 4, outDir: resumed, episodes: 4, checkpointEvery: 2, config, resume: true });
   const weights = (d: string) => readFileSync(join(d, 'actors', 'ied-1', 'weights.bin'));
   t.ok(weights(resumed).equals(weights(straight)), 'same final actor weights after resume');
+  // the twin's fine-tune names no settings: it inherits the incumbent's GRU actors
+  const tuned = mkdtempSync(join(tmpdir(), 'gmel-gru-tuned-'));
+  await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 9, outDir: tuned, episodes: 1, initFrom: straight });
+  t.equal(JSON.parse(readFileSync(join(tuned, 'config.json'), 'utf8')).learner.actor, 'gru', 'a fine-tune keeps the incumbent\'s actor network');
   const { dir, manifest } = exportRun({ runDir: straight, outDir: join(straight, 'models') });
   t.equal(manifest.files['ied-0.onnx']?.hiddenSize, 16, 'the manifest records the state width');
   for (const seed of [31, 32]) {

@@ -11,7 +11,8 @@ import { Metrics, type MetricsSummary } from '../sim/metrics.ts';
 import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
 import type { Engine } from '../../runtime-ied/policy.ts';
 
-export async function runModelInSim(scenario: Scenario, modelPath: string, episodes: number, seed: number, engine: Engine = 'node'): Promise<{ summary: MetricsSummary; version: string }> {
+/** `iedIds`: report the totals of these IEDs only (default all); the whole plant is simulated either way. */
+export async function runModelInSim(scenario: Scenario, modelPath: string, episodes: number, seed: number, engine: Engine = 'node', iedIds?: readonly number[]): Promise<{ summary: MetricsSummary; version: string }> {
   const ieds = Array.from({ length: scenario.ieds }, (_, i) => i);
   const model = await loadModelHandle(modelPath, scenario, ieds, engine);
   const world = new World(scenario);
@@ -42,5 +43,5 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
   } finally {
     await releaseModel(model);
   }
-  return { summary: total.summary(), version: model.version };
+  return { summary: total.summary(iedIds), version: model.version };
 }

@@ -9,8 +9,13 @@ import { retrainCycle, type RetrainReport } from '../retrain.ts';
 import { signModelSet } from '../../core/model-signature.ts';
 import { publishModelSet } from '../../deploy/publish.ts';
 import { runRollout, type RolloutReport } from '../../deploy/rollout.ts';
+import { runModelInSim } from './model-in-sim.ts';
 
-/** After a promotion: sign the new version, publish it, roll it out (canary first). */
+/**
+ * After a promotion: sign the new version, publish it, roll it out (canary first). The canary is judged
+ * against the twin's prediction: the exported ONNX files run on the recalibrated simulator, the canary
+ * IEDs' completion rate.
+ */
 export interface AutoDeploy {
   readonly privateKeyPem: string;
   readonly registry: string;
@@ -24,8 +29,14 @@ export interface AutoDeploy {
   readonly windowMs: number;
   readonly maxDropPp: number;
   readonly minTasks: number;
+  readonly maxDecisionErrorRate?: number;
+  /** episodes of the twin's simulator behind the canary prediction (default 5) */
+  readonly predictionEpisodes?: number;
   readonly logger: Logger;
 }
+
+/** seeds of the canary prediction: a stream of its own, apart from training and evaluation */
+const PREDICTION_SEED = 0x70726564;
 
 export interface RetrainerOptions {
   readonly mirror: TwinMirror;
@@ -81,11 +92,14 @@ export class Retrainer {
       .then(async (report) => {
         let rollout: RolloutReport | undefined;
         const d = this.o.deploy;
-        if (report.promoted && report.exported && d && this.runningVersion) {
+        const exported = report.exported;
+        if (report.promoted && exported && d && this.runningVersion) {
           signModelSet(report.exported.dir, d.privateKeyPem);
           await publishModelSet({ versionDir: report.exported.dir, registry: d.registry, token: d.token, modelSet: d.modelSet, version: report.exported.version });
           this.o.log(`published ${d.modelSet}/${report.exported.version}; rolling out`);
-          rollout = await runRollout({ mqtt: d.mqtt, iedIds: d.iedIds, modelSet: d.modelSet, fromVersion: this.runningVersion, toVersion: report.exported.version, registry: d.registry, canaryFraction: d.canaryFraction, windowMs: d.windowMs, maxDropPp: d.maxDropPp, minTasks: d.minTasks, logger: d.logger });
+          rollout = await runRollout({ mqtt: d.mqtt, iedIds: d.iedIds, modelSet: d.modelSet, fromVersion: this.runningVersion, toVersion: report.exported.version, registry: d.registry, canaryFraction: d.canaryFraction, windowMs: d.windowMs, maxDropPp: d.maxDropPp, minTasks: d.minTasks,
+            predictCompletion: async (canaries) => (await runModelInSim(scenario, exported.dir, d.predictionEpisodes ?? 5, PREDICTION_SEED, 'node', canaries)).summary.completionRate,
+            ...(d.maxDecisionErrorRate === undefined ? {} : { maxDecisionErrorRate: d.maxDecisionErrorRate }), logger: d.logger });
           if (rollout.outcome === 'promoted') this.runningVersion = report.exported.version;
         }
         this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}) });

@@ -1,0 +1,34 @@
+// Hand-made ONNX actors for tests of the runtimes' failure handling.
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+const valueInfo = (name: string, elemType: number, dims: (number | string)[]) =>
+  onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } });
+
+/**
+ * A model that loads (the declared widths fit the plant: obs [N, inputs] → logits [N, actions]) but fails
+ * every inference: it reshapes the observation to [−1, actions], which `inputs` floats cannot fill.
+ */
+export function failingActorOnnx(inputs: number, actions: number): Uint8Array {
+  if (inputs % actions === 0) throw new Error('pick widths the reshape cannot fit');
+  const shape = onnx.TensorProto.create({ name: 'shape', dims: [2], dataType: onnx.TensorProto.DataType.INT64, int64Data: [-1, actions] });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'failing_actor',
+      initializer: [shape],
+      node: [
+        onnx.NodeProto.create({ name: 'reshape', opType: 'Reshape', input: ['obs', 'shape'], output: ['logits'] }),
+        onnx.NodeProto.create({
+          name: 'argmax', opType: 'ArgMax', input: ['logits'], output: ['action'],
+          attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
+        }),
+      ],
+      input: [valueInfo('obs', onnx.TensorProto.DataType.FLOAT, ['N', inputs])],
+      output: [valueInfo('logits', onnx.TensorProto.DataType.FLOAT, ['N', actions]), valueInfo('action', onnx.TensorProto.DataType.INT64, ['N'])],
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
