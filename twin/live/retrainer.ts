@@ -27,6 +27,8 @@ export interface AutoDeploy {
   readonly runningVersion: string;
   readonly canaryFraction: number;
   readonly windowMs: number;
+  /** after the canary window, how long to wait for outcomes of the tasks decided in it, ms */
+  readonly drainMs?: number;
   readonly maxDropPp: number;
   readonly minTasks: number;
   readonly maxDecisionErrorRate?: number;
@@ -99,7 +101,8 @@ export class Retrainer {
           this.o.log(`published ${d.modelSet}/${report.exported.version}; rolling out`);
           rollout = await runRollout({ mqtt: d.mqtt, iedIds: d.iedIds, modelSet: d.modelSet, fromVersion: this.runningVersion, toVersion: report.exported.version, registry: d.registry, canaryFraction: d.canaryFraction, windowMs: d.windowMs, maxDropPp: d.maxDropPp, minTasks: d.minTasks,
             predictCompletion: async (canaries) => (await runModelInSim(scenario, exported.dir, d.predictionEpisodes ?? 5, PREDICTION_SEED, 'node', canaries)).summary.completionRate,
-            ...(d.maxDecisionErrorRate === undefined ? {} : { maxDecisionErrorRate: d.maxDecisionErrorRate }), logger: d.logger });
+            ...(d.maxDecisionErrorRate === undefined ? {} : { maxDecisionErrorRate: d.maxDecisionErrorRate }),
+            ...(d.drainMs === undefined ? {} : { drainMs: d.drainMs }), logger: d.logger });
           if (rollout.outcome === 'promoted') this.runningVersion = report.exported.version;
         }
         this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}) });
