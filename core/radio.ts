@@ -36,3 +36,49 @@ export function fullBandSnr(txPowerW: number, gain: number, noiseWattsPerHz: num
 export function ofdmaRateMbps(bandwidthMHz: number, sharers: number, snrFullBandFaded: number): number {
   return (bandwidthMHz / sharers) * Math.log2(1 + snrFullBandFaded * sharers);
 }
+
+/**
+ * E[log2(1 + a·h)] for Rayleigh power gain h ~ Exp(1): e^{1/a}·E1(1/a) / ln 2, with the exponential
+ * integral E1 by its power series (x ≤ 4) or its continued fraction (x > 4). Written by hand (a note,
+ * as the brief asks): a dozen lines, and no maintained npm package offers E1 without pulling a whole
+ * numerics library in.
+ */
+export function meanLog2FadedShannon(a: number): number {
+  if (!(a > 0)) return 0;
+  const x = 1 / a;
+  let e1: number;
+  if (x <= 4) {
+    // E1(x) = −γ − ln x − Σ_{n≥1} (−x)^n / (n·n!)
+    let sum = 0;
+    let term = 1;
+    for (let n = 1; n < 60; n++) {
+      term *= -x / n;
+      sum += term / n;
+      if (Math.abs(term / n) < 1e-17 * Math.abs(sum)) break;
+    }
+    e1 = -0.5772156649015329 - Math.log(x) - sum;
+  } else {
+    // modified Lentz on E1(x) = e^{−x} / (x + 1 − 1/(x + 3 − 4/(x + 5 − …)))
+    let b = x + 1;
+    let c = 1e300;
+    let d = 1 / b;
+    let h = d;
+    for (let n = 1; n < 200; n++) {
+      const an = -n * n;
+      b += 2;
+      d = 1 / (an * d + b);
+      c = b + an / c;
+      const delta = c * d;
+      h *= delta;
+      if (Math.abs(delta - 1) < 1e-15) break;
+    }
+    e1 = h * Math.exp(-x);
+  }
+  return (Math.exp(x) * e1) / Math.LN2;
+}
+
+/** Mean Shannon rate (Mbit/s) of one of `sharers` OFDMA sub-bands under Rayleigh fading (or none). */
+export function meanOfdmaRateMbps(bandwidthMHz: number, sharers: number, snrFullBand: number, rayleigh: boolean): number {
+  const a = snrFullBand * sharers;
+  return (bandwidthMHz / sharers) * (rayleigh ? meanLog2FadedShannon(a) : Math.log2(1 + a));
+}

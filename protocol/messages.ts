@@ -66,6 +66,10 @@ export const Offload = Type.Object(
     createdAt: Millis,
     deadlineAt: Millis,
     uploadedAt: Millis,
+    /** time the task spent transmitting (not waiting in the uplink queue), seconds: its effective rate is sizeMbit / uplinkSeconds */
+    uplinkSeconds: Type.Optional(Type.Number({ minimum: 0, maximum: 1e6 })),
+    /** mean number of IEDs sharing the edge server's band while it transmitted (OFDMA) */
+    uplinkSharers: Type.Optional(Type.Number({ minimum: 1, maximum: 1e6 })),
   },
   { additionalProperties: false },
 );

@@ -256,6 +256,8 @@ export class IedGatewayRuntime {
     const offload = encode('offload', {
       v: 1, taskId: msg.taskId, iedId: msg.iedId, edgeServerId: m + 1, sizeMbit: msg.sizeMbit, density: msg.density,
       createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000, uploadedAt: this.o.epochMs + (w.slot + 1) * this.slotMs,
+      uplinkSeconds: (w.pool.txSlots[id] as number) * w.dt,
+      ...((w.pool.txSlots[id] as number) > 0 ? { uplinkSharers: (w.pool.txSharerSlots[id] as number) / (w.pool.txSlots[id] as number) } : {}),
     });
     this.offloaded.set(msg.taskId, msg);
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');

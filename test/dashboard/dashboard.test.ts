@@ -37,7 +37,7 @@ t.test('the dashboard shows the live plant', { skip: existsSync(CHROMIUM) ? fals
     await page.waitForFunction("document.getElementById('completion')?.textContent?.includes('%')");
     const completion = await page.textContent('#completion');
     t.match(completion ?? '', /^\d+\.\d %$/, `completion shown: ${completion}`);
-    t.match((await page.textContent('#twin')) ?? '', /no drift|DRIFT/, 'the twin verdict is shown');
+    t.match((await page.textContent('#twin')) ?? '', /(no drift|DRIFT).*uplinks at (\d+% of the scenario's rate|–)/, 'the twin verdict is shown, with the uplink statistic');
     const row = page.locator('#models tr', { hasText: 'ied-2' });
     t.match((await row.textContent()) ?? '', /v9.*v8/, 'desired v9 vs reported v8 for IED 2');
     t.equal(await row.getAttribute('class'), 'mismatch', 'a gateway not yet on its desired version is highlighted');

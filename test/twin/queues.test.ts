@@ -144,3 +144,19 @@ t.test('an edge server reports the Gcycles it spent: F·Δt while no queue runs 
   w.step([0, 0]); // slot 4: idle
   t.equal(w.edgeServedGcycles[0], 0);
 });
+
+t.test('uplink transmit time: time on air is counted, waiting in the queue is not', async (t) => {
+  // fixed 20 Mbit/s, Δt = 0.1 s: 2 Mbit per slot. Task A (3 Mbit) sends 1.5 slots; task B (1 Mbit),
+  // queued behind it, starts mid-slot and sends 0.5 slot.
+  const w = new World(tinyScenario({ 'radio.fixedRateMbps': 20 }));
+  w.reset(1);
+  const uploads: { size: number; seconds: number; sharers: number }[] = [];
+  w.onUploaded = (id) => uploads.push({ size: w.pool.sizeMbit[id] as number, seconds: (w.pool.txSlots[id] as number) * w.dt, sharers: (w.pool.txSharerSlots[id] as number) / (w.pool.txSlots[id] as number) });
+  w.announce(0, { sizeMbit: 3, density: 0.01, deadlineSeconds: 5 });
+  w.step([1]);
+  w.announce(0, { sizeMbit: 1, density: 0.01, deadlineSeconds: 5 });
+  w.step([1]);
+  t.same(uploads.map((u) => u.size), [3, 1]);
+  t.ok(Math.abs((uploads[0]?.seconds ?? 0) - 0.15) < 1e-9 && Math.abs((uploads[1]?.seconds ?? 0) - 0.05) < 1e-9, `transmit times ${uploads.map((u) => u.seconds)} s`);
+  t.same(uploads.map((u) => u.sharers), [1, 1], 'alone on the band');
+});

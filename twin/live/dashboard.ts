@@ -4,7 +4,7 @@
  * | panel            | source                                                        |
  * |------------------|---------------------------------------------------------------|
  * | live KPIs        | KpiMonitor (completion, latency p50/p99, drops, decisions/s)  |
- * | twin vs live     | TwinMirror's drift report: live p̂ and task size vs trained    |
+ * | twin vs live     | TwinMirror's drift report: live p̂, task size, uplink ρ vs trained |
  * | model versions   | desired vs reported version per IED (retained topics)         |
  * | rollout          | the last rollout report handed to the dashboard, if any       |
  * | plots            | completion rate and latency p50/p99 over the last 10 minutes  |
@@ -99,6 +99,7 @@ async function refresh(){
     document.getElementById('twin').innerHTML = (t.drift?'<span class="drift">DRIFT</span> ':'<span class="ok">no drift</span> ')
       + 'arrival p&#770; '+t.arrivalProbability.estimate.toFixed(3)+' vs trained '+t.arrivalProbability.scenario
       + ' (z '+t.arrivalProbability.z.toFixed(1)+'); mean size '+t.meanSizeMbit.estimate.toFixed(1)+' vs '+t.meanSizeMbit.scenario+' Mbit'
+      + '; uplinks at '+(t.uplink.fleet.samples?(100*t.uplink.fleet.ratio).toFixed(0)+'% of the scenario&#39;s rate ('+t.uplink.fleet.samples+' uploads)':'–')
       + (t.reasons.length?'<br>'+t.reasons.map(esc).join('<br>'):'') + '<br>lag '+(isFinite(t.lagMs)?t.lagMs+' ms':'–');
     if(d.rollout) document.getElementById('rollout').textContent = JSON.stringify(d.rollout);
     document.getElementById('models').innerHTML = d.devices.map(v=>'<tr class="'+(v.desired&&v.desired!==v.reported?'mismatch':'')+'"><td>'+esc(v.id)+'</td><td>'+esc(v.desired??'–')+'</td><td>'+esc(v.reported??'–')+'</td><td>'+(v.online?'yes':'–')+'</td></tr>').join('');

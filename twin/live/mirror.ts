@@ -10,6 +10,7 @@
  * | outcomes, latency, drops    | results                            |
  * | edge load and backlogs      | edge state (every slot)            |
  * | uplink time per IED–ES pair | offload uploadedAt − decision time |
+ * | effective uplink rates      | offload sizeMbit / uplinkSeconds (uplink-drift.ts)           |
  * | desired vs reported model   | model / model/reported (retained)  |
  *
  * Edge GPU rate: an edge server reports the Gcycles it spent each slot; in a slot where no queue ran
@@ -21,13 +22,15 @@
  * arrival probability p̂ = arrivals / (IEDs · slots) is compared with the scenario's p by
  * z = (p̂ − p) / √(p(1 − p)/n), n = IEDs · slots; and the mean task size with
  * z = (mean − μ) / (σ/√k) for k tasks (μ, σ of the scenario's uniform range). Drift when |z| > 4
- * (a false alarm about once in 16,000 windows) with at least `minTasks` tasks seen.
+ * (a false alarm about once in 16,000 windows) with at least `minTasks` tasks seen. Uplink rates
+ * are judged against the twin's own simulation of the running model (uplink-drift.ts).
  */
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../../core/scenario/schema.ts';
 import { perServer } from '../../core/scenario/load.ts';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
+import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
 
 export interface MirrorOptions {
   readonly scenario: Scenario;
@@ -60,6 +63,8 @@ export interface DriftReport {
   readonly lagMs: number;
   /** F̂_m (GHz) per edge server with enough busy slots, against the scenario's F_m */
   readonly edgeGpuGHz: Readonly<Record<string, { readonly estimate: number; readonly scenario: number; readonly busySlots: number }>>;
+  /** live effective uplink rates against the scenario's radio model (uplink-drift.ts): per edge server, all together, per "ied:server" pair */
+  readonly uplink: { readonly servers: Readonly<Record<string, UplinkEstimate>>; readonly fleet: UplinkEstimate; readonly pairs: Readonly<Record<string, UplinkEstimate>> };
 }
 
 interface Arrival {
@@ -82,9 +87,30 @@ export class TwinMirror {
   /** the first slot the mirror saw a task in: the window never reaches back before it */
   private firstSlot: number | undefined;
   private readonly windowSlots: number;
+  private uplinkRates: UplinkRates;
+  private o: MirrorOptions;
 
-  constructor(private readonly o: MirrorOptions) {
+  constructor(o: MirrorOptions) {
+    this.o = o;
     this.windowSlots = o.windowSlots ?? 300;
+    this.uplinkRates = new UplinkRates(this.windowSlots, o.scenario);
+  }
+
+  /** The scenario the running actors were trained on (and what the twin expects of them) as of now. */
+  get scenario(): Scenario {
+    return this.o.scenario;
+  }
+
+  /**
+   * New actors run live, trained on `scenario`: judge drift against it from now on, on fresh evidence
+   * (the estimation windows restart; devices and model versions stay).
+   */
+  retarget(scenario: Scenario): void {
+    this.o = { ...this.o, scenario };
+    this.uplinkRates = new UplinkRates(this.windowSlots, scenario);
+    this.arrivals.length = 0;
+    this.served.clear();
+    this.firstSlot = undefined;
   }
 
   static async create(mqtt: MqttClient, o: MirrorOptions): Promise<TwinMirror> {
@@ -152,6 +178,7 @@ export class TwinMirror {
           u.samples++;
           this.uplink.set(key, u);
         }
+        if (o.uplinkSeconds !== undefined) this.uplinkRates.add(this.slotOf(o.uploadedAt), o.iedId, o.edgeServerId, o.sizeMbit, o.uplinkSeconds, o.uplinkSharers ?? 1);
         break;
       }
       case 'result': {
@@ -223,6 +250,12 @@ export class TwinMirror {
       edgeGpuGHz[String(m)] = { estimate, scenario: scenarioF, busySlots: busy.length };
       if (busy.length >= 20 && Math.abs(estimate - scenarioF) > 0.1 * scenarioF) reasons.push(`edge server ${m} GPU ${estimate.toFixed(2)} GHz vs ${scenarioF} (${busy.length} busy slots)`);
     }
+    const fromSlot = current - this.windowSlots;
+    const uplink = { servers: this.uplinkRates.servers(fromSlot), fleet: this.uplinkRates.fleet(fromSlot), pairs: this.uplinkRates.pairs(fromSlot) };
+    const pct = (u: UplinkEstimate) => `${u.mbps.toFixed(1)} Mbit/s, ${(100 * u.ratio).toFixed(0)}% of the scenario's ${u.scenarioMbps.toFixed(1)} (${u.samples} uploads)`;
+    const slowServers = Object.entries(uplink.servers).filter(([, u]) => u.drift);
+    for (const [m, u] of slowServers) reasons.push(`uplink to edge server ${m} at ${pct(u)}`);
+    if (slowServers.length === 0 && uplink.fleet.drift) reasons.push(`uplinks at ${pct(uplink.fleet)}`);
     return {
       drift: reasons.length > 0,
       reasons,
@@ -232,6 +265,7 @@ export class TwinMirror {
       meanSizeMbit: { estimate: meanSize, scenario: mu, z: zS },
       lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
       edgeGpuGHz,
+      uplink,
     };
   }
 
@@ -249,6 +283,14 @@ export class TwinMirror {
         changed = true;
       }
     if (changed) s.edge.gpuGHz = rates;
+    // uplinks off the scenario's rates scale the band (first order, see uplink-drift.ts)
+    const bands = Array.from(perServer(s.edge.bandwidthMHz, s.edgeServers));
+    const slow = Object.entries(d.uplink.servers).filter(([, u]) => u.drift);
+    const scale = (m: number, ratio: number) => (bands[m] = Number(((bands[m] as number) * ratio).toFixed(3)));
+    for (const [m, u] of slow) scale(Number(m) - 1, u.ratio);
+    if (slow.length === 0 && d.uplink.fleet.drift) bands.forEach((_, m) => scale(m, d.uplink.fleet.ratio));
+    const rescaled = slow.length > 0 || d.uplink.fleet.drift;
+    if (rescaled) s.edge.bandwidthMHz = bands;
     return s;
   }
 }

@@ -45,3 +45,4 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
   }
   return { summary: total.summary(iedIds), version: model.version };
 }
+

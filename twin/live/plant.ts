@@ -15,6 +15,7 @@ import { connectMqtt } from '../../core/live/mqtt.ts';
 import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
 import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from '../../runtime-ied/gateway.ts';
 import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
+import { InputError } from '../../core/errors.ts';
 import type { Engine } from '../../runtime-ied/policy.ts';
 import { PlantEmulator } from './emulator.ts';
 import { KpiMonitor } from './kpi.ts';
@@ -34,7 +35,11 @@ export interface PlantOptions {
   readonly password?: string;
   /** CA (PEM) for an mqtts:// broker */
   readonly ca?: string;
-  /** the plant as it really behaves, if it differs from the scenario the actors and the twin assume (drift) */
+  /**
+   * The plant as it really behaves, if it differs from the scenario the actors and the twin assume
+   * (drift): the emulator draws tasks from it, and the gateways' uplinks and the edge servers take its
+   * radio and edge settings (bandwidth, path loss, GPU rates). Same IEDs and edge servers.
+   */
   readonly emulatorScenario?: Scenario;
   /** the twin's estimation window, slots */
   readonly twinWindowSlots?: number;
@@ -90,6 +95,10 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
     return c;
   };
   const s = o.scenario;
+  const real = o.emulatorScenario;
+  if (real && (real.ieds !== s.ieds || real.edgeServers !== s.edgeServers)) throw new InputError(`the emulated plant has ${real.ieds} IEDs × ${real.edgeServers} edge servers, the scenario ${s.ieds} × ${s.edgeServers}`);
+  // what the devices physically do: the trained scenario with the real plant's radio and edge settings
+  const physical: Scenario = real ? { ...s, radio: real.radio, edge: real.edge } : s;
   const ieds = Array.from({ length: s.ieds }, (_, i) => i);
   const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
   const epochMs = o.epochMs ?? PLANT_EPOCH_MS;
@@ -97,8 +106,8 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   const mirror = await TwinMirror.create(await connect('gmel-twin', { kind: 'twin', id: 'mirror' }), { scenario: s, epochMs, now: () => clock.now(), ...(o.twinWindowSlots ? { windowSlots: o.twinWindowSlots } : {}) });
   const edges: EdgeServerRuntime[] = [];
   for (let m = 1; m <= s.edgeServers; m++)
-    edges.push(await EdgeServerRuntime.create({ scenario: s, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
-  const gateway = await IedGatewayRuntime.create({ scenario: s, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
+    edges.push(await EdgeServerRuntime.create({ scenario: physical, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
+  const gateway = await IedGatewayRuntime.create({ scenario: physical, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
   const emulator = PlantEmulator.create({ scenario: o.emulatorScenario ?? s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
   let stopped = false;
   return {

@@ -103,7 +103,12 @@ export class Retrainer {
             predictCompletion: async (canaries) => (await runModelInSim(scenario, exported.dir, d.predictionEpisodes ?? 5, PREDICTION_SEED, 'node', canaries)).summary.completionRate,
             ...(d.maxDecisionErrorRate === undefined ? {} : { maxDecisionErrorRate: d.maxDecisionErrorRate }),
             ...(d.drainMs === undefined ? {} : { drainMs: d.drainMs }), logger: d.logger });
-          if (rollout.outcome === 'promoted') this.runningVersion = report.exported.version;
+          if (rollout.outcome === 'promoted') {
+            this.runningVersion = exported.version;
+            // the plant now runs actors trained on the recalibrated scenario: drift is judged against it
+            this.o.mirror.retarget(scenario);
+            this.o.log(`the twin now judges drift against the scenario ${exported.version} was trained on`);
+          }
         }
         this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}) });
         if (report.promoted && (!rollout || rollout.outcome === 'promoted')) this.incumbent = report.candidateRun;

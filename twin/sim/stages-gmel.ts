@@ -132,7 +132,8 @@ export function uplinkStage(w: World): void {
     const m = w.txServer[i] as number;
     if (m < 0) continue;
     // Mbit per slot unit at this slot's share and fading
-    const rate = w.uplinkRateMbps(i, m, sharers[m] as number) * w.dt;
+    const k = sharers[m] as number;
+    const rate = w.uplinkRateMbps(i, m, k) * w.dt;
     let now = t;
     while (now < slotEnd - EPS) {
       const id = w.uplinkQ.firstLive(i);
@@ -142,6 +143,7 @@ export function uplinkStage(w: World): void {
       const finishAt = now + rem / rate;
       const limit = deadline < slotEnd ? deadline : slotEnd;
       if (finishAt <= limit + EPS) {
+        tx(pool, id, finishAt - now, k);
         w.uplinkQ.shift(i);
         w.uplinkBacklogMbit[i] = Math.max(0, (w.uplinkBacklogMbit[i] as number) - rem);
         w.uplinkCount[i] = (w.uplinkCount[i] as number) - 1;
@@ -150,6 +152,7 @@ export function uplinkStage(w: World): void {
         pushJoining(w, id);
       } else if (deadline < slotEnd) {
         const sent = deadline > now ? (deadline - now) * rate : 0;
+        if (deadline > now) tx(pool, id, deadline - now, k);
         pool.remaining[id] = rem - sent;
         w.uplinkBacklogMbit[i] = (w.uplinkBacklogMbit[i] as number) - sent;
         if (deadline > now) now = deadline;
@@ -157,12 +160,19 @@ export function uplinkStage(w: World): void {
         w.drop(id);
       } else {
         const sent = (slotEnd - now) * rate;
+        tx(pool, id, slotEnd - now, k);
         pool.remaining[id] = rem - sent;
         w.uplinkBacklogMbit[i] = (w.uplinkBacklogMbit[i] as number) - sent;
         now = slotEnd;
       }
     }
   }
+}
+
+/** Account `slots` of transmission shared by k IEDs (the twin's effective-rate statistic). */
+function tx(pool: World['pool'], id: number, slots: number, k: number): void {
+  pool.txSlots[id] = (pool.txSlots[id] as number) + slots;
+  pool.txSharerSlots[id] = (pool.txSharerSlots[id] as number) + slots * k;
 }
 
 function pushJoining(w: World, id: number): void {

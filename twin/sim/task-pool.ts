@@ -46,6 +46,10 @@ export class TaskPool {
   remaining = new Float64Array(0);
   /** local tasks (gmel semantics): when the outcome occurs, slot units */
   resolveAt = new Float64Array(0);
+  /** time spent transmitting on the uplink so far, slot units (its effective rate: size / time) */
+  txSlots = new Float64Array(0);
+  /** Σ sharers × time over that transmission (÷ txSlots: the mean number of IEDs sharing the band) */
+  txSharerSlots = new Float64Array(0);
   private free: number[] = [];
   live = 0;
 
@@ -69,6 +73,8 @@ export class TaskPool {
     this.deadline = copy(this.deadline, Float64Array);
     this.remaining = copy(this.remaining, Float64Array);
     this.resolveAt = copy(this.resolveAt, Float64Array);
+    this.txSlots = copy(this.txSlots, Float64Array);
+    this.txSharerSlots = copy(this.txSharerSlots, Float64Array);
     for (let id = capacity - 1; id >= this.capacity; id--) this.free.push(id);
     this.capacity = capacity;
   }
@@ -78,6 +84,8 @@ export class TaskPool {
     const id = this.free.pop() as number;
     this.resolved[id] = 0;
     this.linked[id] = 0;
+    this.txSlots[id] = 0;
+    this.txSharerSlots[id] = 0;
     this.next[id] = -1;
     this.server[id] = -1;
     this.live++;

@@ -1,0 +1,55 @@
+// The twin's uplink statistic on the simulator itself: ρ (expected ÷ actual transmit time) is ≈ 1 when
+// the radio is as the scenario says, whatever the load; it reads a quarter of the band as ρ ≈ ¼.
+import t from 'tap';
+import { loadScenario } from '../../core/scenario/load.ts';
+import { meanLog2FadedShannon, meanOfdmaRateMbps } from '../../core/radio.ts';
+import { Rng } from '../../core/rng.ts';
+import { World } from '../../twin/sim/world.ts';
+import { createHeuristic } from '../../twin/policies/heuristics.ts';
+import { UplinkRates, UPLINK_DRIFT_BAND } from '../../twin/live/uplink-drift.ts';
+
+t.test('E[log2(1 + a·h)] under Rayleigh fading', async (t) => {
+  // a = 1: e·E1(1)/ln 2 with E1(1) = 0.219383934…
+  t.ok(Math.abs(meanLog2FadedShannon(1) - (Math.E * 0.21938393439552) / Math.LN2) < 1e-9);
+  // high SNR: log2(a) − γ/ln 2
+  t.ok(Math.abs(meanLog2FadedShannon(1e8) - (Math.log2(1e8) - 0.5772156649 / Math.LN2)) < 1e-6);
+  // the continued-fraction branch (a < 1/4) against a seeded Monte Carlo
+  const rng = new Rng(1);
+  let s = 0;
+  for (let k = 0; k < 200_000; k++) s += Math.log2(1 + 0.1 * rng.exponential());
+  t.ok(Math.abs(meanLog2FadedShannon(0.1) - s / 200_000) < 2e-3, `${meanLog2FadedShannon(0.1)} ≈ ${s / 200_000}`);
+  t.equal(meanOfdmaRateMbps(10, 2, 100, false), 5 * Math.log2(201), 'no fading: the plain Shannon rate');
+});
+
+/** Uploads of one simulated run on `real`, judged by the twin that assumes `trained`. */
+function judge(trained: ReturnType<typeof loadScenario>, real: ReturnType<typeof loadScenario>, seed: number) {
+  const rates = new UplinkRates(10_000, trained);
+  const w = new World(real);
+  w.reset(seed);
+  w.onUploaded = (id) => {
+    const slots = w.pool.txSlots[id] as number;
+    rates.add(w.slot, w.pool.ied[id] as number, (w.pool.server[id] as number) + 1, w.pool.sizeMbit[id] as number, slots * w.dt, (w.pool.txSharerSlots[id] as number) / slots);
+  };
+  const policy = createHeuristic('random', new Rng(seed));
+  const actions = new Int32Array(w.I);
+  for (let done = false; !done; ) {
+    policy.act(w, actions);
+    done = w.step(actions);
+  }
+  return { fleet: rates.fleet(0), servers: rates.servers(0) };
+}
+
+t.test('ρ ≈ 1 on the trained radio at any load; ≈ ¼ with a quarter of the band', async (t) => {
+  const trained = loadScenario('gmel2024', { episodeSlots: 200 });
+  for (const p of [0.3, 0.8]) {
+    const { fleet, servers } = judge(trained, loadScenario('gmel2024', { episodeSlots: 200, 'arrivals.probability': p }), 5);
+    t.ok(fleet.samples > 500 && Math.abs(fleet.ratio - 1) < 0.05, `p = ${p}: fleet ρ ${fleet.ratio.toFixed(3)} over ${fleet.samples} uploads`);
+    t.notOk(fleet.drift, 'no fleet drift');
+    const worst = Math.max(...Object.values(servers).map((u) => Math.abs(u.ratio - 1)));
+    t.ok(worst < UPLINK_DRIFT_BAND / 2, `p = ${p}: every server within ${(100 * worst).toFixed(1)}% of its expected rate`);
+  }
+  const { fleet, servers } = judge(trained, loadScenario('gmel2024', { episodeSlots: 200, 'edge.bandwidthMHz': { min: 2.5, max: 5 } }), 5);
+  t.ok(fleet.drift && fleet.ratio < 0.35, `quarter band: ρ ${fleet.ratio.toFixed(3)}`);
+  const judged = Object.values(servers).filter((u) => u.samples >= 30);
+  t.ok(judged.length >= 2 && judged.every((u) => u.drift), `every server with 30 uploads flagged: ${Object.entries(servers).map(([m, u]) => `ES${m} ρ ${u.ratio.toFixed(2)} (${u.samples})`).join(', ')}`);
+});
