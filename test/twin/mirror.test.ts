@@ -15,7 +15,7 @@ function feed(mirror: TwinMirror, clock: { t: number }, slots: number, p: number
     for (let i = 0; i < scenario.ieds; i++) {
       if (rng.uniform() >= p) continue;
       const taskId = `t${clock.t}-${i}`;
-      mirror.ingest(topics.task(i), encode('task', { v: 1, taskId, iedId: i, sizeMbit: rng.between(size.min, size.max), density: 0.03, deadlineSeconds: 1, createdAt: clock.t }));
+      mirror.ingest(topics.task(i), encode('task', { v: 1, taskId, iedId: i, sizeMbit: rng.between(size.min, size.max), density: rng.between(0.0125, 0.0625), deadlineSeconds: rng.between(0.5, 2.5), createdAt: clock.t }));
     }
     clock.t += slotMs;
   }
@@ -77,4 +77,33 @@ t.test('edge GPU rates from the Gcycles served, and drift when a server slows do
   t.ok(Math.abs((d.edgeGpuGHz['3']?.estimate ?? 0) - 9) < 1e-9, 'F̂_3 = 9 GHz');
   t.same(d.reasons, ['edge server 3 GPU 9.00 GHz vs 15 (40 busy slots)']);
   t.same(mirror.recalibrated().edge.gpuGHz, [10, 12.5, 9, 17.5, 20], 'the recalibrated scenario carries the measured rate');
+});
+
+t.test('per-IED arrival rates, densities and deadlines are judged too', async (t) => {
+  const clock = { t: 2_000_000 };
+  const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t, windowSlots: 200 });
+  const rng = new Rng(9);
+  // IED 7 announces a task every slot (p = 1 instead of 0.3); the fleet rate moves by only 0.035
+  for (let k = 0; k < 200; k++) {
+    for (let i = 0; i < scenario.ieds; i++) {
+      if (i !== 7 && rng.uniform() >= 0.3) continue;
+      mirror.ingest(topics.task(i), encode('task', { v: 1, taskId: `p${clock.t}-${i}`, iedId: i, sizeMbit: rng.between(4, 40), density: rng.between(0.0125, 0.0625), deadlineSeconds: rng.between(0.5, 2.5), createdAt: clock.t }));
+    }
+    clock.t += slotMs;
+  }
+  const report = mirror.drift();
+  t.ok(Math.abs((report.perIedArrivalProbability['7']?.estimate ?? 0) - 1) < 1e-9, 'p̂_7 = 1');
+  t.ok(report.reasons.some((r) => /^IED 7 arrival probability 1\.000 vs 0\.3/.test(r)), report.reasons.join('; '));
+  t.notOk(report.reasons.some((r) => /^IED (?!7 )/.test(r)), 'no other IED flagged');
+  t.notOk(report.reasons.some((r) => /density|deadline/.test(r)), 'densities and deadlines as trained');
+  // then denser tasks with tighter deadlines
+  for (let k = 0; k < 200; k++) {
+    for (let i = 0; i < scenario.ieds; i++) {
+      if (rng.uniform() >= 0.3) continue;
+      mirror.ingest(topics.task(i), encode('task', { v: 1, taskId: `q${clock.t}-${i}`, iedId: i, sizeMbit: rng.between(4, 40), density: rng.between(0.05, 0.0625), deadlineSeconds: rng.between(0.5, 1), createdAt: clock.t }));
+    }
+    clock.t += slotMs;
+  }
+  const later = mirror.drift();
+  t.ok(later.reasons.some((r) => /^mean density/.test(r)) && later.reasons.some((r) => /^mean deadline/.test(r)), later.reasons.join('; '));
 });

@@ -18,12 +18,10 @@
  * under light load). An edge server is reported drifting when F̂_m is more than 10% off F_m after at
  * least 20 busy slots (two or more valid queues).
  *
- * Drift statistic (documented in docs/twin.md): over the last `windowSlots` slots, the fleet's
- * arrival probability p̂ = arrivals / (IEDs · slots) is compared with the scenario's p by
- * z = (p̂ − p) / √(p(1 − p)/n), n = IEDs · slots; and the mean task size with
- * z = (mean − μ) / (σ/√k) for k tasks (μ, σ of the scenario's uniform range). Drift when |z| > 4
- * (a false alarm about once in 16,000 windows) with at least `minTasks` tasks seen. Uplink rates
- * are judged against the twin's own simulation of the running model (uplink-drift.ts).
+ * Drift statistics (documented in docs/twin.md): z-tests of the fleet's and each IED's arrival
+ * probability and of the mean task size, density and deadline against the trained scenario
+ * (arrival-stats.ts), with at least `minTasks` tasks seen; edge GPU rates as above; effective uplink
+ * rates against the scenario's radio model (uplink-drift.ts).
  */
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../../core/scenario/schema.ts';
@@ -31,6 +29,7 @@ import { perServer } from '../../core/scenario/load.ts';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
+import { arrivalStats, PER_IED_Z, type Arrival, type Estimate } from './arrival-stats.ts';
 
 export interface MirrorOptions {
   readonly scenario: Scenario;
@@ -58,20 +57,17 @@ export interface DriftReport {
   readonly reasons: readonly string[];
   readonly windowSlots: number;
   readonly tasks: number;
-  readonly arrivalProbability: { readonly estimate: number; readonly scenario: number; readonly z: number };
-  readonly meanSizeMbit: { readonly estimate: number; readonly scenario: number; readonly z: number };
+  readonly arrivalProbability: Estimate;
+  /** p̂_i per IED (keys are IED ids) */
+  readonly perIedArrivalProbability: Readonly<Record<string, Estimate>>;
+  readonly meanSizeMbit: Estimate;
+  readonly meanDensity: Estimate;
+  readonly meanDeadlineSeconds: Estimate;
   readonly lagMs: number;
   /** F̂_m (GHz) per edge server with enough busy slots, against the scenario's F_m */
   readonly edgeGpuGHz: Readonly<Record<string, { readonly estimate: number; readonly scenario: number; readonly busySlots: number }>>;
   /** live effective uplink rates against the scenario's radio model (uplink-drift.ts): per edge server, all together, per "ied:server" pair */
   readonly uplink: { readonly servers: Readonly<Record<string, UplinkEstimate>>; readonly fleet: UplinkEstimate; readonly pairs: Readonly<Record<string, UplinkEstimate>> };
-}
-
-interface Arrival {
-  readonly slot: number;
-  readonly sizeMbit: number;
-  readonly density: number;
-  readonly deadlineSeconds: number;
 }
 
 export class TwinMirror {
@@ -150,7 +146,7 @@ export class TwinMirror {
         dev.tasks++;
         const slot = this.slotOf(t.createdAt);
         this.firstSlot ??= slot;
-        this.arrivals.push({ slot, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
+        this.arrivals.push({ slot, ied: t.iedId, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
         // drift() only looks back windowSlots: drop older arrivals in chunks (cheap, bounded memory)
         const oldest = this.arrivals[0];
         if (oldest && oldest.slot < slot - 2 * this.windowSlots) {
@@ -226,20 +222,17 @@ export class TwinMirror {
     const from = Math.max(current - this.windowSlots, this.firstSlot ?? current);
     const slots = Math.max(0, current - from);
     const recent = this.arrivals.filter((a) => a.slot >= from && a.slot < current);
-    const n = s.ieds * slots;
-    const p = s.arrivals.probability;
-    const pHat = n > 0 ? recent.length / n : p;
-    const zP = n > 0 && p > 0 && p < 1 ? (pHat - p) / Math.sqrt((p * (1 - p)) / n) : 0;
-    const { min, max } = s.task.sizeMbit;
-    const mu = (min + max) / 2;
-    const sigma = (max - min) / Math.sqrt(12);
-    const meanSize = recent.length ? recent.reduce((a, r) => a + r.sizeMbit, 0) / recent.length : mu;
-    const zS = recent.length && sigma > 0 ? (meanSize - mu) / (sigma / Math.sqrt(recent.length)) : 0;
+    const stats = arrivalStats(recent, slots, s);
     const threshold = this.o.zThreshold ?? 4;
     const enough = recent.length >= (this.o.minTasks ?? 100);
     const reasons: string[] = [];
-    if (enough && Math.abs(zP) > threshold) reasons.push(`arrival probability ${pHat.toFixed(3)} vs ${p} (z = ${zP.toFixed(1)})`);
-    if (enough && Math.abs(zS) > threshold) reasons.push(`mean task size ${meanSize.toFixed(2)} Mbit vs ${mu} (z = ${zS.toFixed(1)})`);
+    const { arrivalProbability: ap, meanSizeMbit: size, meanDensity: density, meanDeadlineSeconds: deadline } = stats;
+    if (enough && Math.abs(ap.z) > threshold) reasons.push(`arrival probability ${ap.estimate.toFixed(3)} vs ${ap.scenario} (z = ${ap.z.toFixed(1)})`);
+    for (const [i, e] of Object.entries(stats.perIedArrivalProbability))
+      if (enough && slots >= 30 && Math.abs(e.z) > PER_IED_Z) reasons.push(`IED ${i} arrival probability ${e.estimate.toFixed(3)} vs ${e.scenario} (z = ${e.z.toFixed(1)})`);
+    if (enough && Math.abs(size.z) > threshold) reasons.push(`mean task size ${size.estimate.toFixed(2)} Mbit vs ${size.scenario} (z = ${size.z.toFixed(1)})`);
+    if (enough && Math.abs(density.z) > threshold) reasons.push(`mean density ${density.estimate.toFixed(4)} Gcycles/Mbit vs ${density.scenario} (z = ${density.z.toFixed(1)})`);
+    if (enough && Math.abs(deadline.z) > threshold) reasons.push(`mean deadline ${deadline.estimate.toFixed(2)} s vs ${deadline.scenario} (z = ${deadline.z.toFixed(1)})`);
     const edgeGpuGHz: Record<string, { estimate: number; scenario: number; busySlots: number }> = {};
     const trainedF = perServer(s.edge.gpuGHz, s.edgeServers);
     for (const [m, list] of this.served) {
@@ -261,8 +254,7 @@ export class TwinMirror {
       reasons,
       windowSlots: slots,
       tasks: recent.length,
-      arrivalProbability: { estimate: pHat, scenario: p, z: zP },
-      meanSizeMbit: { estimate: meanSize, scenario: mu, z: zS },
+      ...stats,
       lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
       edgeGpuGHz,
       uplink,
@@ -273,6 +265,7 @@ export class TwinMirror {
   recalibrated(): Scenario {
     const d = this.drift();
     const s = structuredClone(this.o.scenario) as Scenario;
+    // one arrival probability for the fleet (the scenario format has no per-IED rates; /twin/drift shows them)
     s.arrivals.probability = Math.min(1, Math.max(0, Number(d.arrivalProbability.estimate.toFixed(4))));
     // edge servers measured on enough busy slots take their measured rate
     const rates = Array.from(perServer(s.edge.gpuGHz, s.edgeServers));
