@@ -1,7 +1,7 @@
 /**
  * Training throughput at 50 IEDs × 5 edge servers, batch 64, per available backend:
  * environment steps/s while training (acting through the actors), AMARL gradient updates/s with the
- * split between critic and actor steps, every algorithm's update round, peak memory, and the
+ * split between critic and actor steps, every algorithm's update round (and AMARL's with GRU actors), peak memory, and the
  * vectorization question: stacked per-agent layers (one batched matmul) vs a JS loop of per-agent
  * matmuls.
  */
@@ -72,12 +72,13 @@ async function benchBackend(backend: BackendChoice, episodes: number) {
   amarl.dispose();
   // every algorithm's update round (its own number of gradient steps)
   const rounds: Record<string, { msPerRound: number; gradientStepsPerRound: number }> = {};
-  for (const algo of ALGORITHMS) {
-    const learner = createLearner(algo, I, D, A, 1, algo === 'amarl' ? { warmupEpisodes: 1 } : {});
+  const variants = [...ALGORITHMS.map((algo) => ({ name: algo as string, algo, config: algo === 'amarl' ? { warmupEpisodes: 1 } : {} })), { name: 'amarl (gru actors)', algo: 'amarl' as const, config: { warmupEpisodes: 1, actor: 'gru' } }];
+  for (const { name, algo, config } of variants) {
+    const learner = createLearner(algo, I, D, A, 1, config);
     for (let e = 0; e < 2; e++) learner.observe(collectEpisode(env, 50 + e, (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize).record);
     learner.update();
     const [stats, ms] = time(() => learner.update());
-    rounds[algo] = { msPerRound: ms, gradientStepsPerRound: stats?.steps ?? 0 };
+    rounds[name] = { msPerRound: ms, gradientStepsPerRound: stats?.steps ?? 0 };
     learner.dispose();
   }
   return {

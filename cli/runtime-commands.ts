@@ -137,6 +137,48 @@ export function parseIds(text: string, count: number): number[] {
   return [...ids].sort((x, y) => x - y);
 }
 
+interface TwinCliOptions {
+  window: string;
+  run?: string;
+  models: string;
+  retrainEpisodes: string;
+  margin: string;
+  onDrift?: boolean;
+  every: string;
+  registry?: string;
+  deployKey?: string;
+  modelSet: string;
+  running?: string;
+  ieds?: string;
+  canary: string;
+  canaryWindow: string;
+  maxDrop: string;
+  minTasks: string;
+}
+
+/** The automatic deployment the twin's flags ask for (undefined: export only), checked before anything starts. */
+export function twinDeployPlan(o: TwinCliOptions, plantIeds: number, env: NodeJS.ProcessEnv = process.env) {
+  if (!o.registry) return undefined;
+  if (!o.run) throw new UsageError('--registry needs --run (there is nothing to promote without retraining)');
+  if (!o.deployKey) throw new UsageError('--registry needs --deploy-key: promoted model sets are signed before they are published');
+  if (!o.running) throw new UsageError('--registry needs --running <version>: the version the gateways run now, to roll back to');
+  const token = env.GMEL_REGISTRY_TOKEN;
+  if (!token) throw new UsageError('--registry needs $GMEL_REGISTRY_TOKEN: the registry refuses writes without it');
+  const fraction = Number(o.canary);
+  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--canary must be in (0, 1], got "${o.canary}"`);
+  let privateKeyPem: string;
+  try {
+    privateKeyPem = readFileSync(o.deployKey, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--deploy-key ${o.deployKey}: ${(err as Error).message}`);
+  }
+  return {
+    privateKeyPem, registry: o.registry, token, modelSet: o.modelSet, runningVersion: o.running,
+    iedIds: o.ieds ? parseIds(o.ieds, plantIeds) : Array.from({ length: plantIeds }, (_, i) => i),
+    canaryFraction: fraction, windowMs: Number(o.canaryWindow) * 1000, maxDropPp: Number(o.maxDrop), minTasks: Number(o.minTasks),
+  };
+}
+
 /** `gmel twin`: the twin's mirror of a running plant, with its HTTP face. */
 export function registerTwin(program: Command): void {
   common(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario)'))
@@ -147,8 +189,18 @@ export function registerTwin(program: Command): void {
     .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
     .option('--on-drift', 'retrain by itself when drift is reported')
     .option('--every <minutes>', 'retrain on a schedule (0 = never)', '0')
-    .action(async (o: Common & { window: string; run?: string; models: string; retrainEpisodes: string; margin: string; onDrift?: boolean; every: string }) => {
+    .option('--registry <url>', 'after a promotion: sign, publish here ($GMEL_REGISTRY_TOKEN) and roll out over the air')
+    .option('--deploy-key <file>', 'Ed25519 private key (PEM) that signs promoted model sets (gmel deploy keygen)')
+    .option('--model-set <name>', 'model set name in the registry', 'gmel2024-amarl')
+    .option('--running <version>', 'the version the gateways run now (the first rollback target)')
+    .option('--ieds <list>', 'IEDs to roll out to, e.g. 0-49 (default: every IED of the scenario)')
+    .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
+    .option('--canary-window <s>', 'seconds to watch the canaries', '60')
+    .option('--max-drop <pp>', 'largest tolerated canary completion drop below the twin\'s prediction, points', '5')
+    .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
+    .action(async (o: Common & TwinCliOptions) => {
       const scenario = loadScenario(o.scenario, parseSets(o.set));
+      const deployPlan = twinDeployPlan(o, scenario.ieds);
       const logger = pino({ level: o.logLevel, base: { twin: true } });
       const { connectMqtt } = await import('../core/live/mqtt.ts');
       const { TwinMirror } = await import('../twin/live/mirror.ts');
@@ -156,8 +208,9 @@ export function registerTwin(program: Command): void {
       const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-twin-${process.pid}`, device: { kind: 'twin', id: 'mirror' }, ...auth(o) });
       const mirror = await TwinMirror.create(mqtt, { scenario, epochMs: Number(o.epochMs), now: () => Date.now(), windowSlots: Number(o.window) });
       const { Retrainer } = await import('../twin/live/retrainer.ts');
+      const deploy = deployPlan ? { ...deployPlan, mqtt, logger } : undefined;
       const retrainer = o.run
-        ? new Retrainer({ mirror, incumbentRun: o.run, modelSetDir: o.models, workDir: 'runs/twin', episodes: Number(o.retrainEpisodes), marginPp: Number(o.margin), onDrift: o.onDrift ?? false, everyMs: Number(o.every) * 60_000, log: (line) => logger.info(line) })
+        ? new Retrainer({ mirror, incumbentRun: o.run, modelSetDir: o.models, workDir: 'runs/twin', episodes: Number(o.retrainEpisodes), marginPp: Number(o.margin), onDrift: o.onDrift ?? false, everyMs: Number(o.every) * 60_000, log: (line) => logger.info(line), ...(deploy ? { deploy } : {}) })
         : undefined;
       const app = buildTwinApp(mirror, retrainer);
       logger.info({ address: await app.listen({ port: Number(o.httpPort), host: '127.0.0.1' }) }, 'twin');
