@@ -25,6 +25,13 @@ interface UpOptions {
   caFile?: string;
   logLevel: string;
   httpPort?: string;
+  plantSet: string[];
+  run?: string;
+  onDrift?: boolean;
+  retrainEpisodes: string;
+  margin: string;
+  retrainEvery: string;
+  retrainInto: string;
 }
 
 function line(k: KpiSnapshot, elapsed: number): string {
@@ -50,6 +57,13 @@ export function registerUp(program: Command): void {
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
     .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
+    .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--run <dir>', 'the training run the model set came from: enables the twin\'s retraining cycle')
+    .option('--on-drift', 'with --run: retrain when the twin reports drift, and switch to a promoted version')
+    .option('--retrain-episodes <n>', 'fine-tuning episodes per cycle', '50')
+    .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
+    .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
+    .option('--retrain-into <dir>', 'model set that promoted versions are exported into', 'runs/twin/models')
     .action(async (opts: UpOptions) => {
       if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
       const duration = opts.duration === undefined ? undefined : Number(opts.duration);
@@ -57,6 +71,9 @@ export function registerUp(program: Command): void {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
       const scenario = loadScenario(opts.scenario, parseSets(opts.set));
+      const plantSets = parseSets(opts.plantSet);
+      const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
+      if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
       const { startPlant } = await import('../twin/live/plant.ts');
       const { buildApp } = await import('../core/live/observability.ts');
@@ -66,7 +83,9 @@ export function registerUp(program: Command): void {
         ...(opts.username !== undefined ? { username: opts.username } : {}),
         ...(opts.password !== undefined ? { password: opts.password } : {}),
         ...(opts.caFile !== undefined ? { ca: (await import('node:fs')).readFileSync(opts.caFile, 'utf8') } : {}),
+        ...(emulated ? { emulatorScenario: emulated } : {}),
       });
+      const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
       const http = opts.httpPort === undefined ? undefined : buildApp({
         registry: plant.gateway.registry,
         more: Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])),
@@ -79,6 +98,7 @@ export function registerUp(program: Command): void {
         const { registerTwinRoutes } = await import('../twin/live/twin-app.ts');
         const { registerDashboard } = await import('../twin/live/dashboard.ts');
         registerTwinRoutes(http, plant.mirror);
+        if (retrainer) (await import('../twin/live/twin-app.ts')).registerRetrainRoutes(http, retrainer);
         registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror });
         console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
       }
@@ -96,10 +116,11 @@ export function registerUp(program: Command): void {
         finishing = true;
         if (timer) clearInterval(timer);
         const announced = plant.emulator.announced;
+        await retrainer?.stop();
         await plant.stop(drain);
         await http?.close();
         const k = plant.kpi.snapshot();
-        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift() }));
+        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
         else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
         process.exit(0);
       };
@@ -107,4 +128,18 @@ export function registerUp(program: Command): void {
       process.once('SIGTERM', () => void finish(false));
       if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
     });
+}
+
+/** The twin's retraining cycle inside `gmel up`: promoted versions replace the gateway's model directly. */
+async function localRetrainer(opts: UpOptions, plant: import('../twin/live/plant.ts').RunningPlant, scenario: import('../core/scenario/schema.ts').Scenario, logger: pino.Logger) {
+  const { Retrainer } = await import('../twin/live/retrainer.ts');
+  const { loadModelHandle } = await import('../runtime-ied/model-loader.ts');
+  const episodes = Number(opts.retrainEpisodes);
+  if (!(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--retrain-episodes must be a positive integer, got "${opts.retrainEpisodes}"`);
+  const ieds = Array.from({ length: scenario.ieds }, (_, i) => i);
+  return new Retrainer({
+    mirror: plant.mirror, incumbentRun: opts.run as string, modelSetDir: opts.retrainInto, workDir: 'runs/twin', episodes, marginPp: Number(opts.margin),
+    onDrift: opts.onDrift ?? false, everyMs: Number(opts.retrainEvery) * 60_000, log: (l) => logger.warn({ twin: true }, l),
+    applyLocally: async (dir) => plant.gateway.swapModel(await loadModelHandle(dir, scenario, ieds, opts.engine as 'node' | 'web')),
+  });
 }

@@ -54,11 +54,16 @@ export interface RetrainerOptions {
   readonly checkEveryMs?: number;
   readonly log: (line: string) => void;
   readonly deploy?: AutoDeploy;
+  /**
+   * Without `deploy`: switch the gateways of this process to a promoted version directly (gmel up,
+   * where the one gateway runtime is in the same process; no registry, no canary).
+   */
+  readonly applyLocally?: (versionDir: string) => Promise<void>;
 }
 
 export class Retrainer {
   running: Promise<RetrainReport> | undefined;
-  readonly history: (RetrainReport & { reason: string; at: string; rollout?: RolloutReport })[] = [];
+  readonly history: (RetrainReport & { reason: string; at: string; rollout?: RolloutReport; appliedLocally?: boolean })[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private incumbent: string;
   private runningVersion: string | undefined;
@@ -110,7 +115,14 @@ export class Retrainer {
             this.o.log(`the twin now judges drift against the scenario ${exported.version} was trained on`);
           }
         }
-        this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}) });
+        let appliedLocally = false;
+        if (report.promoted && exported && !d && this.o.applyLocally) {
+          await this.o.applyLocally(exported.dir);
+          this.o.mirror.retarget(scenario);
+          appliedLocally = true;
+          this.o.log(`switched to ${exported.version}; the twin now judges drift against the scenario it was trained on`);
+        }
+        this.history.push({ ...report, reason, at: new Date().toISOString(), ...(rollout ? { rollout } : {}), ...(appliedLocally ? { appliedLocally } : {}) });
         if (report.promoted && (!rollout || rollout.outcome === 'promoted')) this.incumbent = report.candidateRun;
         return report;
       })

@@ -23,17 +23,20 @@ export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): vo
   app.get('/twin/scenario', async () => mirror.recalibrated());
 }
 
+/** POST /twin/retrain (202, or 409 while a cycle runs) and GET /twin/retrain (running, history). */
+export function registerRetrainRoutes(app: FastifyInstance, retrainer: Retrainer): void {
+  app.post('/twin/retrain', async (_req, reply) => {
+    if (retrainer.running) return reply.code(409).send({ error: 'a retraining cycle is running' });
+    retrainer.trigger('on demand').catch(() => {}); // the outcome lands in GET /twin/retrain
+    return reply.code(202).send({ started: true });
+  });
+  app.get('/twin/retrain', async () => ({ running: Boolean(retrainer.running), history: retrainer.history, failures: retrainer.failures }));
+}
+
 export function buildTwinApp(mirror: TwinMirror, retrainer?: Retrainer): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ ok: true, lagMs: mirror.drift().lagMs }));
   registerTwinRoutes(app, mirror);
-  if (retrainer) {
-    app.post('/twin/retrain', async (_req, reply) => {
-      if (retrainer.running) return reply.code(409).send({ error: 'a retraining cycle is running' });
-      retrainer.trigger('on demand').catch(() => {}); // the outcome lands in GET /twin/retrain
-      return reply.code(202).send({ started: true });
-    });
-    app.get('/twin/retrain', async () => ({ running: Boolean(retrainer.running), history: retrainer.history }));
-  }
+  if (retrainer) registerRetrainRoutes(app, retrainer);
   return app;
 }
