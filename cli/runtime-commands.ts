@@ -181,7 +181,7 @@ export function twinDeployPlan(o: TwinCliOptions, plantIeds: number, env: NodeJS
 
 /** `gmel twin`: the twin's mirror of a running plant, with its HTTP face. */
 export function registerTwin(program: Command): void {
-  common(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario)'))
+  common(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario; dashboard at /)'))
     .option('--window <slots>', 'slots in the estimation window', '300')
     .option('--run <dir>', 'the AMARL run the live actors came from (enables retraining)')
     .option('--models <dir>', 'model set that promoted candidates are exported into', 'models/gmel2024-amarl')
@@ -213,6 +213,10 @@ export function registerTwin(program: Command): void {
         ? new Retrainer({ mirror, incumbentRun: o.run, modelSetDir: o.models, workDir: 'runs/twin', episodes: Number(o.retrainEpisodes), marginPp: Number(o.margin), onDrift: o.onDrift ?? false, everyMs: Number(o.every) * 60_000, log: (line) => logger.info(line), ...(deploy ? { deploy } : {}) })
         : undefined;
       const app = buildTwinApp(mirror, retrainer);
+      // the operator's dashboard at / (KPIs from the same telemetry, the twin's verdict, the last cycle and rollout)
+      const { KpiMonitor } = await import('../twin/live/kpi.ts');
+      const { registerDashboard } = await import('../twin/live/dashboard.ts');
+      registerDashboard(app, { kpi: await KpiMonitor.create(mqtt), mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
       logger.info({ address: await app.listen({ port: Number(o.httpPort), host: '127.0.0.1' }) }, 'twin');
       const stop = () => void app.close().then(() => mqtt.endAsync()).then(() => process.exit(0));
       process.once('SIGINT', stop);

@@ -99,7 +99,7 @@ export function registerUp(program: Command): void {
         const { registerDashboard } = await import('../twin/live/dashboard.ts');
         registerTwinRoutes(http, plant.mirror);
         if (retrainer) (await import('../twin/live/twin-app.ts')).registerRetrainRoutes(http, retrainer);
-        registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror });
+        registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
         console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
       }
       if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);

@@ -1,5 +1,5 @@
-// `gmel edge` and `gmel ied` as separate processes: they connect, serve /healthz and /metrics, and stop
-// cleanly on SIGTERM.
+// `gmel edge`, `gmel ied` and `gmel twin` as separate processes: they connect, serve /healthz and
+// /metrics (the twin: its routes and the dashboard), and stop cleanly on SIGTERM.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -30,5 +30,19 @@ t.test('separate runtime processes', { timeout: 60_000 }, async (t) => {
     const code = await new Promise((r) => child.once('exit', (c) => r(c)));
     t.equal(code, 0, `${args[0]}: clean exit on SIGTERM`);
   }
+  // the twin process: its drift report and the operator's dashboard
+  const port = await freePort();
+  const twin = spawn(process.execPath, [bin, 'twin', '--broker', broker.url, '--http-port', String(port), '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let drift: Record<string, unknown> | undefined;
+  for (let k = 0; k < 100 && !drift; k++) {
+    await new Promise((r) => setTimeout(r, 150));
+    drift = await fetch(`http://127.0.0.1:${port}/twin/drift`).then((r) => r.json() as Promise<Record<string, unknown>>, () => undefined);
+  }
+  t.equal(drift?.drift, false, 'twin: /twin/drift answers (nothing seen, no drift)');
+  t.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /Twin vs live/, 'twin: the dashboard page');
+  const api = (await (await fetch(`http://127.0.0.1:${port}/api/dashboard`)).json()) as { kpi: unknown; twin: unknown };
+  t.ok(api.kpi && api.twin, 'twin: /api/dashboard has KPIs and the twin verdict');
+  twin.kill('SIGTERM');
+  t.equal(await new Promise((r) => twin.once('exit', (c) => r(c))), 0, 'twin: clean exit on SIGTERM');
   await broker.close();
 });

@@ -24,7 +24,12 @@ t.test('the dashboard shows the live plant', { skip: existsSync(CHROMIUM) ? fals
   await operator.publishAsync(topics.desiredModel(2), encode('desiredModel', { v: 1, iedId: 2, modelSet: 'plant', version: 'v9', registry: 'http://registry', at: Date.now() }), { qos: 1, retain: true });
   await operator.publishAsync(topics.reportedModel(2), encode('reportedModel', { v: 1, iedId: 2, version: 'v8', state: 'running', at: Date.now() }), { qos: 1, retain: true });
   const app = Fastify();
-  const dashboard = registerDashboard(app, { kpi: plant.kpi, mirror: plant.mirror, rollout: () => ({ outcome: 'promoted', canaries: [0] }) });
+  const cycle = {
+    candidateRun: 'runs/twin/candidate-1', incumbent: 0.52, candidate: 0.843, promoted: true, exported: { dir: 'x', version: 'amarl-e40-abc' }, seconds: 3,
+    reason: 'drift: edge server 1 GPU 0.50 GHz vs 15', at: '2026-11-29T06:00:00.000Z',
+    rollout: { outcome: 'promoted' as const, canaries: [0], canaryCompletion: 1, reference: 'twin prediction' as const, referenceCompletion: 0.838, canaryTasks: 14, canaryDecisions: 14, decisionErrors: 0, reason: 'canary 100.0% vs twin prediction 83.8%', timeline: [] },
+  };
+  const dashboard = registerDashboard(app, { kpi: plant.kpi, mirror: plant.mirror, lastCycle: () => cycle });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -41,7 +46,7 @@ t.test('the dashboard shows the live plant', { skip: existsSync(CHROMIUM) ? fals
     const row = page.locator('#models tr', { hasText: 'ied-2' });
     t.match((await row.textContent()) ?? '', /v9.*v8/, 'desired v9 vs reported v8 for IED 2');
     t.equal(await row.getAttribute('class'), 'mismatch', 'a gateway not yet on its desired version is highlighted');
-    t.match((await page.textContent('#rollout')) ?? '', /promoted/);
+    t.match((await page.textContent('#rollout')) ?? '', /drift: edge server 1.*candidate 84\.3 % vs incumbent 52\.0 %.*promoted amarl-e40-abc.*rollout promoted: canary 100\.0% vs twin prediction 83\.8%/, 'the last retraining cycle and its rollout');
     t.ok((await page.locator('#plot-completion polyline').count()) === 1, 'completion plotted');
     t.ok((await page.locator('#plot-latency polyline').count()) === 2, 'latency p50 and p99 plotted');
     const shot = join(mkdtempSync(join(tmpdir(), 'gmel-dash-')), 'dashboard.png');

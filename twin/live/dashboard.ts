@@ -6,7 +6,8 @@
  * | live KPIs        | KpiMonitor (completion, latency p50/p99, drops, decisions/s)  |
  * | twin vs live     | TwinMirror's drift report: live p̂, task size, uplink ρ vs trained |
  * | model versions   | desired vs reported version per IED (retained topics)         |
- * | rollout          | the last rollout report handed to the dashboard, if any       |
+ * | retraining       | the twin's last cycle: why, candidate vs incumbent, promotion, |
+ * |                  | and its rollout (canary verdict) or local switch               |
  * | plots            | completion rate and latency p50/p99 over the last 10 minutes  |
  *
  * The plots are drawn by a few lines of SVG in the page itself (a note, as the brief asks): the page
@@ -15,12 +16,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { KpiMonitor } from './kpi.ts';
 import type { TwinMirror } from './mirror.ts';
+import type { RetrainCycle } from './retrainer.ts';
 
 export interface DashboardSources {
   readonly kpi: KpiMonitor;
   readonly mirror: TwinMirror;
-  /** the latest rollout report, if a rollout ran in this process */
-  readonly rollout?: () => unknown;
+  /** the twin's latest retraining cycle (with its rollout), if a retrainer runs in this process */
+  readonly lastCycle?: () => RetrainCycle | undefined;
   readonly title?: string;
 }
 
@@ -44,7 +46,7 @@ export function registerDashboard(app: FastifyInstance, src: DashboardSources): 
       .filter(([id]) => id.startsWith('ied-') && /^ied-\d+$/.test(id))
       .map(([id, d]) => ({ id, online: d.online, desired: d.desiredModel ?? null, reported: d.reportedModel ?? null, tasks: d.tasks, completed: d.completed, dropped: d.dropped }))
       .sort((a, b) => Number(a.id.slice(4)) - Number(b.id.slice(4)));
-    return { at: Date.now(), kpi: src.kpi.snapshot(), twin: src.mirror.drift(), devices, edges: Object.fromEntries(src.mirror.edges), rollout: src.rollout?.() ?? null, history };
+    return { at: Date.now(), kpi: src.kpi.snapshot(), twin: src.mirror.drift(), devices, edges: Object.fromEntries(src.mirror.edges), cycle: src.lastCycle?.() ?? null, history };
   });
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page(src.title ?? 'GMEL edge')));
   return { stop: () => clearInterval(timer) };
@@ -74,7 +76,7 @@ svg{width:100%;height:140px;background:#fff}
     <div>drops local/uplink/edge <span id="drops">–</span></div>
     <div>decisions/s <span id="dps">–</span></div></div>
   <div class="card"><h2>Twin vs live</h2><div id="twin">–</div></div>
-  <div class="card"><h2>Rollout</h2><div id="rollout">no rollout in this process</div></div>
+  <div class="card"><h2>Retraining and rollout</h2><div id="rollout">no retraining cycle yet</div></div>
   <div class="card"><h2>Completion rate over time</h2><svg id="plot-completion" viewBox="0 0 300 100" preserveAspectRatio="none"></svg></div>
   <div class="card"><h2>Latency p50 / p99 over time (s)</h2><svg id="plot-latency" viewBox="0 0 300 100" preserveAspectRatio="none"></svg></div>
   <div class="card"><h2>Model versions (desired / reported)</h2><table><thead><tr><th>IED</th><th>desired</th><th>reported</th><th>online</th></tr></thead><tbody id="models"></tbody></table></div>
@@ -101,7 +103,11 @@ async function refresh(){
       + ' (z '+t.arrivalProbability.z.toFixed(1)+'); mean size '+t.meanSizeMbit.estimate.toFixed(1)+' vs '+t.meanSizeMbit.scenario+' Mbit'
       + '; uplinks at '+(t.uplink.fleet.samples?(100*t.uplink.fleet.ratio).toFixed(0)+'% of the scenario&#39;s rate ('+t.uplink.fleet.samples+' uploads)':'–')
       + (t.reasons.length?'<br>'+t.reasons.map(esc).join('<br>'):'') + '<br>lag '+(isFinite(t.lagMs)?t.lagMs+' ms':'–');
-    if(d.rollout) document.getElementById('rollout').textContent = JSON.stringify(d.rollout);
+    const c = d.cycle;
+    if(c) document.getElementById('rollout').innerHTML = esc(c.at)+': '+esc(c.reason)
+      + '<br>candidate '+(100*c.candidate).toFixed(1)+' % vs incumbent '+(100*c.incumbent).toFixed(1)+' % on the recalibrated simulator: '
+      + (c.promoted?'promoted '+esc(c.exported?c.exported.version:''):'kept the incumbent')
+      + (c.rollout?'<br>rollout <b>'+esc(c.rollout.outcome)+'</b>: '+esc(c.rollout.reason):c.appliedLocally?'<br>switched in this process':'');
     document.getElementById('models').innerHTML = d.devices.map(v=>'<tr class="'+(v.desired&&v.desired!==v.reported?'mismatch':'')+'"><td>'+esc(v.id)+'</td><td>'+esc(v.desired??'–')+'</td><td>'+esc(v.reported??'–')+'</td><td>'+(v.online?'yes':'–')+'</td></tr>').join('');
     const h = d.history;
     document.getElementById('plot-completion').innerHTML = line(h.map(s=>s.completion),1,'#1f77b4');

@@ -61,9 +61,12 @@ export interface RetrainerOptions {
   readonly applyLocally?: (versionDir: string) => Promise<void>;
 }
 
+/** One finished cycle: the retraining report, why it ran, and what happened to a promoted version. */
+export type RetrainCycle = RetrainReport & { reason: string; at: string; rollout?: RolloutReport; appliedLocally?: boolean };
+
 export class Retrainer {
   running: Promise<RetrainReport> | undefined;
-  readonly history: (RetrainReport & { reason: string; at: string; rollout?: RolloutReport; appliedLocally?: boolean })[] = [];
+  readonly history: RetrainCycle[] = [];
   private timers: ReturnType<typeof setInterval>[] = [];
   private incumbent: string;
   private runningVersion: string | undefined;
