@@ -13,6 +13,7 @@ import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
 import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
 import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
+import onnxProto from 'onnx-proto';
 import { topics } from '../../protocol/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
@@ -80,4 +81,16 @@ t.test('a model that does not fit, or was tampered with, is refused with the rea
   writeFileSync(file, bytes);
   await t.rejects(loadModelHandle(dir, scenario, [0, 1, 2], 'node'), /ied-2\.onnx has sha256 .* \(tampered or corrupt\)/);
   await t.rejects(loadModelHandle(join(dir, 'nope'), scenario, [0], 'node'), /no model set here/);
+  // a recurrent graph missing its state output, or with state widths that disagree
+  const f = (n: number) => new Float32Array(n);
+  const gru = actorToOnnx({
+    kind: 'gru', encoder: { kernel: f(40), bias: f(2), inputs: 20, outputs: 2, activation: 'relu' },
+    cell: { inputs: 2, hidden: 2, Wz: f(4), Wr: f(4), Wh: f(4), Uz: f(4), Ur: f(4), Uh: f(4), bz: f(2), br: f(2), bh: f(2) },
+    head: { kernel: f(12), bias: f(6), inputs: 2, outputs: 6, activation: 'linear' },
+  }, { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
+  t.equal((await createActorSession(gru, 'node', { inputs: 20, actions: 6 })).hiddenSize, 2, 'a whole GRU graph loads');
+  const model = onnxProto.onnx.ModelProto.decode(gru);
+  const graph = model.graph as onnxProto.onnx.GraphProto;
+  graph.output = graph.output.filter((o) => o.name !== 'h_next');
+  await t.rejects(createActorSession(onnxProto.onnx.ModelProto.encode(model).finish(), 'node', { inputs: 20, actions: 6 }), /needs both an "h" input and an "h_next" output/);
 });
