@@ -9,7 +9,8 @@
  * | deadline                  |                                      | scenario's uniform range            |
  *
  * Fleet and task statistics alarm at |z| > 4 (a false alarm about once in 16,000 windows each); the
- * per-IED ones at |z| > 5 because there are I of them (50 × 5.7e-7: about once in 35,000 windows).
+ * per-IED ones at |z| > 5 because there are I of them (50 × 5.7e-7: about once in 35,000 windows), and
+ * only while at most half of the IEDs are off (when most are, the fleet's alarm already says it).
  */
 import type { Scenario } from '../../core/scenario/schema.ts';
 
