@@ -11,6 +11,8 @@
  * |           | those tasks' outcomes                                                                 |
  * | promote   | healthy: desire the new version for every other IED and wait for their reports        |
  * | rollback  | unhealthy: desire the old version for the canaries again and wait for their reports   |
+ * | abort     | an error on the way (broker, the twin's prediction): every IED already sent the new   |
+ * |           | version is desired back on the old one; the report says why                           |
  *
  * Healthy means all of:
  * - at least minTasks canary outcomes seen;
@@ -107,7 +109,6 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutReport> {
     }
   };
   o.mqtt.on('message', onMessage);
-  await o.mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions, ...o.iedIds.map((i) => topics.reportedModel(i))], { qos: 1 });
   const desire = async (ieds: readonly number[], version: string) => {
     for (const i of ieds)
       await o.mqtt.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version, registry: o.registry, at: Date.now() }), { qos: 1, retain: true });
@@ -136,39 +137,63 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutReport> {
     };
   };
 
-  mark(`canary: ${o.toVersion} for IEDs ${canaries.join(',')}`);
-  await desire(canaries, o.toVersion);
-  const canaryProblem = await awaitReports(canaries, o.toVersion);
-  if (canaryProblem) {
-    await desire(canaries, o.fromVersion);
-    await awaitReports(canaries, o.fromVersion);
-    return finish('aborted', canaryProblem);
+  // IEDs that were sent the new version: an error mid-rollout puts them back on the old one
+  let touched: readonly number[] = [];
+  const stages = async (): Promise<RolloutReport> => {
+    await o.mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions, ...o.iedIds.map((i) => topics.reportedModel(i))], { qos: 1 });
+    mark(`canary: ${o.toVersion} for IEDs ${canaries.join(',')}`);
+    touched = canaries;
+    await desire(canaries, o.toVersion);
+    const canaryProblem = await awaitReports(canaries, o.toVersion);
+    if (canaryProblem) {
+      await desire(canaries, o.fromVersion);
+      await awaitReports(canaries, o.fromVersion);
+      return finish('aborted', canaryProblem);
+    }
+    if (o.predictCompletion) {
+      predicted = await o.predictCompletion(canaries);
+      mark(`twin predicts ${(100 * predicted).toFixed(1)}% completion for the canaries`);
+    }
+    mark(`observe ${o.windowMs} ms`);
+    observing = true;
+    await new Promise((r) => setTimeout(r, o.windowMs));
+    observing = false;
+    for (const until = Date.now() + (o.drainMs ?? 3000); watched.size > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+    const canaryRate = rate(counts.canary);
+    const errorRate = decisions.total > 0 ? decisions.errors / decisions.total : 0;
+    const problems: string[] = [];
+    if (counts.canary.done < o.minTasks) problems.push(`only ${counts.canary.done} canary outcomes (need ${o.minTasks})`);
+    if (errorRate > (o.maxDecisionErrorRate ?? 0.02)) problems.push(`${decisions.errors} of ${decisions.total} canary decisions were errors`);
+    if (canaryRate < referenceRate() - o.maxDropPp / 100) problems.push(`completion more than ${o.maxDropPp} points below the ${reference}`);
+    const healthy = problems.length === 0;
+    const verdict = `canary ${(100 * canaryRate).toFixed(1)}% (${counts.canary.done} tasks, ${decisions.errors}/${decisions.total} decision errors) vs ${reference} ${(100 * referenceRate()).toFixed(1)}%${reference === 'live fleet' ? ` (${counts.reference.done})` : ''}${healthy ? '' : `: ${problems.join('; ')}`}`;
+    if (!healthy) {
+      mark(`rollback: ${verdict}`);
+      await desire(canaries, o.fromVersion);
+      const back = await awaitReports(canaries, o.fromVersion);
+      return finish('rolled-back', back ? `${verdict}; ${back}` : verdict);
+    }
+    mark(`promote: ${verdict}`);
+    touched = o.iedIds;
+    await desire(rest, o.toVersion);
+    const promoted = await awaitReports(rest, o.toVersion);
+    return finish(promoted ? 'aborted' : 'promoted', promoted ?? verdict);
+  };
+  try {
+    return await stages();
+  } catch (err) {
+    const reason = `error during the rollout: ${(err as Error).message}`;
+    let back = '';
+    try {
+      if (touched.length > 0) {
+        await desire(touched, o.fromVersion);
+        back = `; IEDs ${touched.join(',')} desired back on ${o.fromVersion}`;
+      }
+    } catch (again) {
+      back = `; could not desire ${o.fromVersion} again: ${(again as Error).message}`;
+    }
+    return finish('aborted', reason + back);
+  } finally {
+    o.mqtt.removeListener('message', onMessage);
   }
-  if (o.predictCompletion) {
-    predicted = await o.predictCompletion(canaries);
-    mark(`twin predicts ${(100 * predicted).toFixed(1)}% completion for the canaries`);
-  }
-  mark(`observe ${o.windowMs} ms`);
-  observing = true;
-  await new Promise((r) => setTimeout(r, o.windowMs));
-  observing = false;
-  for (const until = Date.now() + (o.drainMs ?? 3000); watched.size > 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
-  const canaryRate = rate(counts.canary);
-  const errorRate = decisions.total > 0 ? decisions.errors / decisions.total : 0;
-  const problems: string[] = [];
-  if (counts.canary.done < o.minTasks) problems.push(`only ${counts.canary.done} canary outcomes (need ${o.minTasks})`);
-  if (errorRate > (o.maxDecisionErrorRate ?? 0.02)) problems.push(`${decisions.errors} of ${decisions.total} canary decisions were errors`);
-  if (canaryRate < referenceRate() - o.maxDropPp / 100) problems.push(`completion more than ${o.maxDropPp} points below the ${reference}`);
-  const healthy = problems.length === 0;
-  const verdict = `canary ${(100 * canaryRate).toFixed(1)}% (${counts.canary.done} tasks, ${decisions.errors}/${decisions.total} decision errors) vs ${reference} ${(100 * referenceRate()).toFixed(1)}%${reference === 'live fleet' ? ` (${counts.reference.done})` : ''}${healthy ? '' : `: ${problems.join('; ')}`}`;
-  if (!healthy) {
-    mark(`rollback: ${verdict}`);
-    await desire(canaries, o.fromVersion);
-    const back = await awaitReports(canaries, o.fromVersion);
-    return finish('rolled-back', back ? `${verdict}; ${back}` : verdict);
-  }
-  mark(`promote: ${verdict}`);
-  await desire(rest, o.toVersion);
-  const promoted = await awaitReports(rest, o.toVersion);
-  return finish(promoted ? 'aborted' : 'promoted', promoted ?? verdict);
 }

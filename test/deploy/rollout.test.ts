@@ -1,6 +1,7 @@
 // Staged rollout over the air: a good version passes its canary and is promoted to every gateway; a bad
 // one is caught by the canary's completion rate (against the rest of the fleet, or against the twin's
-// prediction) or by its decision errors, and rolled back, the other gateways never touched.
+// prediction) or by its decision errors, and rolled back, the other gateways never touched; an error on
+// the way aborts and puts the canaries back.
 import t from 'tap';
 import pino from 'pino';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -103,6 +104,14 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   t.equal(good.outcome, 'promoted', `good version: ${good.reason}`);
   t.same(gateways.map((g) => g.modelVersion), ['v2-good', 'v2-good'], 'every gateway runs the new version');
   t.ok(good.timeline.length >= 3, good.timeline.map((e) => e.event).join(' → '));
+
+  // an error on the way (the twin cannot predict): aborted, and the canaries go back to the running version
+  const failed = await runRollout({ ...common, fromVersion: 'v2-good', toVersion: 'v1', predictCompletion: () => Promise.reject(new Error('twin unavailable')) });
+  t.equal(failed.outcome, 'aborted');
+  t.match(failed.reason, /error during the rollout: twin unavailable; IEDs 0,1 desired back on v2-good/);
+  for (let k = 0; k < 100 && gateways.some((g) => g.modelVersion !== 'v2-good'); k++) await new Promise((r) => setTimeout(r, 100));
+  t.same(gateways.map((g) => g.modelVersion), ['v2-good', 'v2-good'], 'the canaries are back on the running version');
+  t.equal(operator.listenerCount('message'), 0, 'no rollout listener left behind');
 
   emulator.stop();
   for (const g of gateways) {
