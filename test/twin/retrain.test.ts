@@ -46,3 +46,22 @@ t.test('the twin retrains on demand over HTTP, one cycle at a time', { timeout: 
   await retrainer.stop();
   await app.close();
 });
+
+t.test('a drift that retraining cannot fix does not retrain again at once', { timeout: 180_000 }, async (t) => {
+  const { TwinMirror } = await import('../../twin/live/mirror.ts');
+  const { Retrainer } = await import('../../twin/live/retrainer.ts');
+  const root = mkdtempSync(join(tmpdir(), 'gmel-retrain-cooldown-'));
+  const scenario = loadScenario('gmel2024', { ieds: 4, episodeSlots: 40 });
+  const incumbent = join(root, 'incumbent');
+  await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 1, outDir: incumbent, episodes: 2 });
+  // a mirror that always reports the same drift
+  const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => Date.now() });
+  const report = mirror.drift();
+  mirror.drift = () => ({ ...report, drift: true, reasons: ['edge server 1 GPU 0.50 GHz vs 15 (test)'] });
+  const retrainer = new Retrainer({ mirror, incumbentRun: incumbent, modelSetDir: join(root, 'models'), workDir: join(root, 'work'), episodes: 1, marginPp: 100, onDrift: true, everyMs: 0, checkEveryMs: 100, driftCooldownMs: 60_000, log: () => {} });
+  for (let k = 0; k < 600 && retrainer.history.length === 0; k++) await new Promise((r) => setTimeout(r, 100));
+  t.equal(retrainer.history[0]?.promoted, false, 'the first cycle promotes nothing (margin 100 points)');
+  await new Promise((r) => setTimeout(r, 1500)); // fifteen more drift checks
+  t.equal(retrainer.history.length + (retrainer.running ? 1 : 0), 1, 'no second cycle during the cooldown');
+  await retrainer.stop();
+});

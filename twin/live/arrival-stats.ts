@@ -8,9 +8,12 @@
  * | mean size / density /     | mean of the k announced values       | (mean − μ) / (σ/√k), μ and σ of the |
  * | deadline                  |                                      | scenario's uniform range            |
  *
- * Fleet and task statistics alarm at |z| > 4 (a false alarm about once in 16,000 windows each); the
- * per-IED ones at |z| > 5 because there are I of them (50 × 5.7e-7: about once in 35,000 windows), and
- * only while at most half of the IEDs are off (when most are, the fleet's alarm already says it).
+ * Fleet and task statistics alarm at |z| > 4 (a false alarm about once in 16,000 windows each, under
+ * the normal approximation) and trigger retraining; the recalibrated scenario carries the fleet's p̂
+ * and, for a drifted task statistic, the range announced in the window. Per-IED rates are advisories
+ * (shown, never a retraining trigger: the scenario has one p, so retraining could not follow them) at
+ * |z| > 5, while at most half of the IEDs are off. At small p·slots the binomial tail is heavier than
+ * the normal one (p = 0.1 over 300 slots: about 4e-6 per IED), so expect an advisory now and then.
  */
 import type { Scenario } from '../../core/scenario/schema.ts';
 
@@ -44,23 +47,46 @@ export function uniformMeanZ(values: readonly number[], range: { readonly min: n
   return { estimate, scenario: mu, z };
 }
 
+/** The smallest and largest value announced in the window (what a recalibrated uniform range takes). */
+export interface ObservedRange {
+  readonly min: number;
+  readonly max: number;
+}
+
 export interface ArrivalStats {
   readonly arrivalProbability: Estimate;
   readonly perIedArrivalProbability: Readonly<Record<string, Estimate>>;
   readonly meanSizeMbit: Estimate;
   readonly meanDensity: Estimate;
   readonly meanDeadlineSeconds: Estimate;
+  readonly observed: { readonly sizeMbit?: ObservedRange; readonly densityGcyclesPerMbit?: ObservedRange; readonly deadlineSeconds?: ObservedRange };
+}
+
+function range(values: readonly number[]): ObservedRange | undefined {
+  if (values.length === 0) return undefined;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { min, max };
 }
 
 export function arrivalStats(recent: readonly Arrival[], slots: number, s: Scenario): ArrivalStats {
   const p = s.arrivals.probability;
   const perIed = new Array<number>(s.ieds).fill(0);
   for (const a of recent) if (a.ied < s.ieds) perIed[a.ied] = (perIed[a.ied] as number) + 1;
+  const size = recent.map((a) => a.sizeMbit);
+  const density = recent.map((a) => a.density);
+  const deadline = recent.map((a) => a.deadlineSeconds);
+  const observed = { sizeMbit: range(size), densityGcyclesPerMbit: range(density), deadlineSeconds: range(deadline) };
   return {
     arrivalProbability: bernoulliZ(recent.length, s.ieds * slots, p),
     perIedArrivalProbability: Object.fromEntries(perIed.map((c, i) => [String(i), bernoulliZ(c, slots, p)])),
-    meanSizeMbit: uniformMeanZ(recent.map((a) => a.sizeMbit), s.task.sizeMbit),
-    meanDensity: uniformMeanZ(recent.map((a) => a.density), s.task.densityGcyclesPerMbit),
-    meanDeadlineSeconds: uniformMeanZ(recent.map((a) => a.deadlineSeconds), s.task.deadlineSeconds),
+    meanSizeMbit: uniformMeanZ(size, s.task.sizeMbit),
+    meanDensity: uniformMeanZ(density, s.task.densityGcyclesPerMbit),
+    meanDeadlineSeconds: uniformMeanZ(deadline, s.task.deadlineSeconds),
+    observed: Object.fromEntries(Object.entries(observed).filter(([, r]) => r)) as ArrivalStats['observed'],
   };
 }

@@ -102,7 +102,7 @@ async function refresh(){
       + 'arrival p&#770; '+t.arrivalProbability.estimate.toFixed(3)+' vs trained '+t.arrivalProbability.scenario
       + ' (z '+t.arrivalProbability.z.toFixed(1)+'); mean size '+t.meanSizeMbit.estimate.toFixed(1)+' vs '+t.meanSizeMbit.scenario+' Mbit'
       + '; uplinks at '+(t.uplink.fleet.samples?(100*t.uplink.fleet.ratio).toFixed(0)+'% of the scenario&#39;s rate ('+t.uplink.fleet.samples+' uploads)':'–')
-      + (t.reasons.length?'<br>'+t.reasons.map(esc).join('<br>'):'') + '<br>lag '+(isFinite(t.lagMs)?t.lagMs+' ms':'–');
+      + (t.reasons.length?'<br>'+t.reasons.map(esc).join('<br>'):'') + (t.advisories.length?'<br><i>'+t.advisories.map(esc).join('<br>')+'</i>':'') + '<br>lag '+(isFinite(t.lagMs)?t.lagMs+' ms':'–');
     const c = d.cycle;
     if(c) document.getElementById('rollout').innerHTML = esc(c.at)+': '+esc(c.reason)
       + '<br>candidate '+(100*c.candidate).toFixed(1)+' % vs incumbent '+(100*c.incumbent).toFixed(1)+' % on the recalibrated simulator: '

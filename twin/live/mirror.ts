@@ -29,7 +29,7 @@ import { perServer } from '../../core/scenario/load.ts';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
-import { arrivalStats, PER_IED_Z, type Arrival, type Estimate } from './arrival-stats.ts';
+import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type Estimate } from './arrival-stats.ts';
 
 export interface MirrorOptions {
   readonly scenario: Scenario;
@@ -54,7 +54,10 @@ export interface DeviceView {
 
 export interface DriftReport {
   readonly drift: boolean;
+  /** why the plant is judged drifted (each one a retraining trigger) */
   readonly reasons: readonly string[];
+  /** what is off but cannot be retrained for (single IEDs' arrival rates) */
+  readonly advisories: readonly string[];
   readonly windowSlots: number;
   readonly tasks: number;
   readonly arrivalProbability: Estimate;
@@ -63,6 +66,8 @@ export interface DriftReport {
   readonly meanSizeMbit: Estimate;
   readonly meanDensity: Estimate;
   readonly meanDeadlineSeconds: Estimate;
+  /** the smallest and largest size, density and deadline announced in the window */
+  readonly observed: ArrivalStats['observed'];
   readonly lagMs: number;
   /** F̂_m (GHz) per edge server with enough busy slots, against the scenario's F_m */
   readonly edgeGpuGHz: Readonly<Record<string, { readonly estimate: number; readonly scenario: number; readonly busySlots: number }>>;
@@ -230,8 +235,9 @@ export class TwinMirror {
     if (enough && Math.abs(ap.z) > threshold) reasons.push(`arrival probability ${ap.estimate.toFixed(3)} vs ${ap.scenario} (z = ${ap.z.toFixed(1)})`);
     // a few IEDs off the trained rate (the worst three, then a count); when most are, the fleet's alarm says it
     const offIeds = Object.entries(stats.perIedArrivalProbability).filter(([, e]) => Math.abs(e.z) > PER_IED_Z).sort(([, a], [, b]) => Math.abs(b.z) - Math.abs(a.z));
+    const advisories: string[] = [];
     if (enough && slots >= 30 && offIeds.length > 0 && offIeds.length <= s.ieds / 2)
-      reasons.push(offIeds.slice(0, 3).map(([i, e]) => `IED ${i} arrival probability ${e.estimate.toFixed(3)} vs ${e.scenario} (z = ${e.z.toFixed(1)})`).join('; ') + (offIeds.length > 3 ? ` and ${offIeds.length - 3} more IEDs` : ''));
+      advisories.push(offIeds.slice(0, 3).map(([i, e]) => `IED ${i} arrival probability ${e.estimate.toFixed(3)} vs ${e.scenario} (z = ${e.z.toFixed(1)})`).join('; ') + (offIeds.length > 3 ? ` and ${offIeds.length - 3} more IEDs` : ''));
     if (enough && Math.abs(size.z) > threshold) reasons.push(`mean task size ${size.estimate.toFixed(2)} Mbit vs ${size.scenario} (z = ${size.z.toFixed(1)})`);
     if (enough && Math.abs(density.z) > threshold) reasons.push(`mean density ${density.estimate.toFixed(4)} Gcycles/Mbit vs ${density.scenario} (z = ${density.z.toFixed(1)})`);
     if (enough && Math.abs(deadline.z) > threshold) reasons.push(`mean deadline ${deadline.estimate.toFixed(2)} s vs ${deadline.scenario} (z = ${deadline.z.toFixed(1)})`);
@@ -254,6 +260,7 @@ export class TwinMirror {
     return {
       drift: reasons.length > 0,
       reasons,
+      advisories,
       windowSlots: slots,
       tasks: recent.length,
       ...stats,
@@ -269,6 +276,14 @@ export class TwinMirror {
     const s = structuredClone(this.o.scenario) as Scenario;
     // one arrival probability for the fleet (the scenario format has no per-IED rates; /twin/drift shows them)
     s.arrivals.probability = Math.min(1, Math.max(0, Number(d.arrivalProbability.estimate.toFixed(4))));
+    // a drifted task statistic: its uniform range becomes the range announced in the window
+    const threshold = this.o.zThreshold ?? 4;
+    const enough = d.tasks >= (this.o.minTasks ?? 100);
+    const ranges = [['sizeMbit', d.meanSizeMbit], ['densityGcyclesPerMbit', d.meanDensity], ['deadlineSeconds', d.meanDeadlineSeconds]] as const;
+    for (const [field, e] of ranges) {
+      const r = d.observed[field];
+      if (enough && r && r.max > r.min && Math.abs(e.z) > threshold) s.task[field] = { min: Number(r.min.toPrecision(4)), max: Number(r.max.toPrecision(4)) };
+    }
     // edge servers measured on enough busy slots take their measured rate
     const rates = Array.from(perServer(s.edge.gpuGHz, s.edgeServers));
     let changed = false;

@@ -52,6 +52,8 @@ export interface RetrainerOptions {
   /** retrain every this many ms regardless (0 = never) */
   readonly everyMs: number;
   readonly checkEveryMs?: number;
+  /** after a drift-triggered cycle that promoted nothing, wait this long before drift may trigger again (default 10 min) */
+  readonly driftCooldownMs?: number;
   readonly log: (line: string) => void;
   readonly deploy?: AutoDeploy;
   /**
@@ -76,21 +78,34 @@ export class Retrainer {
     this.runningVersion = o.deploy?.runningVersion;
     if (o.onDrift) this.timers.push(setInterval(() => {
       const d = o.mirror.drift();
-      if (d.drift && !this.running) this.background(`drift: ${d.reasons.join('; ')}`);
+      if (d.drift && !this.running && Date.now() >= this.quietUntil) this.background(`drift: ${d.reasons.join('; ')}`);
     }, o.checkEveryMs ?? 10_000));
     if (o.everyMs > 0) this.timers.push(setInterval(() => this.background('schedule'), o.everyMs));
   }
 
-  /** failures of cycles nobody awaits (drift, schedule): logged and kept, never thrown */
+  /** failures of cycles nobody awaits (drift, schedule, HTTP): logged and kept, never thrown */
   readonly failures: { reason: string; error: string; at: string }[] = [];
+  /**
+   * After a drift-triggered cycle that changed nothing (not promoted, or failed), the same drift would
+   * start the same cycle again at once: drift waits `driftCooldownMs` before it may trigger again.
+   */
+  private quietUntil = 0;
 
-  private background(reason: string): void {
+  /** Start a cycle in the background (drift, schedule, on demand); its outcome lands in history or failures. */
+  background(reason: string): void {
     if (this.stopped) return;
-    this.trigger(reason).catch((err: unknown) => {
-      const error = (err as Error).message;
-      this.failures.push({ reason, error, at: new Date().toISOString() });
-      this.o.log(`retraining failed (${reason}): ${error}`);
-    });
+    const fromDrift = reason.startsWith('drift');
+    this.trigger(reason).then(
+      (report) => {
+        if (fromDrift && !report.promoted) this.quietUntil = Date.now() + (this.o.driftCooldownMs ?? 600_000);
+      },
+      (err: unknown) => {
+        const error = (err as Error).message;
+        this.failures.push({ reason, error, at: new Date().toISOString() });
+        this.o.log(`retraining failed (${reason}): ${error}`);
+        if (fromDrift) this.quietUntil = Date.now() + (this.o.driftCooldownMs ?? 600_000);
+      },
+    );
   }
 
   /** Start a cycle unless one runs; resolves with its report. */

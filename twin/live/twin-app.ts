@@ -27,7 +27,7 @@ export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): vo
 export function registerRetrainRoutes(app: FastifyInstance, retrainer: Retrainer): void {
   app.post('/twin/retrain', async (_req, reply) => {
     if (retrainer.running) return reply.code(409).send({ error: 'a retraining cycle is running' });
-    retrainer.trigger('on demand').catch(() => {}); // the outcome lands in GET /twin/retrain
+    retrainer.background('on demand'); // the outcome lands in GET /twin/retrain (history or failures)
     return reply.code(202).send({ started: true });
   });
   app.get('/twin/retrain', async () => ({ running: Boolean(retrainer.running), history: retrainer.history, failures: retrainer.failures }));
