@@ -79,8 +79,12 @@ export class IedGatewayRuntime {
   /** offloaded tasks awaiting their edge result, by task id */
   private readonly offloaded = new Map<string, TaskAnnouncement>();
   private readonly obs: Float32Array;
-  /** each served IED's recurrent actor state (GRU models), zero after every model load */
+  /**
+   * Each served IED's recurrent actor state (GRU models): zero after every model load and, as in
+   * training (where every episode starts from h = 0), at the start of every `episodeSlots` slots.
+   */
   private readonly hidden = new Map<number, Float32Array>();
+  private hiddenEpisode = -1;
   private chain: Promise<void> = Promise.resolve();
   /** offloads and results leave in small batches so a slot's burst never holds decisions back */
   private readonly outbox: Outbox;
@@ -295,6 +299,11 @@ export class IedGatewayRuntime {
   }
 
   private hiddenOf(ied: number, size: number): Float32Array {
+    const episode = Math.floor(this.world.slot / this.o.scenario.episodeSlots);
+    if (episode !== this.hiddenEpisode) {
+      this.hidden.clear();
+      this.hiddenEpisode = episode;
+    }
     let h = this.hidden.get(ied);
     if (!h || h.length !== size) this.hidden.set(ied, (h = new Float32Array(size)));
     return h;

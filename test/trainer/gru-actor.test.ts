@@ -137,8 +137,9 @@ t.test('a GRU run: resume is exact; its ONNX set runs in the simulator exactly a
   }
 });
 
-t.test('the gateway keeps each IED\'s state between decisions and resets it on a model swap', async (t) => {
-  const scenario = loadScenario('gmel2024', { ieds: 1 });
+t.test('the gateway keeps each IED\'s state between decisions and resets it on a model swap and every episode', async (t) => {
+  // episodes of 10^5 slots (about 3 h): no episode boundary falls inside this test but by rare chance
+  const scenario = loadScenario('gmel2024', { ieds: 1, episodeSlots: 100_000 });
   const D = 20;
   // e = 1 always; z ≈ 0 so h' = ĥ = tanh(1 − 3·h): h goes 0.76, −0.86, 0.998, −0.78 …; action = h' > 0 ? edge 1 : local
   const net: ActorNet = {
@@ -169,6 +170,14 @@ t.test('the gateway keeps each IED\'s state between decisions and resets it on a
   await decide(1);
   t.equal(actions.at(-1), 1, 'after a swap the new actor starts from h = 0');
   await gateway.close();
+  // episodes of 5 slots (0.5 s): the state restarts at every episode, as in training
+  const short = await IedGatewayRuntime.create({ scenario: loadScenario('gmel2024', { ieds: 1, episodeSlots: 5 }), iedIds: [0], model: { version: 'gru-c', sessions: new Map([[0, await session()]]) }, mqtt: await connect('gw-short'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }) });
+  actions.length = 0;
+  await decide(1);
+  await new Promise((r) => setTimeout(r, 600));
+  await decide(1);
+  t.same(actions, [1, 1], 'a new episode starts from h = 0 (carrying h would give 1, 0)');
+  await short.close();
   await endAll();
   await broker.close();
 });
