@@ -46,7 +46,6 @@ export function ofdmaRateMbps(bandwidthMHz: number, sharers: number, snrFullBand
 export function meanLog2FadedShannon(a: number): number {
   if (!(a > 0)) return 0;
   const x = 1 / a;
-  let e1: number;
   if (x <= 4) {
     // E1(x) = −γ − ln x − Σ_{n≥1} (−x)^n / (n·n!)
     let sum = 0;
@@ -56,25 +55,24 @@ export function meanLog2FadedShannon(a: number): number {
       sum += term / n;
       if (Math.abs(term / n) < 1e-17 * Math.abs(sum)) break;
     }
-    e1 = -0.5772156649015329 - Math.log(x) - sum;
-  } else {
-    // modified Lentz on E1(x) = e^{−x} / (x + 1 − 1/(x + 3 − 4/(x + 5 − …)))
-    let b = x + 1;
-    let c = 1e300;
-    let d = 1 / b;
-    let h = d;
-    for (let n = 1; n < 200; n++) {
-      const an = -n * n;
-      b += 2;
-      d = 1 / (an * d + b);
-      c = b + an / c;
-      const delta = c * d;
-      h *= delta;
-      if (Math.abs(delta - 1) < 1e-15) break;
-    }
-    e1 = h * Math.exp(-x);
+    const e1 = -0.5772156649015329 - Math.log(x) - sum;
+    return (Math.exp(x) * e1) / Math.LN2;
   }
-  return (Math.exp(x) * e1) / Math.LN2;
+  // modified Lentz on E1(x) = e^{−x} / (x + 1 − 1/(x + 3 − 4/(x + 5 − …)))
+  let b = x + 1;
+  let c = 1e300;
+  let d = 1 / b;
+  let h = d;
+  for (let n = 1; n < 200; n++) {
+    const an = -n * n;
+    b += 2;
+    d = 1 / (an * d + b);
+    c = b + an / c;
+    const delta = c * d;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return h / Math.LN2; // e^x·E1(x) = h: no overflow of e^x at large x (very low SNR)
 }
 
 /** Mean Shannon rate (Mbit/s) of one of `sharers` OFDMA sub-bands under Rayleigh fading (or none). */

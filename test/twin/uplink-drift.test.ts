@@ -19,6 +19,9 @@ t.test('E[log2(1 + a·h)] under Rayleigh fading', async (t) => {
   for (let k = 0; k < 200_000; k++) s += Math.log2(1 + 0.1 * rng.exponential());
   t.ok(Math.abs(meanLog2FadedShannon(0.1) - s / 200_000) < 2e-3, `${meanLog2FadedShannon(0.1)} ≈ ${s / 200_000}`);
   t.equal(meanOfdmaRateMbps(10, 2, 100, false), 5 * Math.log2(201), 'no fading: the plain Shannon rate');
+  // very low SNR (a = 1e-4: e^{1/a} alone would overflow): E[log2(1 + a h)] ≈ a·E[h]/ln 2 = a/ln 2
+  const tiny = meanLog2FadedShannon(1e-4);
+  t.ok(Number.isFinite(tiny) && Math.abs(tiny - 1e-4 / Math.LN2) < 1e-7, `a = 1e-4: ${tiny}`);
 });
 
 /** Uploads of one simulated run on `real`, judged by the twin that assumes `trained`. */
@@ -36,7 +39,7 @@ function judge(trained: ReturnType<typeof loadScenario>, real: ReturnType<typeof
     policy.act(w, actions);
     done = w.step(actions);
   }
-  return { fleet: rates.fleet(0), servers: rates.servers(0) };
+  return { fleet: rates.fleet(0), servers: rates.servers(0), rates };
 }
 
 t.test('ρ ≈ 1 on the trained radio at any load; ≈ ¼ with a quarter of the band', async (t) => {
@@ -48,8 +51,10 @@ t.test('ρ ≈ 1 on the trained radio at any load; ≈ ¼ with a quarter of the 
     const worst = Math.max(...Object.values(servers).map((u) => Math.abs(u.ratio - 1)));
     t.ok(worst < UPLINK_DRIFT_BAND / 2, `p = ${p}: every server within ${(100 * worst).toFixed(1)}% of its expected rate`);
   }
-  const { fleet, servers } = judge(trained, loadScenario('gmel2024', { episodeSlots: 200, 'edge.bandwidthMHz': { min: 2.5, max: 5 } }), 5);
+  const { fleet, servers, rates } = judge(trained, loadScenario('gmel2024', { episodeSlots: 200, 'edge.bandwidthMHz': { min: 2.5, max: 5 } }), 5);
   t.ok(fleet.drift && fleet.ratio < 0.35, `quarter band: ρ ${fleet.ratio.toFixed(3)}`);
+  const c = rates.bandScale(fleet.ratio);
+  t.ok(Math.abs(c - 0.25) < 0.03, `the band scale that explains ρ: ${c.toFixed(3)} (truth 0.25)`);
   const judged = Object.values(servers).filter((u) => u.samples >= 30);
   t.ok(judged.length >= 2 && judged.every((u) => u.drift), `every server with 30 uploads flagged: ${Object.entries(servers).map(([m, u]) => `ES${m} ρ ${u.ratio.toFixed(2)} (${u.samples})`).join(', ')}`);
 });

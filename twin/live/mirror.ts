@@ -293,12 +293,15 @@ export class TwinMirror {
         changed = true;
       }
     if (changed) s.edge.gpuGHz = rates;
-    // uplinks off the scenario's rates scale the band (first order, see uplink-drift.ts)
+    // uplinks off the scenario's rates scale the band (uplink-drift.ts: the scale that explains ρ)
     const bands = Array.from(perServer(s.edge.bandwidthMHz, s.edgeServers));
     const slow = Object.entries(d.uplink.servers).filter(([, u]) => u.drift);
-    const scale = (m: number, ratio: number) => (bands[m] = Number(((bands[m] as number) * ratio).toFixed(3)));
-    for (const [m, u] of slow) scale(Number(m) - 1, u.ratio);
-    if (slow.length === 0 && d.uplink.fleet.drift) bands.forEach((_, m) => scale(m, d.uplink.fleet.ratio));
+    const scale = (m: number, c: number) => (bands[m] = Number(((bands[m] as number) * c).toFixed(3)));
+    for (const [m, u] of slow) scale(Number(m) - 1, this.uplinkRates.bandScale(u.ratio, Number(m)));
+    if (slow.length === 0 && d.uplink.fleet.drift) {
+      const c = this.uplinkRates.bandScale(d.uplink.fleet.ratio);
+      bands.forEach((_, m) => scale(m, c));
+    }
     const rescaled = slow.length > 0 || d.uplink.fleet.drift;
     if (rescaled) s.edge.bandwidthMHz = bands;
     return s;

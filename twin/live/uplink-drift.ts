@@ -12,8 +12,9 @@
  * | ratio ρ       | Σ expected time / Σ transmit time: 1 when the radio is as the scenario says; below 1 |
  * |               | when uploads take longer (less bandwidth, more path loss)                           |
  * | drift         | |ρ − 1| > 0.2 with ≥ 30 uploads, per edge server, else over the whole fleet          |
- * | recalibration | B_m ← B_m · ρ_m (or every B_m · ρ for fleet-wide drift): first order, the rate is   |
- * |               | near-linear in the band at these SNRs                                               |
+ * | recalibration | B_m ← c·B_m with c solving c·E[log2(1 + S/c·h)] = ρ·E[log2(1 + S·h)] for the median |
+ * |               | full-band SNR S of the pairs concerned (a narrower band raises the SNR per Hz, so a |
+ * |               | quarter band reads ρ ≈ 0.29 and solves back to c ≈ 0.25); bisection on c             |
  *
  * Load and the IED mix are accounted for (each upload is compared with its own pair and sharers), so
  * a busier plant does not read as a weaker radio. Per-upload fading leaves ~15% spread on one upload
@@ -21,7 +22,7 @@
  * the simulator itself).
  */
 import type { Scenario } from '../../core/scenario/schema.ts';
-import { meanOfdmaRateMbps } from '../../core/radio.ts';
+import { meanLog2FadedShannon, meanOfdmaRateMbps } from '../../core/radio.ts';
 import { buildPlant, type Plant } from '../sim/plant.ts';
 
 export const UPLINK_DRIFT_BAND = 0.2;
@@ -108,6 +109,31 @@ export class UplinkRates {
   /** Per edge server (1-based keys) over the window. */
   servers(fromSlot: number): Record<string, UplinkEstimate> {
     return group(this.recent(fromSlot), (u) => String(u.server));
+  }
+
+  /**
+   * The band scale c that explains a rate ratio ρ for edge server `server` (1-based; undefined: every
+   * pair of the plant), from the median full-band SNR of its pairs.
+   */
+  bandScale(ratio: number, server?: number): number {
+    const { plant } = this;
+    const M = plant.edgeServers;
+    const snrs = Array.from(plant.snrFullBand).filter((_, k) => server === undefined || k % M === server - 1).sort((a, b) => a - b);
+    const snr = snrs[Math.floor(snrs.length / 2)] ?? 1;
+    const rayleigh = this.scenario.radio.fading === 'rayleigh';
+    if (this.scenario.radio.model === 'fixed') return ratio;
+    const efficiency = (sn: number) => (rayleigh ? meanLog2FadedShannon(sn) : Math.log2(1 + sn));
+    const target = ratio * efficiency(snr);
+    // f(c) = c·eff(S/c) grows with c: bisection in log space over [1e-4, 1e4]
+    let lo = Math.log(1e-4);
+    let hi = Math.log(1e4);
+    for (let k = 0; k < 80; k++) {
+      const mid = (lo + hi) / 2;
+      const c = Math.exp(mid);
+      if (c * efficiency(snr / c) < target) lo = mid;
+      else hi = mid;
+    }
+    return Math.exp((lo + hi) / 2);
   }
 
   /** Every upload in the window together. */
