@@ -114,6 +114,10 @@ export function registerDeploy(program: Command): void {
         return x;
       };
       const maxDecisionErrorRate = share(o.maxDecisionErrors, '--max-decision-errors');
+      for (const [flag, v] of [['--window', o.window], ['--max-drop', o.maxDrop], ['--min-tasks', o.minTasks]] as const)
+        if (!(Number.isFinite(Number(v)) && Number(v) >= 0)) throw new UsageError(`${flag} must be a non-negative number, got "${v}"`);
+      const fraction = Number(o.canary);
+      if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--canary must be in (0, 1], got "${o.canary}"`);
       const predictedRate = o.predicted === undefined ? undefined : share(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}` });

@@ -172,10 +172,18 @@ export function twinDeployPlan(o: TwinCliOptions, plantIeds: number, env: NodeJS
   } catch (err) {
     throw new UsageError(`--deploy-key ${o.deployKey}: ${(err as Error).message}`);
   }
+  const nonNegative = (v: string, flag: string) => {
+    const x = Number(v);
+    if (!(Number.isFinite(x) && x >= 0)) throw new UsageError(`${flag} must be a non-negative number, got "${v}"`);
+    return x;
+  };
+  const windowS = nonNegative(o.canaryWindow, '--canary-window');
+  const maxDropPp = nonNegative(o.maxDrop, '--max-drop');
+  const minTasks = nonNegative(o.minTasks, '--min-tasks');
   return {
     privateKeyPem, registry: o.registry, token, modelSet: o.modelSet, runningVersion: o.running,
     iedIds: o.ieds ? parseIds(o.ieds, plantIeds) : Array.from({ length: plantIeds }, (_, i) => i),
-    canaryFraction: fraction, windowMs: Number(o.canaryWindow) * 1000, maxDropPp: Number(o.maxDrop), minTasks: Number(o.minTasks),
+    canaryFraction: fraction, windowMs: windowS * 1000, maxDropPp, minTasks,
   };
 }
 

@@ -133,13 +133,19 @@ export function registerUp(program: Command): void {
 /** The twin's retraining cycle inside `gmel up`: promoted versions replace the gateway's model directly. */
 async function localRetrainer(opts: UpOptions, plant: import('../twin/live/plant.ts').RunningPlant, scenario: import('../core/scenario/schema.ts').Scenario, logger: pino.Logger) {
   const { Retrainer } = await import('../twin/live/retrainer.ts');
-  const { loadModelHandle } = await import('../runtime-ied/model-loader.ts');
+  const { loadModelHandle, releaseModel } = await import('../runtime-ied/model-loader.ts');
   const episodes = Number(opts.retrainEpisodes);
   if (!(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--retrain-episodes must be a positive integer, got "${opts.retrainEpisodes}"`);
   const ieds = Array.from({ length: scenario.ieds }, (_, i) => i);
   return new Retrainer({
     mirror: plant.mirror, incumbentRun: opts.run as string, modelSetDir: opts.retrainInto, workDir: 'runs/twin', episodes, marginPp: Number(opts.margin),
     onDrift: opts.onDrift ?? false, everyMs: Number(opts.retrainEvery) * 60_000, log: (l) => logger.warn({ twin: true }, l),
-    applyLocally: async (dir) => plant.gateway.swapModel(await loadModelHandle(dir, scenario, ieds, opts.engine as 'node' | 'web')),
+    applyLocally: async (dir) => {
+      const next = await loadModelHandle(dir, scenario, ieds, opts.engine as 'node' | 'web');
+      await plant.gateway.swapModel(next).catch(async (err: unknown) => {
+        await releaseModel(next);
+        throw err;
+      });
+    },
   });
 }

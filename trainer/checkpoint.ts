@@ -95,7 +95,8 @@ export function readCheckpoint(runDir: string): { meta: CheckpointMeta; state: L
   };
   for (let k = 0; k < meta.replay.episodes; k++) {
     const e = newEpisodeRecord(slots, agents, obsSize, hiddenSize);
-    if (r - rbin.byteOffset + e.obs.byteLength > rbin.byteLength) throw new InputError(`checkpoint ${dir}: replay.bin is truncated at episode ${k}`);
+    const episodeBytes = [e.obs, e.actions, e.rewards, e.hasTask, e.hidden].reduce((n, a) => n + a.byteLength, 0);
+    if (r - rbin.byteOffset + episodeBytes > rbin.byteLength) throw new InputError(`checkpoint ${dir}: replay.bin is truncated at episode ${k}`);
     take(e.obs);
     take(e.actions);
     take(e.rewards);

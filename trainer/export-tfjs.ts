@@ -59,7 +59,11 @@ function buildGru(net: { encoder: ActorLayer; cell: GruCell; head: ActorLayer })
     difference[k * H + k] = 1;
     difference[(H + k) * H + k] = -1;
   }
-  const set = (name: string, ...w: tf.Tensor[]) => model.getLayer(name).setWeights(w);
+  // setWeights copies: the tensors made here are disposed at once
+  const set = (name: string, ...w: tf.Tensor[]) => {
+    model.getLayer(name).setWeights(w);
+    tf.dispose(w);
+  };
   const k2 = (data: Float32Array, rows: number) => tf.tensor2d(data, [rows, H]);
   set(n.encoder, tf.tensor2d(encoder.kernel, [encoder.inputs, encoder.outputs]), tf.tensor1d(encoder.bias));
   set(n.xz, k2(cell.Wz, cell.inputs), tf.tensor1d(cell.bz));
@@ -79,7 +83,9 @@ export function buildActorModel(net: ActorNet): tf.LayersModel {
   net.layers.forEach((l, k) => {
     model.add(tf.layers.dense({ units: l.outputs, activation: l.activation, inputShape: k === 0 ? [l.inputs] : undefined, name: `dense_${k}` }));
   });
-  model.setWeights(net.layers.flatMap((l) => [tf.tensor2d(l.kernel, [l.inputs, l.outputs]), tf.tensor1d(l.bias)]));
+  const weights = net.layers.flatMap((l) => [tf.tensor2d(l.kernel, [l.inputs, l.outputs]), tf.tensor1d(l.bias)]);
+  model.setWeights(weights);
+  tf.dispose(weights);
   return model;
 }
 

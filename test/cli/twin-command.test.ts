@@ -25,6 +25,9 @@ t.test('each missing piece is named', async (t) => {
   t.throws(() => twinDeployPlan({ ...base, running: undefined }, 50, env), /--registry needs --running/);
   t.throws(() => twinDeployPlan(base, 50, {}), /GMEL_REGISTRY_TOKEN/);
   t.throws(() => twinDeployPlan({ ...base, canary: '0' }, 50, env), /--canary must be in \(0, 1\]/);
+  t.throws(() => twinDeployPlan({ ...base, maxDrop: 'five' }, 50, env), /--max-drop must be a non-negative number, got "five"/);
+  t.throws(() => twinDeployPlan({ ...base, minTasks: '-1' }, 50, env), /--min-tasks must be/);
+  t.throws(() => twinDeployPlan({ ...base, canaryWindow: 'NaN' }, 50, env), /--canary-window must be/);
   t.throws(() => twinDeployPlan({ ...base, deployKey: '/nonexistent/key.pem' }, 50, env), /--deploy-key \/nonexistent\/key\.pem: ENOENT/);
 });
 

@@ -81,14 +81,16 @@ t.test('a model that does not fit, or was tampered with, is refused with the rea
   writeFileSync(file, bytes);
   await t.rejects(loadModelHandle(dir, scenario, [0, 1, 2], 'node'), /ied-2\.onnx has sha256 .* \(tampered or corrupt\)/);
   await t.rejects(loadModelHandle(join(dir, 'nope'), scenario, [0], 'node'), /no model set here/);
-  // a recurrent graph missing its state output, or with state widths that disagree
+  // a recurrent graph missing its state output
   const f = (n: number) => new Float32Array(n);
   const gru = actorToOnnx({
     kind: 'gru', encoder: { kernel: f(40), bias: f(2), inputs: 20, outputs: 2, activation: 'relu' },
     cell: { inputs: 2, hidden: 2, Wz: f(4), Wr: f(4), Wh: f(4), Uz: f(4), Ur: f(4), Uh: f(4), bz: f(2), br: f(2), bh: f(2) },
     head: { kernel: f(12), bias: f(6), inputs: 2, outputs: 6, activation: 'linear' },
   }, { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
-  t.equal((await createActorSession(gru, 'node', { inputs: 20, actions: 6 })).hiddenSize, 2, 'a whole GRU graph loads');
+  const whole = await createActorSession(gru, 'node', { inputs: 20, actions: 6 });
+  t.equal(whole.hiddenSize, 2, 'a whole GRU graph loads');
+  await whole.release();
   const model = onnxProto.onnx.ModelProto.decode(gru);
   const graph = model.graph as onnxProto.onnx.GraphProto;
   graph.output = graph.output.filter((o) => o.name !== 'h_next');

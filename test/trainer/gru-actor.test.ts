@@ -4,7 +4,8 @@
 import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import pino from 'pino';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readCheckpoint } from '../../trainer/checkpoint.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { selectBackend } from '../../trainer/backend.ts';
@@ -122,6 +123,12 @@ t.test('a GRU run: resume is exact; its ONNX set runs in the simulator exactly a
   await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 4, outDir: resumed, episodes: 4, checkpointEvery: 2, config, resume: true });
   const weights = (d: string) => readFileSync(join(d, 'actors', 'ied-1', 'weights.bin'));
   t.ok(weights(resumed).equals(weights(straight)), 'same final actor weights after resume');
+  // a cut replay (here inside the last episode's recurrent states) is named, not read past its end
+  const cut = mkdtempSync(join(tmpdir(), 'gmel-gru-cut-'));
+  cpSync(join(straight, 'checkpoint'), join(cut, 'checkpoint'), { recursive: true });
+  const replay = join(cut, 'checkpoint', 'replay.bin');
+  writeFileSync(replay, readFileSync(replay).subarray(0, statSync(replay).size - 100));
+  t.throws(() => readCheckpoint(cut), /replay\.bin is truncated at episode \d+/);
   // the twin's fine-tune names no settings: it inherits the incumbent's GRU actors
   const tuned = mkdtempSync(join(tmpdir(), 'gmel-gru-tuned-'));
   await train({ algo: 'amarl', scenario, preset: 'smoke', seed: 9, outDir: tuned, episodes: 1, initFrom: straight });
