@@ -72,6 +72,9 @@ export function registerUp(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
       const scenario = loadScenario(opts.scenario, parseSets(opts.set));
       const plantSets = parseSets(opts.plantSet);
+      // what the emulated plant can differ in: the tasks it announces, and the devices' radio and edge servers
+      for (const key of Object.keys(plantSets))
+        if (!/^(arrivals|task|radio|edge)\./.test(key)) throw new UsageError(`--plant-set ${key}: the emulated plant can differ in arrivals.*, task.*, radio.* or edge.* only`);
       const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
       if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
