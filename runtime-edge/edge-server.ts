@@ -60,7 +60,7 @@ export class EdgeServerRuntime {
     this.slotMs = o.scenario.slotSeconds * 1000;
     this.registry = o.registry ?? new Registry();
     this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
-    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k));
+    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = liveWorld(o.scenario, this.ticker.currentSlot);
     this.outbox = new Outbox(o.mqtt, o.logger);
     this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
@@ -85,11 +85,17 @@ export class EdgeServerRuntime {
       this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'offload from an unknown IED');
       return;
     }
+    if (msg.deadlineAt < msg.createdAt) {
+      this.metrics.rejected.inc({ reason: 'invalid' });
+      this.o.logger.warn({ taskId: msg.taskId, createdAt: msg.createdAt, deadlineAt: msg.deadlineAt }, 'offload whose deadline precedes its creation: refused');
+      return;
+    }
     if (!this.seen.add(msg.taskId)) {
       this.metrics.rejected.inc({ reason: 'duplicate' });
       return;
     }
-    const uploadedSlot = Math.floor(slotAt(msg.uploadedAt, this.o.epochMs, this.slotMs) + 1e-9);
+    // stamps from a clock ahead of ours count from now: an upload cannot finish in a slot not yet reached
+    const uploadedSlot = Math.min(Math.floor(slotAt(msg.uploadedAt, this.o.epochMs, this.slotMs) + 1e-9), this.world.slot);
     this.o.logger.debug({ taskId: msg.taskId, uploadedSlot, slot: this.world.slot }, 'offload received');
     this.waiting.push({ msg, uploadedSlot });
     // an upload that finished in an earlier slot is served from the current one (as in the simulator)
@@ -98,17 +104,19 @@ export class EdgeServerRuntime {
 
   /** Join every waiting task whose upload finished in a slot ≤ upTo. */
   private admit(upTo: number): void {
-    for (let k = this.waiting.length - 1; k >= 0; k--) {
-      const w = this.waiting[k] as Waiting;
-      if (w.uploadedSlot > upTo) continue;
-      this.waiting.splice(k, 1);
-      const { msg } = w;
+    // in arrival order (the simulator's order for uploads finishing in the same slot), in one pass
+    const ready = this.waiting.filter((w) => w.uploadedSlot <= upTo);
+    if (ready.length === 0) return;
+    const still = this.waiting.filter((w) => w.uploadedSlot > upTo);
+    this.waiting.length = 0;
+    this.waiting.push(...still);
+    for (const { msg } of ready) {
       // a task already past its deadline is resolved inside acceptAtEdge: onOutcome finds it here
       this.accepting = msg;
       const id = this.world.acceptAtEdge(msg.iedId, this.m, {
         sizeMbit: msg.sizeMbit,
         density: msg.density,
-        arrivalSlot: slotAt(msg.createdAt, this.o.epochMs, this.slotMs),
+        arrivalSlot: Math.min(slotAt(msg.createdAt, this.o.epochMs, this.slotMs), this.world.slot),
         deadlineSlot: slotAt(msg.deadlineAt, this.o.epochMs, this.slotMs),
       });
       this.accepting = undefined;
@@ -138,8 +146,9 @@ export class EdgeServerRuntime {
     this.taskIds.delete(id);
     const stageName = STAGE_NAMES[stage] ?? 'edge';
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
-    if (completed) this.metrics.latency.observe(latencySeconds);
-    const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
+    const latency = Math.max(0, latencySeconds); // never negative, whatever the stamps said
+    if (completed) this.metrics.latency.observe(latency);
+    const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds: latency, at: this.o.clock.now() });
     this.o.logger.debug({ taskId: msg.taskId, completed }, 'result');
     this.publish(topics.edgeResult(msg.iedId), result, { qos: 1 });
   }

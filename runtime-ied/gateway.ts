@@ -108,7 +108,7 @@ export class IedGatewayRuntime {
       modelLoads: new Counter({ name: 'gmel_ied_model_loads_total', help: 'model loads by result', labelNames: ['result'], registers: [r] }),
       lostOffloads: new Counter({ name: 'gmel_ied_lost_offloads_total', help: 'offloaded tasks whose edge result never came (reported dropped by the watchdog)', registers: [r] }),
     };
-    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)));
+    this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = liveWorld(o.scenario, this.ticker.currentSlot);
     this.obs = new Float32Array(this.world.obsSize);
     this.outbox = new Outbox(o.mqtt, o.logger);
@@ -142,7 +142,7 @@ export class IedGatewayRuntime {
   }
 
   private enqueue(job: () => void | Promise<void>): Promise<void> {
-    const next = this.chain.then(job).catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'gateway job failed'));
+    const next = this.chain.then(job).catch((err: unknown) => this.o.logger.error({ err: (err as Error)?.message ?? String(err) }, 'gateway job failed'));
     this.chain = next;
     return next;
   }
@@ -199,7 +199,7 @@ export class IedGatewayRuntime {
         { taskId: msg.taskId, iedId: i, sizeMbit: msg.sizeMbit, density: msg.density, createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000 },
         (outcome) => {
           this.executing--;
-          this.publishResult(msg, outcome.completed, 'local', outcome.completed ? (outcome.finishedAt - msg.createdAt) / 1000 : msg.deadlineSeconds);
+          this.publishResult(msg, outcome.completed, 'local', outcome.completed ? Math.max(0, (outcome.finishedAt - msg.createdAt) / 1000) : msg.deadlineSeconds);
         },
       );
     } else w.decideTask(i, action);

@@ -40,6 +40,8 @@ export class SlotTicker {
     private readonly epochMs: number,
     private readonly slotMs: number,
     private readonly onSlotEnd: (slot: number) => void,
+    /** a slot handler that throws is reported here and the ticker keeps going (default: stderr) */
+    private readonly onError: (err: unknown, slot: number) => void = (err, slot) => console.error(`slot ${slot}: ${(err as Error)?.stack ?? String(err)}`),
   ) {
     this.next = Math.max(0, Math.floor(slotAt(clock.now(), epochMs, slotMs)));
   }
@@ -63,7 +65,11 @@ export class SlotTicker {
     const now = this.clock.now();
     while (!this.stopped && this.epochMs + (this.next + 1) * this.slotMs <= now + 0.5) {
       const slot = this.next++;
-      this.onSlotEnd(slot);
+      try {
+        this.onSlotEnd(slot);
+      } catch (err) {
+        this.onError(err, slot);
+      }
     }
     this.schedule();
   }

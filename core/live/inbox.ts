@@ -25,7 +25,13 @@ export async function listen(o: {
       return;
     }
     o.metrics.received.inc({ kind: d.kind });
-    o.dispatch(d);
+    try {
+      o.dispatch(d);
+    } catch (err) {
+      // a handler bug must not take the runtime down (or crash-loop on a redelivered message)
+      o.metrics.rejected.inc({ reason: 'handler-error' });
+      o.logger.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
+    }
   });
   o.mqtt.on('connect', () => o.metrics.connected.set(1));
   o.mqtt.on('offline', () => o.metrics.connected.set(0));

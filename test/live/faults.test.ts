@@ -65,6 +65,31 @@ t.test('malformed, invalid, unknown, oversized and duplicate messages', async (t
   await broker.close();
 });
 
+t.test('an edge server survives impossible stamps: a deadline before creation, clocks ahead of its own', async (t) => {
+  const broker = await startAedes();
+  const { connect, endAll } = clientPool(broker.url);
+  const epochMs = Math.ceil(Date.now() / 100) * 100;
+  const edge = await EdgeServerRuntime.create({ scenario, edgeServerId: 1, mqtt: await connect('edge-stamps'), clock: systemClock, epochMs, logger });
+  const pub = await connect('pub-stamps');
+  const results: { taskId: string; outcome: string; latencySeconds: number }[] = [];
+  await pub.subscribeAsync(topics.edgeResult(0), { qos: 1 });
+  pub.on('message', (_topic, payload) => results.push(JSON.parse(payload.toString())));
+  const offload = (taskId: string, createdAt: number, deadlineAt: number, uploadedAt: number) =>
+    pub.publishAsync(topics.offload(1), JSON.stringify({ v: 1, taskId, iedId: 0, edgeServerId: 1, sizeMbit: 1, density: 0.01, createdAt, deadlineAt, uploadedAt }), { qos: 1 });
+  const now = Date.now();
+  await offload('backwards', now, now - 1000, now); // deadline before creation
+  await offload('ahead', now + 5000, now + 8000, now + 5000); // a gateway clock 5 s ahead of ours
+  await offload('normal', now, now + 3000, now);
+  for (let k = 0; k < 40 && results.length < 2; k++) await sleep(50);
+  t.equal(await counter(edge, 'gmel_edge_messages_rejected_total', 'invalid'), 1, 'the impossible deadline is refused');
+  t.same(results.map((r) => [r.taskId, r.outcome]).sort(), [['ahead', 'completed'], ['normal', 'completed']], 'both real tasks served');
+  t.ok(results.every((r) => r.latencySeconds >= 0), `latencies ${results.map((r) => r.latencySeconds)} are never negative`);
+  t.ok(edge.health().ok, 'still healthy');
+  await edge.close();
+  await endAll();
+  await broker.close();
+});
+
 t.test('a model that does not fit, or was tampered with, is refused with the reason', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gmel-badmodel-'));
   cpSync(resolveModelDir('models/gmel2024-amarl'), dir, { recursive: true });
