@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { decode, type Decoded } from '../../protocol/codec.ts';
 import type { RuntimeMetrics } from './observability.ts';
+import { takeEarlyMessages } from './mqtt.ts';
 
 export type Accepted = Extract<Decoded, { ok: true }>;
 
@@ -17,7 +18,7 @@ export async function listen(o: {
   readonly subscriptions: readonly string[];
   readonly dispatch: (message: Accepted) => void;
 }): Promise<void> {
-  o.mqtt.on('message', (topic, payload) => {
+  const handle = (topic: string, payload: Buffer) => {
     const d = decode(topic, payload);
     if (!d.ok) {
       o.metrics.rejected.inc({ reason: d.code });
@@ -32,7 +33,11 @@ export async function listen(o: {
       o.metrics.rejected.inc({ reason: 'handler-error' });
       o.logger.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
     }
-  });
+  };
+  // what the broker held for us while we were away, first (connectMqtt kept it), then live messages
+  const held = takeEarlyMessages(o.mqtt);
+  o.mqtt.on('message', handle);
+  for (const [topic, payload] of held) handle(topic, payload);
   o.mqtt.on('connect', () => o.metrics.connected.set(1));
   o.mqtt.on('offline', () => o.metrics.connected.set(0));
   await o.mqtt.subscribeAsync([...o.subscriptions], { qos: 1 });

@@ -31,6 +31,57 @@ function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'on
   return encode('status', { v: 1, kind: device.kind, id: device.id, state, at: Date.now(), ...(device.modelVersion ? { modelVersion: device.modelVersion } : {}) });
 }
 
+/**
+ * QoS 1 messages a persistent session kept for us arrive right after CONNACK, before a runtime has
+ * attached its handler (listen() comes after subscriptions, imports…). mqtt.js acknowledges them
+ * either way, so without a listener they would be lost: they are held here until listen() takes them.
+ */
+const EARLY_HOLD_MS = 30_000;
+const EARLY_LIMIT = 100_000;
+const early = new WeakMap<MqttClient, { messages: [string, Buffer][]; listener: (topic: string, payload: Buffer) => void }>();
+
+/** The messages that arrived before anyone listened, in order; later ones go to the caller's handler. */
+export function takeEarlyMessages(client: MqttClient): [string, Buffer][] {
+  const held = early.get(client);
+  if (!held) return [];
+  client.removeListener('message', held.listener);
+  early.delete(client);
+  return held.messages;
+}
+
+/** mqtt.connectAsync(url, opts, false), with the early-message buffer attached before CONNACK. */
+function connectHolding(url: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, options);
+    const messages: [string, Buffer][] = [];
+    const listener = (topic: string, payload: Buffer) => {
+      if (messages.length < EARLY_LIMIT) messages.push([topic, payload]);
+    };
+    client.on('message', listener);
+    early.set(client, { messages, listener });
+    const done = () => {
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    const onConnect = () => {
+      done();
+      // clients that never call listen() (publishers, monitors with their own handler) stop holding soon
+      setTimeout(() => takeEarlyMessages(client), EARLY_HOLD_MS).unref();
+      resolve(client);
+    };
+    const onError = (err: Error) => {
+      done();
+      client.end(true);
+      reject(err);
+    };
+    const onClose = () => onError(new Error("couldn't connect to the server"));
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
+}
+
 export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   const base: IClientOptions = {
     clientId: opts.clientId,
@@ -48,7 +99,7 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   let lastError: unknown;
   for (const protocolVersion of versions) {
     try {
-      const client = await mqtt.connectAsync(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, false);
+      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) });
       // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
       const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       noDelay();

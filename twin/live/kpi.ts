@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
 import { RecentIds } from '../../core/live/live-scenario.ts';
+import { takeEarlyMessages } from '../../core/live/mqtt.ts';
 
 export interface KpiSnapshot {
   readonly completed: number;
@@ -33,6 +34,8 @@ export class KpiMonitor {
   private latencySum = 0;
   private readonly dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
   private readonly outcomes = new RecentIds(500_000);
+  /** decisions by task id: a QoS 1 redelivery is not a second decision */
+  private readonly decided = new RecentIds(500_000);
   private decisions = 0;
   private readonly decisionTimes: number[] = [];
 
@@ -40,7 +43,9 @@ export class KpiMonitor {
 
   static async create(mqtt: MqttClient, now: () => number = Date.now): Promise<KpiMonitor> {
     const k = new KpiMonitor(now);
+    const held = takeEarlyMessages(mqtt); // kept by a persistent session before we listened
     mqtt.on('message', (topic, payload) => k.onMessage(topic, payload));
+    for (const [topic, payload] of held) k.onMessage(topic, payload);
     await mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions], { qos: 1 });
     return k;
   }
@@ -49,6 +54,7 @@ export class KpiMonitor {
     const d = decode(topic, payload);
     if (!d.ok) return;
     if (d.kind === 'decision') {
+      if (!this.decided.add(d.message.taskId)) return; // a QoS 1 redelivery
       this.decisions++;
       this.decisionTimes.push(this.now());
       // only the last second matters for decisions/s

@@ -28,6 +28,7 @@ import type { Scenario } from '../../core/scenario/schema.ts';
 import { perServer } from '../../core/scenario/load.ts';
 import { decode } from '../../protocol/codec.ts';
 import { subscriptions } from '../../protocol/topics.ts';
+import { takeEarlyMessages } from '../../core/live/mqtt.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
 import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type Estimate } from './arrival-stats.ts';
 
@@ -116,7 +117,9 @@ export class TwinMirror {
 
   static async create(mqtt: MqttClient, o: MirrorOptions): Promise<TwinMirror> {
     const m = new TwinMirror(o);
+    const held = takeEarlyMessages(mqtt); // kept by a persistent session before we listened
     mqtt.on('message', (topic, payload) => m.ingest(topic, payload));
+    for (const [topic, payload] of held) m.ingest(topic, payload);
     await mqtt.subscribeAsync(
       [subscriptions.allTasks, subscriptions.allDecisions, subscriptions.allResults, subscriptions.allEdgeStates, subscriptions.allOffloads, subscriptions.allStatus, subscriptions.allDesiredModels, subscriptions.allReportedModels],
       { qos: 1 },
