@@ -6,10 +6,12 @@
  * reports the version it runs — or the one it refused and why — on gmel/v1/ied/{i}/model/reported
  * (retained). A refused version never replaces the running one.
  *
- * A gateway serving several IEDs runs one version for all of them: the newest desired message for any
- * of them decides (rollouts address gateways).
+ * A gateway serving several IEDs runs one version for all of them: the newest desired message (by its
+ * `at` stamp) for any of them decides (rollouts address gateways). A version superseded while it
+ * waits is skipped; a refused version is tried again when it is desired again (a registry that was
+ * down a moment ago); downloads have a timeout and land in a temporary folder first.
  */
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -36,11 +38,14 @@ export interface UpdaterOptions {
   readonly workDir: string;
   readonly logger: Logger;
   readonly fetchImpl?: typeof fetch;
+  /** per-file download timeout, ms (default 60 s) */
+  readonly downloadTimeoutMs?: number;
 }
 
 export class ModelUpdater {
   private busy: Promise<void> = Promise.resolve();
   private target = '';
+  private targetAt = -Infinity;
 
   private constructor(private readonly o: UpdaterOptions) {}
 
@@ -61,19 +66,26 @@ export class ModelUpdater {
   }
 
   private desired(d: DesiredModel): void {
+    if (d.at < this.targetAt) return; // an older wish (e.g. another IED's retained message): the newest decides
     if (d.version === this.target) return;
     this.target = d.version;
+    this.targetAt = d.at;
     this.busy = this.busy
       .then(() => this.apply(d))
-      .catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'model update failed (report not published)'));
+      .catch((err: unknown) => this.o.logger.error({ err: (err as Error)?.message ?? String(err) }, 'model update failed (report not published)'));
   }
 
   private async apply(d: DesiredModel): Promise<void> {
+    if (d.version !== this.target) return; // superseded while it waited
     if (d.version === this.o.gateway.modelVersion) return this.report('running');
     const dir = join(this.o.workDir, d.modelSet, d.version);
+    const partial = `${dir}.partial`;
     try {
-      await this.download(d, dir);
-      verifyModelSetSignature(dir, this.o.trustedPublicKey);
+      rmSync(partial, { recursive: true, force: true });
+      await this.download(d, partial);
+      verifyModelSetSignature(partial, this.o.trustedPublicKey);
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(partial, dir);
       const next = await loadModelHandle(dir, this.o.scenario, this.o.iedIds, this.o.engine); // checksums, widths
       if (next.version !== d.version) {
         await releaseModel(next);
@@ -87,6 +99,8 @@ export class ModelUpdater {
       this.o.gateway.metrics.modelLoads.inc({ result: 'refused' });
       this.o.logger.error({ version: d.version, reason }, 'desired model refused: keeping the running one');
       rmSync(dir, { recursive: true, force: true });
+      rmSync(partial, { recursive: true, force: true });
+      if (this.target === d.version) this.target = ''; // desired again later: try again
       await this.report('refused', { version: d.version, reason });
     }
   }
@@ -95,7 +109,7 @@ export class ModelUpdater {
     const get = this.o.fetchImpl ?? fetch;
     mkdirSync(dir, { recursive: true });
     const fetchFile = async (file: string, optional = false) => {
-      const res = await get(`${d.registry.replace(/\/$/, '')}/models/${d.modelSet}/${d.version}/${file}`);
+      const res = await get(`${d.registry.replace(/\/$/, '')}/models/${d.modelSet}/${d.version}/${file}`, { signal: AbortSignal.timeout(this.o.downloadTimeoutMs ?? 60_000) });
       if (optional && res.status === 404) return; // reported as "unsigned" by the verification
       if (!res.ok) throw new InputError(`registry: ${file} of ${d.modelSet}/${d.version}: HTTP ${res.status}`);
       writeFileSync(join(dir, file), Buffer.from(await res.arrayBuffer()));

@@ -21,13 +21,10 @@ import { startAedes, clientPool } from '../helpers/brokers.ts';
 
 const token = 'ota-test-token-0123456789';
 
-t.test('desired version → download, verify, swap, report; bad versions refused', { timeout: 60_000 }, async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'gmel-ota-'));
-  const keys = generateKeys(join(root, 'keys'));
-  const stranger = generateKeys(join(root, 'stranger'));
+/** A registry holding copies of the shipped set under these versions, each signed by its key (or not). */
+async function registryWith(root: string, versions: Record<string, string | undefined>) {
   const source = resolveModelDir('models/gmel2024-amarl');
-  // three versions of the set: v2 signed by the deploy key, v3 signed by a stranger, v4 unsigned
-  const versions: Record<string, string | undefined> = { v2: keys.privateKey, v3: stranger.privateKey, v4: undefined };
+  const failedUploads: string[] = [];
   const registry = buildRegistryApp({ storeDir: join(root, 'store'), token });
   const url = await registry.listen({ port: 0, host: '127.0.0.1' });
   for (const [version, key] of Object.entries(versions)) {
@@ -39,9 +36,20 @@ t.test('desired version → download, verify, swap, report; bad versions refused
     const files = readdirSync(dir).filter((f) => f !== 'manifest.json');
     for (const f of [...files, 'manifest.json']) {
       const res = await fetch(`${url}/models/plant/${version}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(dir, f)) });
-      t.ok(res.status === 202 || res.status === 201, `upload ${version}/${f}: ${res.status}`);
+      if (res.status !== 201 && res.status !== 202) failedUploads.push(`${version}/${f}: ${res.status}`);
     }
   }
+  return { registry, url, failedUploads };
+}
+
+t.test('desired version → download, verify, swap, report; bad versions refused', { timeout: 60_000 }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gmel-ota-'));
+  const keys = generateKeys(join(root, 'keys'));
+  const stranger = generateKeys(join(root, 'stranger'));
+  // three versions of the set: v2 signed by the deploy key, v3 signed by a stranger, v4 unsigned
+  const versions: Record<string, string | undefined> = { v2: keys.privateKey, v3: stranger.privateKey, v4: undefined };
+  const { registry, url, failedUploads } = await registryWith(root, versions);
+  t.same(failedUploads, [], 'every file published');
   const broker = await startAedes();
   const { connect, endAll } = clientPool(broker.url);
   const scenario = loadScenario('gmel2024', { ieds: 4 });
@@ -75,6 +83,63 @@ t.test('desired version → download, verify, swap, report; bad versions refused
   const missing = (await desire('v9')) as ReportedModel;
   t.match(missing.refused?.reason ?? '', /HTTP 404/);
   t.equal(gateway.modelVersion, 'v2', 'still running v2 after three refusals');
+  await gateway.close();
+  await releaseModel(gateway.currentModel);
+  await endAll();
+  await broker.close();
+  await registry.close();
+});
+
+t.test('a refused version is tried again when desired again; a superseded one is never fetched', { timeout: 60_000 }, async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'gmel-ota-race-'));
+  const keys = generateKeys(join(root, 'keys'));
+  const { registry, url, failedUploads } = await registryWith(root, { v2: keys.privateKey, v5: keys.privateKey, v6: keys.privateKey });
+  t.same(failedUploads, [], 'every file published');
+  // the registry "is down" for v2's first request, and answers slowly for v2 (so wishes queue up)
+  const fetched: string[] = [];
+  let v2Failures = 1;
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    const u = String(input);
+    fetched.push(u);
+    if (u.includes('/v2/')) {
+      if (v2Failures-- > 0) return new Response('down', { status: 503 });
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    return fetch(input, init);
+  }) as typeof fetch;
+  const broker = await startAedes();
+  const { connect, endAll } = clientPool(broker.url);
+  const scenario = loadScenario('gmel2024', { ieds: 4 });
+  const logger = pino({ level: 'silent' });
+  const gwClient = await connect('gw-race');
+  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0, 1], model: await loadModelHandle('models/gmel2024-amarl', scenario, [0, 1], 'node'), mqtt: gwClient, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
+  const updater = await ModelUpdater.create({ gateway, mqtt: gwClient, iedIds: [0, 1], scenario, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, 'ota'), logger, fetchImpl });
+  const operator = await connect('operator-race');
+  const desire = (version: string) => operator.publishAsync(topics.desiredModel(0), encode('desiredModel', { v: 1, iedId: 0, modelSet: 'plant', version, registry: url, at: Date.now() }), { qos: 1, retain: true });
+  const settle = async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    await updater.settled();
+  };
+  const running: string[] = [];
+  operator.on('message', (topic, payload) => {
+    const d = decode(topic, payload);
+    if (d.ok && d.kind === 'reportedModel' && d.message.iedId === 0 && d.message.state === 'running') running.push(d.message.version);
+  });
+  await operator.subscribeAsync(topics.reportedModel(0), { qos: 1 });
+  await desire('v2');
+  await settle();
+  t.not(gateway.modelVersion, 'v2', 'v2 refused while the registry was down');
+  // desired again (it downloads slowly now); meanwhile v5, then v6, are wished for
+  await desire('v2');
+  await new Promise((r) => setTimeout(r, 20));
+  await desire('v5');
+  await new Promise((r) => setTimeout(r, 5));
+  await desire('v6');
+  await settle();
+  await new Promise((r) => setTimeout(r, 100));
+  t.ok(running.includes('v2'), `v2 was tried again and ran (reports: ${running.join(', ')})`);
+  t.equal(gateway.modelVersion, 'v6', 'the newest wish runs in the end');
+  t.equal(fetched.filter((u) => u.includes('/v5/')).length, 0, 'v5, superseded while it waited, was never downloaded');
   await gateway.close();
   await releaseModel(gateway.currentModel);
   await endAll();
