@@ -116,7 +116,10 @@ export function registerRuntimes(program: Command): void {
           });
       });
       await serve(rt, Number(o.httpPort), async () => {
-        await rt.close();
+        // SIGTERM: accepted tasks get up to their longest deadline (plus the watchdog's grace) to finish
+        const { OFFLOAD_GRACE_MS } = await import('../runtime-ied/gateway.ts');
+        await rt.close({ drainMs: scenario.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS });
+        await executor?.close();
         await mqtt.endAsync();
       }, logger);
     });

@@ -89,6 +89,8 @@ export class IedGatewayRuntime {
   /** offloads and results leave in small batches so a slot's burst never holds decisions back */
   private readonly outbox: Outbox;
   private closed = false;
+  /** closing: no new tasks are accepted, those accepted still run to their outcomes */
+  private draining = false;
   /** local tasks with a real executor, not yet reported */
   private executing = 0;
 
@@ -148,7 +150,7 @@ export class IedGatewayRuntime {
   }
 
   onTask(msg: TaskAnnouncement): Promise<void> {
-    if (this.closed) return Promise.resolve(); // not accepted: shutting down
+    if (this.closed || this.draining) return Promise.resolve(); // not accepted: shutting down
     if (!this.served.has(msg.iedId)) {
       this.metrics.rejected.inc({ reason: 'unknown-ied' });
       this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'task for an IED this gateway does not serve');
@@ -323,11 +325,28 @@ export class IedGatewayRuntime {
     return this.tasks.size + this.offloaded.size + this.executing + this.outbox.pending;
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Stop accepting tasks; give the accepted ones up to `drainMs` to reach their outcomes (the world and
+   * the watchdog keep running); report what is still open as dropped (the process is going away: a
+   * restart would not know these tasks), then flush. Tasks with the local executor report themselves.
+   */
+  async close(opts: { drainMs?: number } = {}): Promise<void> {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    const until = this.o.clock.now() + (opts.drainMs ?? 0);
+    while (this.tasks.size + this.offloaded.size > 0 && this.o.clock.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.closed = true;
     this.ticker.stop();
     await this.idle();
+    const w = this.world;
+    for (const [id, msg] of [...this.tasks]) {
+      this.tasks.delete(id);
+      this.publishResult(msg, false, STAGE_NAMES[w.pool.stage[id] as number] ?? 'pending', msg.deadlineSeconds);
+    }
+    for (const [taskId, msg] of [...this.offloaded]) {
+      this.offloaded.delete(taskId);
+      this.publishResult(msg, false, 'edge', msg.deadlineSeconds);
+    }
     while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
   }
 }
