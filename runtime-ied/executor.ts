@@ -79,7 +79,15 @@ export class CommandExecutor implements LocalExecutor {
       return;
     }
     const args = this.command.map((a) => a.replace('{taskId}', job.taskId).replace('{iedId}', String(job.iedId)).replace('{sizeMbit}', String(job.sizeMbit)).replace('{density}', String(job.density)));
-    const child = spawn(args[0] as string, args.slice(1), { stdio: 'ignore' });
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(args[0] as string, args.slice(1), { stdio: 'ignore' });
+    } catch (err) {
+      // spawn itself can throw (E2BIG, ENOMEM…): the job fails, the queue goes on
+      done({ completed: false, finishedAt: this.clock.now(), reason: `cannot start: ${(err as Error)?.message ?? String(err)}` });
+      this.next(iedId);
+      return;
+    }
     let finished = false;
     const finish = (outcome: JobOutcome) => {
       if (finished) return;
