@@ -76,3 +76,16 @@ t.test('amarl attention: a distribution over the other agents', async (t) => {
   t.ok(Array.from(w).every((x) => x >= 0), 'non-negative');
   learner.dispose();
 });
+
+t.test('maddpg straight-through Gumbel: one-hot forward, the soft sample\'s gradient backward', async (t) => {
+  const { straightThroughOneHot } = await import('../../trainer/algos/maddpg.ts');
+  const x = tf.variable(tf.tensor2d([[1, 2, 0.5]]));
+  const w = tf.tensor2d([[1, 5, 2]]);
+  const hard = tf.variableGrads(() => tf.sum(tf.mul(straightThroughOneHot(tf.softmax(x)) as tf.Tensor, w)) as tf.Scalar, [x]);
+  const soft = tf.variableGrads(() => tf.sum(tf.mul(tf.softmax(x), w)) as tf.Scalar, [x]);
+  t.equal(hard.value.dataSync()[0], 5, 'forward: the argmax action, one-hot');
+  const g = Array.from((hard.grads[x.name] as tf.Tensor).dataSync());
+  const gs = Array.from((soft.grads[x.name] as tf.Tensor).dataSync());
+  t.ok(g.every((v, k) => Math.abs(v - (gs[k] as number)) < 1e-6) && g.some((v) => Math.abs(v) > 1e-3), `backward: the softmax gradient ${g.map((v) => v.toFixed(3))}`);
+  tf.dispose([x, w, hard.value, soft.value, ...Object.values(hard.grads), ...Object.values(soft.grads)]);
+});

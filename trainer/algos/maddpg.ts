@@ -7,7 +7,9 @@
  * | critic Q_i | per-IED MLP over ALL observations and actions: [o_1..o_I, a_1..a_I] → H → H → 1   |
  * |            | (its first layer for all IEDs is one flat matmul: the input is the same for all)  |
  * | target     | y_i = r_i + γ(1−done) Q'_i(O', A'), A' one-hot samples of the target actors        |
- * | actor step | ∇ Q_i(O, a_1..ã_i..a_I), ã_i = Gumbel-softmax(logits_i), others from the replay   |
+ * | actor step | ∇ Q_i(O, a_1..ã_i..a_I), ã_i = Gumbel-softmax(logits_i), others from the replay;  |
+ * |            | straight-through by default (the critic sees a one-hot action, as in training;   |
+ * |            | the gradient is the soft sample's), optional entropy bonus β·H(π_i)               |
  * | no-op rows | the critic learns them; actors skip them                                           |
  */
 import * as tf from '@tensorflow/tfjs';
@@ -39,12 +41,25 @@ export interface MaddpgConfig {
   /** global-norm gradient clips */
   criticClipPerAgent: number;
   actorClip: number;
+  /** straight-through Gumbel-softmax: one-hot forward, soft gradient (Iqbal & Sha's MADDPG baseline) */
+  straightThrough: boolean;
+  /** entropy bonus β on the actors' objective (0: vanilla MADDPG) */
+  entropyBonus: number;
+  /** episodes collected before updates start (AMARL waits 2) */
+  warmupEpisodes: number;
 }
 
 export const MADDPG_DEFAULTS: MaddpgConfig = {
   actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, batchSize: 64, tau: 0.005, hidden: 64, gumbelTemperature: 1,
   updatesPerRound: 4, replayEpisodes: 300, criticClipPerAgent: 10, actorClip: 0.5,
+  straightThrough: true, entropyBonus: 0, warmupEpisodes: 2,
 };
+
+/** One-hot of the argmax forward, identity gradient backward (straight-through estimator). */
+export const straightThroughOneHot = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const soft = args[0] as tf.Tensor;
+  return { value: tf.oneHot(tf.argMax(soft, -1), soft.shape[soft.shape.length - 1] as number).toFloat(), gradFunc: (dy: tf.Tensor) => dy };
+}) as Parameters<typeof tf.customGrad>[0]);
 
 class Actors {
   readonly l1: AgentDense;
@@ -168,9 +183,14 @@ export class Maddpg implements Learner {
       const noise = this.gumbel([I, B, A]);
       const actor = tf.variableGrads(() => {
         const logits = this.actors.logits(obs);
-        const relaxed = tf.softmax(tf.div(tf.add(logits, noise), c.gumbelTemperature)) as tf.Tensor3D;
+        const soft = tf.softmax(tf.div(tf.add(logits, noise), c.gumbelTemperature)) as tf.Tensor3D;
+        const relaxed = c.straightThrough ? (straightThroughOneHot(soft) as tf.Tensor3D) : soft;
         const pre = tf.add(base, tf.matMul(tf.sub(relaxed, actions) as tf.Tensor3D, ownW)) as tf.Tensor3D;
-        const q = this.critics.rest(pre);
+        let q: tf.Tensor = this.critics.rest(pre);
+        if (c.entropyBonus > 0) {
+          const logPi = tf.logSoftmax(logits);
+          q = tf.add(q, tf.mul(tf.neg(tf.sum(tf.mul(tf.exp(logPi), logPi), 2)), c.entropyBonus));
+        }
         const perAgent = tf.div(tf.sum(tf.mul(q, mask), 1), rows);
         return tf.add(tf.neg(tf.sum(perAgent)), tf.mul(tf.mean(tf.square(logits)), 1e-3)) as tf.Scalar;
       }, this.actors.variables);
@@ -181,7 +201,7 @@ export class Maddpg implements Learner {
 
   update(): UpdateStats | undefined {
     const c = this.config;
-    if (this.replay.transitions < c.batchSize) return undefined;
+    if (this.replay.episodes < c.warmupEpisodes || this.replay.transitions < c.batchSize) return undefined;
     let criticLoss = 0;
     let actorLoss = 0;
     for (let k = 0; k < c.updatesPerRound; k++) {
