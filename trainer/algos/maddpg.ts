@@ -43,7 +43,7 @@ export interface MaddpgConfig {
   actorClip: number;
   /** straight-through Gumbel-softmax: one-hot forward, soft gradient (Iqbal & Sha's MADDPG baseline) */
   straightThrough: boolean;
-  /** entropy bonus β on the actors' objective (0: vanilla MADDPG) */
+  /** entropy bonus β on the actors' objective (0: vanilla MADDPG; 0.01 = AMARL's temperature λ) */
   entropyBonus: number;
   /** episodes collected before updates start (AMARL waits 2) */
   warmupEpisodes: number;
@@ -52,7 +52,7 @@ export interface MaddpgConfig {
 export const MADDPG_DEFAULTS: MaddpgConfig = {
   actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, batchSize: 64, tau: 0.005, hidden: 64, gumbelTemperature: 1,
   updatesPerRound: 4, replayEpisodes: 300, criticClipPerAgent: 10, actorClip: 0.5,
-  straightThrough: true, entropyBonus: 0, warmupEpisodes: 2,
+  straightThrough: true, entropyBonus: 0.01, warmupEpisodes: 2,
 };
 
 /** One-hot of the argmax forward, identity gradient backward (straight-through estimator). */
