@@ -108,22 +108,18 @@ export function registerDeploy(program: Command): void {
       const { runRollout } = await import('../deploy/rollout.ts');
       const pino = (await import('pino')).default;
       const mqtt = (await import('mqtt')).default;
-      const share = (v: string, flag: string) => {
-        const x = Number(v);
-        if (!(x >= 0 && x <= 1)) throw new UsageError(`${flag} must be a number in 0..1, got "${v}"`);
-        return x;
-      };
-      const maxDecisionErrorRate = share(o.maxDecisionErrors, '--max-decision-errors');
-      for (const [flag, v] of [['--window', o.window], ['--max-drop', o.maxDrop], ['--min-tasks', o.minTasks]] as const)
-        if (!(Number.isFinite(Number(v)) && Number(v) >= 0)) throw new UsageError(`${flag} must be a non-negative number, got "${v}"`);
-      const fraction = Number(o.canary);
-      if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--canary must be in (0, 1], got "${o.canary}"`);
-      const predictedRate = o.predicted === undefined ? undefined : share(o.predicted, '--predicted');
+      const { shareFlag, nonNegativeFlag, canaryFlag } = await import('./flags.ts');
+      const maxDecisionErrorRate = shareFlag(o.maxDecisionErrors, '--max-decision-errors');
+      const windowS = nonNegativeFlag(o.window, '--window');
+      const maxDropPp = nonNegativeFlag(o.maxDrop, '--max-drop');
+      const minTasks = nonNegativeFlag(o.minTasks, '--min-tasks');
+      const canaryFraction = canaryFlag(o.canary);
+      const predictedRate = o.predicted === undefined ? undefined : shareFlag(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}` });
       const report = await runRollout({
         mqtt: client, iedIds: parseIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
-        canaryFraction: Number(o.canary), windowMs: Number(o.window) * 1000, maxDropPp: Number(o.maxDrop), minTasks: Number(o.minTasks), logger: pino({ level: 'info' }, pino.destination(2)),
+        canaryFraction, windowMs: windowS * 1000, maxDropPp, minTasks, logger: pino({ level: 'info' }, pino.destination(2)),
         maxDecisionErrorRate, ...predicted,
       });
       await client.endAsync();

@@ -14,6 +14,7 @@ import { loadScenario } from '../core/scenario/load.ts';
 import { PLANT_EPOCH_MS, systemClock } from '../core/live/clock.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseSets } from './sim-command.ts';
+import { canaryFlag, nonNegativeFlag } from './flags.ts';
 
 interface Common {
   scenario: string;
@@ -167,22 +168,16 @@ export function twinDeployPlan(o: TwinCliOptions, plantIeds: number, env: NodeJS
   if (!o.running) throw new UsageError('--registry needs --running <version>: the version the gateways run now, to roll back to');
   const token = env.GMEL_REGISTRY_TOKEN;
   if (!token) throw new UsageError('--registry needs $GMEL_REGISTRY_TOKEN: the registry refuses writes without it');
-  const fraction = Number(o.canary);
-  if (!(fraction > 0 && fraction <= 1)) throw new UsageError(`--canary must be in (0, 1], got "${o.canary}"`);
+  const fraction = canaryFlag(o.canary);
   let privateKeyPem: string;
   try {
     privateKeyPem = readFileSync(o.deployKey, 'utf8');
   } catch (err) {
     throw new UsageError(`--deploy-key ${o.deployKey}: ${(err as Error).message}`);
   }
-  const nonNegative = (v: string, flag: string) => {
-    const x = Number(v);
-    if (!(Number.isFinite(x) && x >= 0)) throw new UsageError(`${flag} must be a non-negative number, got "${v}"`);
-    return x;
-  };
-  const windowS = nonNegative(o.canaryWindow, '--canary-window');
-  const maxDropPp = nonNegative(o.maxDrop, '--max-drop');
-  const minTasks = nonNegative(o.minTasks, '--min-tasks');
+  const windowS = nonNegativeFlag(o.canaryWindow, '--canary-window');
+  const maxDropPp = nonNegativeFlag(o.maxDrop, '--max-drop');
+  const minTasks = nonNegativeFlag(o.minTasks, '--min-tasks');
   return {
     privateKeyPem, registry: o.registry, token, modelSet: o.modelSet, runningVersion: o.running,
     iedIds: o.ieds ? parseIds(o.ieds, plantIeds) : Array.from({ length: plantIeds }, (_, i) => i),
