@@ -9,8 +9,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
-import { startPlant } from '../twin/live/plant.ts';
-import { runModelInSim } from '../twin/live/model-in-sim.ts';
+import { startPlant } from '../plant/live-plant.ts';
+import { runModelInSim } from '../twin/predict.ts';
 
 export async function measureAgreement(seconds: number, modelPath = 'models/gmel2024-amarl'): Promise<Record<string, unknown>> {
   const slots = Math.round(seconds / 0.1);

@@ -23,13 +23,13 @@ import { selectBackend } from '../trainer/backend.ts';
 import { onnxToActorNet } from '../trainer/export-onnx.ts';
 import { actorShape } from '../trainer/actor-net.ts';
 import { buildActorModel } from '../trainer/export-tfjs.ts';
-import { resolveModelDir } from '../runtime-ied/model-loader.ts';
-import { startPlant } from '../twin/live/plant.ts';
+import { resolveModelDir } from '../core/model-set.ts';
+import { startPlant } from '../plant/live-plant.ts';
 import { subscriptions, topics } from '../protocol/topics.ts';
 import { EdgeServerRuntime } from '../runtime-edge/edge-server.ts';
-import { PlantEmulator } from '../twin/live/emulator.ts';
-import { systemClock, PLANT_EPOCH_MS } from '../core/live/clock.ts';
-import { startAedes, startMosquitto, hasMosquitto, type TestBroker } from '../test/helpers/brokers.ts';
+import { PlantEmulator } from '../plant/emulator.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../protocol/clock.ts';
+import { startEmbeddedBroker as startAedes, startMosquitto, hasMosquitto, type LocalBroker as TestBroker } from '../plant/brokers.ts';
 import { buildGateway } from '../deploy/build-gateway.ts';
 
 const MODEL = 'models/gmel2024-amarl';

@@ -5,7 +5,7 @@
  */
 import { loadScenario } from '../core/scenario/load.ts';
 import { Rng } from '../core/rng.ts';
-import { GmelParallelEnv } from '../twin/sim/env.ts';
+import { GmelParallelEnv } from '../sim/env.ts';
 
 export interface SimBenchCase {
   ieds: number;

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { loadScenario } from '../core/scenario/load.ts';
 import { Rng } from '../core/rng.ts';
-import { GmelParallelEnv } from '../twin/sim/env.ts';
+import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend, type BackendChoice } from '../trainer/backend.ts';
 import { collectEpisode } from '../trainer/collect.ts';
 import { createLearner } from '../trainer/registry.ts';

@@ -10,6 +10,8 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
+import { parseIedIds } from '../core/scenario/options.ts';
+import { brokerOptions, brokerAuth, clientAuthOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 
 export function registerDeploy(program: Command): void {
   const deploy = program.command('deploy').description('gateway bundles: keys, signed bundles, verification');
@@ -37,7 +39,7 @@ export function registerDeploy(program: Command): void {
       if (o.arch !== 'x64' && o.arch !== 'arm64') throw new UsageError(`--arch must be x64 or arm64, got "${o.arch}"`);
       const { buildBundle, readKey } = await import('../deploy/bundle.ts');
       const { readManifest } = await import('../core/model-set.ts');
-      const { resolveModelDir } = await import('../runtime-ied/model-loader.ts');
+      const { resolveModelDir } = await import('../core/model-set.ts');
       const key = readKey(o.key);
       const ieds = o.all ? Array.from({ length: readManifest(resolveModelDir(o.model)).ieds }, (_, i) => i) : [Number(o.ied)];
       for (const ied of ieds) {
@@ -68,27 +70,25 @@ export function registerDeploy(program: Command): void {
       signModelSet(dir, readKey(o.key));
       console.log(JSON.stringify({ signed: dir }));
     });
-  deploy
+  brokerOptions(deploy
     .command('desire')
     .description('set the model version gateways should run (retained gmel/v1/ied/{i}/model)')
     .requiredOption('--ieds <list>', 'IED ids, e.g. 0-4 or 7')
     .requiredOption('--model-set <name>', 'model set name in the registry')
     .requiredOption('--version <v>', 'version to run')
     .requiredOption('--registry <url>', 'model registry base URL')
-    .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
-    .option('--count <n>', 'number of IEDs in the plant (for id ranges)', '1000000')
-    .action(async (o: { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string }) => {
-      const { parseIds } = await import('./runtime-commands.ts');
+    .option('--count <n>', 'number of IEDs in the plant (for id ranges)', '1000000'))
+    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string }) => {
       const { encode } = await import('../protocol/codec.ts');
       const { topics } = await import('../protocol/topics.ts');
       const mqtt = (await import('mqtt')).default;
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}` });
-      for (const i of parseIds(o.ieds, Number(o.count)))
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
+      for (const i of parseIedIds(o.ieds, Number(o.count)))
         await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at: Date.now() }), { qos: 1, retain: true });
       await client.endAsync();
       console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
     });
-  deploy
+  brokerOptions(deploy
     .command('rollout')
     .description('staged rollout: canary fraction first, promote if healthy, roll back if not')
     .requiredOption('--ieds <list>', 'IEDs to update, e.g. 0-49')
@@ -96,15 +96,13 @@ export function registerDeploy(program: Command): void {
     .requiredOption('--from <v>', 'the version running now (rollback target)')
     .requiredOption('--to <v>', 'the new version')
     .requiredOption('--registry <url>', 'model registry base URL')
-    .option('--broker <url>', 'MQTT broker', 'mqtt://127.0.0.1:1883')
     .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
     .option('--window <s>', 'seconds to watch the canaries', '60')
     .option('--max-drop <pp>', 'largest tolerated completion drop vs the reference, percentage points', '5')
     .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
     .option('--max-decision-errors <share>', 'largest tolerated share of canary decisions that fell back to local', '0.02')
-    .option('--predicted <rate>', 'the twin\'s predicted completion rate (0-1) of the new version: the reference instead of the rest of the fleet')
-    .action(async (o: { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
-      const { parseIds } = await import('./runtime-commands.ts');
+    .option('--predicted <rate>', 'the twin\'s predicted completion rate (0-1) of the new version: the reference instead of the rest of the fleet'))
+    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
       const { runRollout } = await import('../deploy/rollout.ts');
       const pino = (await import('pino')).default;
       const mqtt = (await import('mqtt')).default;
@@ -116,9 +114,9 @@ export function registerDeploy(program: Command): void {
       const canaryFraction = canaryFlag(o.canary);
       const predictedRate = o.predicted === undefined ? undefined : shareFlag(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}` });
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
       const report = await runRollout({
-        mqtt: client, iedIds: parseIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
+        mqtt: client, iedIds: parseIedIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
         canaryFraction, windowMs: windowS * 1000, maxDropPp, minTasks, logger: pino({ level: 'info' }, pino.destination(2)),
         maxDecisionErrorRate, ...predicted,
       });

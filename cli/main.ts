@@ -7,10 +7,11 @@ import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
 import { registerExport } from './export-command.ts';
 import { registerUp } from './up-command.ts';
-import { registerRuntimes, registerTwin } from './runtime-commands.ts';
+import { registerIed } from '../runtime-ied/command.ts';
+import { registerEdge } from '../runtime-edge/command.ts';
+import { registerTwin } from './twin-command.ts';
 import { registerDeploy } from './deploy-command.ts';
 import { InputError } from '../core/errors.ts';
-
 
 const program = new Command();
 program
@@ -23,7 +24,8 @@ registerTrain(program);
 registerEval(program);
 registerExport(program);
 registerUp(program);
-registerRuntimes(program);
+registerEdge(program);
+registerIed(program);
 registerTwin(program);
 registerDeploy(program);
 

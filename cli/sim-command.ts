@@ -6,12 +6,13 @@
  */
 import type { Command } from 'commander';
 import Table from 'cli-table3';
-import { loadScenario, parseOverrideValue } from '../core/scenario/load.ts';
+import { loadScenario } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { runEpisodes } from '../twin/sim/rollout.ts';
-import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../twin/policies/heuristics.ts';
-import type { MetricsSummary } from '../twin/sim/metrics.ts';
+import { runEpisodes } from '../sim/episodes.ts';
+import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../sim/policies/heuristics.ts';
+import type { MetricsSummary } from '../sim/metrics.ts';
 import { UsageError } from '../core/errors.ts';
+import { parseSets, repeatable } from '../core/scenario/options.ts';
 
 interface SimOptions {
   scenario: string;
@@ -32,16 +33,6 @@ const SWEEP_KEYS = {
   ieds: (v: number) => ({ ieds: Math.round(v) }),
 } as const;
 type SweepKey = keyof typeof SWEEP_KEYS;
-
-export function parseSets(sets: readonly string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const item of sets) {
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set expects key=value, got "${item}"`);
-    out[item.slice(0, eq)] = parseOverrideValue(item.slice(eq + 1));
-  }
-  return out;
-}
 
 export function parseSweep(text: string): { key: SweepKey; values: number[] } {
   const match = /^(\w+)=([\d.]+):([\d.]+):([\d.]+)$/.exec(text);
@@ -73,7 +64,7 @@ export function registerSim(program: Command): void {
     .option('--policy <name>', `one of ${HEURISTIC_NAMES.join(', ')}`, 'greedy')
     .option('--episodes <n>', 'episodes to run', '20')
     .option('--seed <n>', 'run seed (episode k uses a seed derived from it)', '1')
-    .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', repeatable, [] as string[])
     .option('--sweep <key=from:to:step>', `sweep ${Object.keys(SWEEP_KEYS).join(' | ')} for every heuristic`)
     .option('--model <dir>', 'run an ONNX model set (as the gateways do) instead of a heuristic')
     .option('--json', 'print one JSON object instead of a table')
@@ -85,7 +76,7 @@ export function registerSim(program: Command): void {
       if (opts.sweep) return sweep(opts, sets, episodes, seed);
       if (opts.model) {
         const scenario = loadScenario(opts.scenario, sets);
-        const { runModelInSim } = await import('../twin/live/model-in-sim.ts');
+        const { runModelInSim } = await import('../twin/predict.ts');
         const { summary, version } = await runModelInSim(scenario, opts.model, episodes, seed);
         console.log(opts.json ? JSON.stringify(summaryJson(`model ${version}`, scenario, episodes, seed, summary)) : `model ${version}: completion ${summary.completionRate.toFixed(4)}, mean latency ${summary.meanLatency.toFixed(4)} s, arrived ${summary.arrived}`);
         return;

@@ -11,7 +11,7 @@ import { PRESETS, type Preset } from '../trainer/presets.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/presets.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../trainer/presets.ts';
 import { UsageError } from '../core/errors.ts';
-import { parseSets } from './sim-command.ts';
+import { parseSets, repeatable } from '../core/scenario/options.ts';
 
 interface TrainCliOptions {
   algo: string;
@@ -45,8 +45,8 @@ export function registerTrain(program: Command): void {
     .option('--resume', 'continue from the run folder\'s checkpoint')
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), 'auto')
     .option('--episodes <n>', 'override the preset\'s number of episodes')
-    .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--set <key=value>', 'override a scenario field (repeatable)', repeatable, [] as string[])
+    .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', repeatable, [] as string[])
     .option('--init-from <run>', 'fine-tune: start from that run\'s latest checkpoint (same algorithm and plant size)')
     .option('--no-progress', 'log lines instead of a progress bar')
     .action(async (opts: TrainCliOptions) => {
@@ -71,7 +71,7 @@ export function registerTrain(program: Command): void {
       const result = await train({
         algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
         ...(episodes !== undefined ? { episodes } : {}),
-        config: parseSets(opts.config),
+        config: parseSets(opts.config, '--config'),
         ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),
         command: ['gmel', ...process.argv.slice(2)].join(' '),
         onEpisode: (line, total) => {

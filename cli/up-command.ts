@@ -6,23 +6,18 @@
 import type { Command } from 'commander';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
-import type { KpiSnapshot } from '../twin/live/kpi.ts';
+import type { KpiSnapshot } from '../plant/kpi.ts';
 import { UsageError } from '../core/errors.ts';
-import { parseSets } from './sim-command.ts';
+import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
+import { brokerAuth, brokerOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 
-interface UpOptions {
-  scenario: string;
+interface UpOptions extends ScenarioFlags, BrokerFlags {
   model: string;
-  broker?: string;
   port: string;
   engine: string;
   duration?: string;
   seed: string;
-  set: string[];
   json?: boolean;
-  username?: string;
-  password?: string;
-  caFile?: string;
   logLevel: string;
   httpPort?: string;
   plantSet: string[];
@@ -40,24 +35,18 @@ function line(k: KpiSnapshot, elapsed: number): string {
 }
 
 export function registerUp(program: Command): void {
-  program
+  brokerOptions(scenarioOptions(program
     .command('up')
-    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')
-    .option('--scenario <name|file>', 'plant scenario', 'gmel2024')
+    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')), undefined, 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
-    .option('--broker <url>', 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
     .option('--port <n>', 'port of the embedded broker (0 = any free port)', '0')
     .option('--engine <name>', 'inference engine: node (onnxruntime-node) | web (onnxruntime-web, wasm)', 'node')
     .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
     .option('--seed <n>', 'seed of the task emulator', '1')
-    .option('--set <key=value>', 'override a scenario field (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--username <u>', 'MQTT username')
-    .option('--password <p>', 'MQTT password')
-    .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
     .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
-    .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
     .option('--run <dir>', 'the training run the model set came from: enables the twin\'s retraining cycle')
     .option('--on-drift', 'with --run: retrain when the twin reports drift, and switch to a promoted version')
     .option('--retrain-episodes <n>', 'fine-tuning episodes per cycle', '50')
@@ -70,22 +59,20 @@ export function registerUp(program: Command): void {
       if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${opts.duration}"`);
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
-      const scenario = loadScenario(opts.scenario, parseSets(opts.set));
-      const plantSets = parseSets(opts.plantSet);
+      const scenario = scenarioFrom(opts);
+      const plantSets = parseSets(opts.plantSet, '--plant-set');
       // what the emulated plant can differ in: the tasks it announces, and the devices' radio and edge servers
       for (const key of Object.keys(plantSets))
         if (!/^(arrivals|task|radio|edge)\./.test(key)) throw new UsageError(`--plant-set ${key}: the emulated plant can differ in arrivals.*, task.*, radio.* or edge.* only`);
       const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
       if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
       const logger = pino({ level: opts.logLevel }, pino.destination(2));
-      const { startPlant } = await import('../twin/live/plant.ts');
-      const { buildApp } = await import('../core/live/observability.ts');
+      const { startPlant } = await import('../plant/live-plant.ts');
+      const { buildApp } = await import('../protocol/observability.ts');
       const plant = await startPlant({
         scenario, modelPath: opts.model, brokerPort: port, engine: opts.engine, seed: Number(opts.seed), logger,
         ...(opts.broker ? { brokerUrl: opts.broker } : {}),
-        ...(opts.username !== undefined ? { username: opts.username } : {}),
-        ...(opts.password !== undefined ? { password: opts.password } : {}),
-        ...(opts.caFile !== undefined ? { ca: (await import('node:fs')).readFileSync(opts.caFile, 'utf8') } : {}),
+        ...brokerAuth(opts),
         ...(emulated ? { emulatorScenario: emulated } : {}),
       });
       const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
@@ -98,10 +85,10 @@ export function registerUp(program: Command): void {
         },
       });
       if (http) {
-        const { registerTwinRoutes } = await import('../twin/live/twin-app.ts');
-        const { registerDashboard } = await import('../twin/live/dashboard.ts');
+        const { registerTwinRoutes } = await import('../twin/routes.ts');
+        const { registerDashboard } = await import('../plant/dashboard.ts');
         registerTwinRoutes(http, plant.mirror);
-        if (retrainer) (await import('../twin/live/twin-app.ts')).registerRetrainRoutes(http, retrainer);
+        if (retrainer) (await import('../twin/routes.ts')).registerRetrainRoutes(http, retrainer);
         registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
         console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
       }
@@ -134,8 +121,8 @@ export function registerUp(program: Command): void {
 }
 
 /** The twin's retraining cycle inside `gmel up`: promoted versions replace the gateway's model directly. */
-async function localRetrainer(opts: UpOptions, plant: import('../twin/live/plant.ts').RunningPlant, scenario: import('../core/scenario/schema.ts').Scenario, logger: pino.Logger) {
-  const { Retrainer } = await import('../twin/live/retrainer.ts');
+async function localRetrainer(opts: UpOptions, plant: import('../plant/live-plant.ts').RunningPlant, scenario: import('../core/scenario/schema.ts').Scenario, logger: pino.Logger) {
+  const { Retrainer } = await import('../twin/retrainer.ts');
   const { loadModelHandle, releaseModel } = await import('../runtime-ied/model-loader.ts');
   const episodes = Number(opts.retrainEpisodes);
   if (!(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--retrain-episodes must be a positive integer, got "${opts.retrainEpisodes}"`);

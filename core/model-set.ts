@@ -10,7 +10,7 @@
  * Shared by the exporter (writes), the gateway runtime and deployment (verify before loading).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from './errors.ts';
 import { OBS_ENCODER_VERSION } from './observation.ts';
@@ -97,4 +97,18 @@ export function verifyModelSet(dir: string): ModelSetManifest {
   const manifest = readManifest(dir);
   for (const entry of Object.values(manifest.files)) loadVerifiedModel(dir, entry.ied, manifest);
   return manifest;
+}
+
+/** Versions present in a model set folder, oldest first (version names sort by time: export-set.ts). */
+export function listVersions(setDir: string): string[] {
+  if (!existsSync(setDir)) return [];
+  return readdirSync(setDir).filter((v) => existsSync(join(setDir, v, 'manifest.json'))).sort();
+}
+
+/** A model-set folder (its newest version) or a version folder itself. */
+export function resolveModelDir(path: string): string {
+  if (existsSync(join(path, 'manifest.json'))) return path;
+  const latest = listVersions(path).at(-1);
+  if (!latest) throw new InputError(`${path}: no model set here (no manifest.json, no version folders)`);
+  return join(path, latest);
 }

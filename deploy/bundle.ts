@@ -10,15 +10,16 @@
  * | gmel-ied-<i>.service              | systemd unit                                                  |
  * | install.sh                        | verifies the bundle, installs it under /opt, enables the unit |
  * | bundle-manifest.json / .sig       | sha256 of every file, Ed25519 signature (signing.ts)          |
+ * | SHA256SUMS / .sig                 | the same checksums for the host's sha256sum, signed (install.sh) |
  */
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
 import { modelFileName, readManifest, verifyModelSet } from '../core/model-set.ts';
-import { resolveModelDir } from '../runtime-ied/model-loader.ts';
+import { resolveModelDir } from '../core/model-set.ts';
 import { buildGateway } from './build-gateway.ts';
-import { signBundle, type BundleManifest } from './signing.ts';
+import { signBundle, BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_SUMS, BUNDLE_SUMS_SIGNATURE, type BundleManifest } from './signing.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -76,26 +77,7 @@ NoNewPrivileges=true
 WantedBy=multi-user.target
 `);
   const install = join(dir, 'install.sh');
-  writeFileSync(install, `#!/bin/sh
-# Install this GMEL edge gateway bundle (IED ${o.ied}). Usage: sudo ./install.sh /etc/gmel/deploy.pub
-set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-pub=\${1:-/etc/gmel/deploy.pub}
-# refuse a bundle whose signature or checksums do not match the trusted key
-node "$here/gmel-ied.mjs" verify-bundle "$here" --pub "$pub"
-id -u gmel >/dev/null 2>&1 || useradd --system --no-create-home gmel
-mkdir -p /opt/gmel
-rm -rf /opt/gmel/ied-${o.ied}.new
-cp -r "$here" /opt/gmel/ied-${o.ied}.new
-rm -rf /opt/gmel/ied-${o.ied}.old
-[ -d /opt/gmel/ied-${o.ied} ] && mv /opt/gmel/ied-${o.ied} /opt/gmel/ied-${o.ied}.old
-mv /opt/gmel/ied-${o.ied}.new /opt/gmel/ied-${o.ied}
-cp /opt/gmel/ied-${o.ied}/${unit} /etc/systemd/system/${unit}
-systemctl daemon-reload
-systemctl enable --now ${unit}
-systemctl restart ${unit}
-echo "installed ${unit} (model ${models.version})"
-`);
+  writeFileSync(install, installScript(o.ied, unit, models.version));
   chmodSync(install, 0o755);
   const manifest = signBundle(dir, o.privateKeyPem, { ied: o.ied, modelVersion: models.version });
   return { dir, manifest };
@@ -104,4 +86,45 @@ echo "installed ${unit} (model ${models.version})"
 export function readKey(path: string): string {
   if (!existsSync(path)) throw new InputError(`no key at ${path} (make one with: gmel deploy keygen)`);
   return readFileSync(path, 'utf8');
+}
+
+/**
+ * install.sh: checks the bundle with the host's tools only (openssl, sha256sum) against a public key
+ * installed out of band, never with code from the bundle it is checking; `--verify-only` stops there.
+ */
+function installScript(ied: number, unit: string, modelVersion: string): string {
+  return `#!/bin/sh
+# Install this GMEL edge gateway bundle (IED ${ied}).
+#   sudo ./install.sh [/etc/gmel/deploy.pub]            verify, then install and start ${unit}
+#   ./install.sh --verify-only [/etc/gmel/deploy.pub]   verify only
+# The public key must come from your own channel (never from this bundle): see deploy/README.md.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+verify_only=0
+if [ "\${1:-}" = "--verify-only" ]; then verify_only=1; shift; fi
+pub=\${1:-/etc/gmel/deploy.pub}
+[ -r "$pub" ] || { echo "install.sh: no trusted public key at $pub" >&2; exit 2; }
+command -v openssl >/dev/null && command -v sha256sum >/dev/null || { echo "install.sh: needs openssl and sha256sum on the host" >&2; exit 2; }
+cd "$here"
+openssl pkeyutl -verify -pubin -inkey "$pub" -rawin -in ${BUNDLE_SUMS} -sigfile ${BUNDLE_SUMS_SIGNATURE} >/dev/null 2>&1 \\
+  || { echo "install.sh: ${BUNDLE_SUMS} is not signed by the key in $pub (wrong key or tampered bundle)" >&2; exit 1; }
+sha256sum --check --strict --quiet ${BUNDLE_SUMS} || { echo "install.sh: a file does not match its signed checksum" >&2; exit 1; }
+listed=$(sed 's/^[0-9a-f]*  //' ${BUNDLE_SUMS} | sort)
+present=$(find . -type f | sed 's|^\\./||' | grep -vxF -e ${BUNDLE_SUMS} -e ${BUNDLE_SUMS_SIGNATURE} -e ${BUNDLE_MANIFEST} -e ${BUNDLE_SIGNATURE} | sort)
+[ "$listed" = "$present" ] || { echo "install.sh: files not in the signed list: $(printf '%s\\n' "$present" | grep -vxF "$listed" | head -5 | tr '\\n' ' ')" >&2; exit 1; }
+echo "bundle ok: IED ${ied}, model ${modelVersion}"
+[ "$verify_only" = 1 ] && exit 0
+id -u gmel >/dev/null 2>&1 || useradd --system --no-create-home gmel
+mkdir -p /opt/gmel
+rm -rf /opt/gmel/ied-${ied}.new
+cp -r "$here" /opt/gmel/ied-${ied}.new
+rm -rf /opt/gmel/ied-${ied}.old
+[ -d /opt/gmel/ied-${ied} ] && mv /opt/gmel/ied-${ied} /opt/gmel/ied-${ied}.old
+mv /opt/gmel/ied-${ied}.new /opt/gmel/ied-${ied}
+cp /opt/gmel/ied-${ied}/${unit} /etc/systemd/system/${unit}
+systemctl daemon-reload
+systemctl enable --now ${unit}
+systemctl restart ${unit}
+echo "installed ${unit} (model ${modelVersion})"
+`;
 }

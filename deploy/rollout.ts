@@ -19,7 +19,7 @@
  * - decision errors ≤ maxDecisionErrorRate of the canaries' decisions;
  * - canary completion ≥ reference − maxDropPp (percentage points). The reference is the twin's
  *   prediction for the canary IEDs under the new version when the caller has one (`predictCompletion`:
- *   the new files run on the twin's recalibrated simulator, see twin/live/retrainer.ts), else the
+ *   the new files run on the twin's recalibrated simulator, see twin/retrainer.ts), else the
  *   other IEDs' live completion in the same window (they still run the old version).
  */
 import type { MqttClient } from 'mqtt';

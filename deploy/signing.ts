@@ -12,6 +12,12 @@ import { signatureOf, signatureMatches } from '../core/model-signature.ts';
 
 export const BUNDLE_MANIFEST = 'bundle-manifest.json';
 export const BUNDLE_SIGNATURE = 'bundle-manifest.sig';
+/**
+ * The same checksums in coreutils' `sha256sum` format, and their Ed25519 signature: what install.sh
+ * checks with the host's own openssl and sha256sum, so no code from the bundle judges the bundle.
+ */
+export const BUNDLE_SUMS = 'SHA256SUMS';
+export const BUNDLE_SUMS_SIGNATURE = 'SHA256SUMS.sig';
 
 export interface BundleManifest {
   readonly format: 'gmel-bundle/1';
@@ -55,6 +61,11 @@ export function sha256File(path: string): string {
 /** Write the manifest of every file now in `dir`, and its signature. */
 export function signBundle(dir: string, privateKeyPem: string, meta: { ied: number | 'all'; modelVersion: string }): BundleManifest {
   const key = createPrivateKey(privateKeyPem);
+  const summed = walk(dir).filter((f) => ![BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_SUMS, BUNDLE_SUMS_SIGNATURE].includes(f)).sort();
+  const sums = Buffer.from(summed.map((f) => `${sha256File(join(dir, f))}  ${f}\n`).join(''));
+  writeFileSync(join(dir, BUNDLE_SUMS), sums);
+  // raw bytes, not base64: `openssl pkeyutl -verify -rawin -sigfile` reads the 64-byte signature as is
+  writeFileSync(join(dir, BUNDLE_SUMS_SIGNATURE), Buffer.from(signatureOf(sums, privateKeyPem).trim(), 'base64'));
   const files = Object.fromEntries(walk(dir).filter((f) => f !== BUNDLE_MANIFEST && f !== BUNDLE_SIGNATURE).sort().map((f) => [f, sha256File(join(dir, f))]));
   const manifest: BundleManifest = { format: 'gmel-bundle/1', ied: meta.ied, modelVersion: meta.modelVersion, createdAt: new Date().toISOString(), keyId: keyId(createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString()), files };
   const bytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');

@@ -1,6 +1,6 @@
 /**
  * The edge-server runtime: one process per edge server m. One FIFO per IED, the GPU shared equally
- * among the non-empty queues (eq. 2), deadline drops — the simulator's own engine (twin/sim World,
+ * among the non-empty queues (eq. 2), deadline drops — the simulator's own engine (sim/ World,
  * edge stage only), clocked in real time. Publishes its state every slot (retained) and each result.
  *
  * | handler        | on                                   | does                                               |
@@ -12,16 +12,16 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
-import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
-import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
+import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
+import { liveWorld, RecentIds } from '../sim/live-scenario.ts';
+import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
-import { listen } from '../core/live/inbox.ts';
-import { Outbox } from '../core/live/outbox.ts';
+import { listen } from '../protocol/inbox.ts';
+import { Outbox } from '../protocol/outbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Offload } from '../protocol/messages.ts';
-import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
-import type { LiveWorld } from '../twin/sim/live-world.ts';
+import { STAGE_NAMES } from '../sim/task-pool.ts';
+import type { LiveWorld } from '../sim/live-world.ts';
 
 export interface EdgeServerOptions {
   readonly scenario: Scenario;

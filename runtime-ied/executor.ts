@@ -11,7 +11,7 @@
  * what it says, and the observation's local waiting time comes from waitSeconds().
  */
 import { spawn } from 'node:child_process';
-import type { Clock } from '../core/live/clock.ts';
+import type { Clock } from '../protocol/clock.ts';
 
 export interface LocalJob {
   readonly taskId: string;

@@ -1,6 +1,6 @@
 /**
  * The gateway runtime: serves one IED (a real gateway) or many (to emulate a plant) with their ONNX
- * actors. The queues are the simulator's own engine (twin/sim World) clocked in real time: the local
+ * actors. The queues are the simulator's own engine (sim/ World) clocked in real time: the local
  * GPU is eq. (1) (an emulated GPU at the configured rate) and the uplink is the OFDMA stage, shared
  * among the IEDs this process serves; edge servers are remote (runtime-edge).
  *
@@ -28,18 +28,18 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { encodeObservation } from '../core/observation.ts';
-import { SlotTicker, slotAt, type Clock } from '../core/live/clock.ts';
-import { liveWorld, RecentIds } from '../core/live/live-scenario.ts';
-import { expiring } from '../core/live/mqtt.ts';
-import { Outbox } from '../core/live/outbox.ts';
-import { runtimeMetrics, Registry, type RuntimeMetrics } from '../core/live/observability.ts';
+import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
+import { liveWorld, RecentIds } from '../sim/live-scenario.ts';
+import { expiring } from '../protocol/mqtt.ts';
+import { Outbox } from '../protocol/outbox.ts';
+import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { Counter, Histogram } from 'prom-client';
 import { encode } from '../protocol/codec.ts';
-import { listen } from '../core/live/inbox.ts';
+import { listen } from '../protocol/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
-import { STAGE_NAMES } from '../twin/sim/task-pool.ts';
-import type { LiveWorld } from '../twin/sim/live-world.ts';
+import { STAGE_NAMES } from '../sim/task-pool.ts';
+import type { LiveWorld } from '../sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
 import type { LocalExecutor } from './executor.ts';
 

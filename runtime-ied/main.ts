@@ -1,30 +1,22 @@
 /**
- * The gateway's own entry point: only the `ied` command, so a gateway (or its bundle, deploy/) loads
- * nothing of the trainer, the evaluation or the simulator CLI.
+ * The gateway's own entry point: only the `ied` command (runtime-ied/command.ts), so a gateway (or its
+ * bundle, deploy/) loads core/, protocol/, sim/ and ONNX Runtime, nothing of the trainer, the twin or
+ * the other commands (test/architecture.test.ts checks the import graph and the bundle).
  *
  *   node gmel-ied.mjs --ieds 7 --model models/gmel2024-amarl --broker mqtt://host:1883
- *   node gmel-ied.mjs verify-bundle <dir> --pub deploy.pub
+ *
+ * A bundle is verified by its install.sh with the host's openssl and sha256sum (deploy/bundle.ts),
+ * never by code from the bundle itself.
  */
 import { Command, CommanderError } from 'commander';
 import { InputError } from '../core/errors.ts';
-import { registerRuntimes } from '../cli/runtime-commands.ts';
+import { registerIed } from './command.ts';
 
 const program = new Command().name('gmel-ied').exitOverride();
-registerRuntimes(program);
-program
-  .command('verify-bundle')
-  .description('check a bundle folder against a trusted public key (signature, checksums, file list)')
-  .argument('<dir>', 'bundle folder')
-  .requiredOption('--pub <file>', 'trusted Ed25519 public key (PEM)')
-  .action(async (dir: string, o: { pub: string }) => {
-    const { verifyBundle } = await import('../deploy/signing.ts');
-    const { readFileSync } = await import('node:fs');
-    const manifest = verifyBundle(dir, readFileSync(o.pub, 'utf8'));
-    console.log(`bundle ok: IED ${manifest.ied}, model ${manifest.modelVersion}, ${Object.keys(manifest.files).length} files`);
-  });
+registerIed(program);
 const args = process.argv.slice(2);
 try {
-  await program.parseAsync(['node', 'gmel-ied', ...(args[0] === 'verify-bundle' ? args : ['ied', ...args])]);
+  await program.parseAsync(['node', 'gmel-ied', 'ied', ...args]);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
   if (err instanceof InputError || err instanceof RangeError) {

@@ -1,26 +1,14 @@
 /**
  * Loading a model set for the IEDs a gateway serves: every file checked against the manifest
  * (sha256, observation encoder version) and every graph against the plant (input and action widths).
- * `latest` picks the newest version folder of a model set.
+ * A model-set folder loads its newest version (core/model-set.ts `resolveModelDir`).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
-import { loadVerifiedModel, readManifest } from '../core/model-set.ts';
+import { loadVerifiedModel, readManifest, resolveModelDir } from '../core/model-set.ts';
 import { observationSize } from '../core/observation.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { listVersions } from '../trainer/export-set.ts';
 import { createActorSession, type ActorSession, type Engine } from './policy.ts';
 import type { ModelHandle } from './gateway.ts';
-
-/** A model-set folder (newest version) or a version folder itself. */
-export function resolveModelDir(path: string): string {
-  if (existsSync(join(path, 'manifest.json'))) return path;
-  const versions = listVersions(path);
-  const latest = versions.at(-1);
-  if (!latest) throw new InputError(`${path}: no model set here (no manifest.json, no version folders)`);
-  return join(path, latest);
-}
 
 export async function loadModelHandle(path: string, scenario: Scenario, iedIds: readonly number[], engine: Engine): Promise<ModelHandle> {
   const dir = resolveModelDir(path);

@@ -1,9 +1,9 @@
 /**
  * Running one training episode on the simulator's vector path and recording it with delayed credit.
  */
-import { GmelParallelEnv } from '../twin/sim/env.ts';
+import { GmelParallelEnv } from '../sim/env.ts';
 import { newEpisodeRecord, type EpisodeRecord } from './replay.ts';
-import type { MetricsSummary } from '../twin/sim/metrics.ts';
+import type { MetricsSummary } from '../sim/metrics.ts';
 
 /**
  * Decide for every IED: obs is I × D (agent-major rows), write actions[i]. `hidden` (I × H) is the

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { loadScenario } from '../core/scenario/load.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { createHeuristic, HEURISTIC_NAMES } from '../twin/policies/heuristics.ts';
+import { createHeuristic, HEURISTIC_NAMES } from '../sim/policies/heuristics.ts';
 import { evaluatePolicy, evaluationSeeds, validationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
 import { writeFigure, type Point } from './figures.ts';
 import type { EpisodeLine } from './train.ts';

@@ -17,8 +17,8 @@ import { deriveSeed, Rng } from '../core/rng.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
-import { World } from '../twin/sim/world.ts';
-import type { Policy } from '../twin/policies/heuristics.ts';
+import { World } from '../sim/world.ts';
+import type { Policy } from '../sim/policies/heuristics.ts';
 import { readActor, type LoadedActor } from './actor-file.ts';
 import { ActorRunner, actorShape } from './actor-net.ts';
 

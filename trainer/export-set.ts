@@ -91,9 +91,3 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   return { dir, manifest };
 }
-
-/** Versions present in a model set folder (for listing and "latest"). */
-export function listVersions(setDir: string): string[] {
-  if (!existsSync(setDir)) return [];
-  return readdirSync(setDir).filter((v) => existsSync(join(setDir, v, 'manifest.json'))).sort();
-}

@@ -22,7 +22,7 @@ import { InputError } from '../core/errors.ts';
 import { canonicalScenarioJson } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
-import { GmelParallelEnv } from '../twin/sim/env.ts';
+import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.ts';
 import { collectEpisode } from './collect.ts';
 import { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.ts';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { twinDeployPlan } from '../../cli/runtime-commands.ts';
+import { twinDeployPlan } from '../../cli/twin-command.ts';
 import { generateKeys } from '../../deploy/signing.ts';
 
 const keys = generateKeys(join(mkdtempSync(join(tmpdir(), 'gmel-twin-cli-')), 'keys'));

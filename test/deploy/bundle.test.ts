@@ -27,12 +27,26 @@ t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120
   t.ok(manifest.files['gmel-ied.mjs'] && manifest.files['model/ied-3.onnx'] && manifest.files['install.sh'] && manifest.files['gmel-ied-3.service'], 'runtime, model, installer and unit are signed');
   t.same(verifyBundle(dir, pub).files, manifest.files);
   t.equal(spawnSync('bash', ['-n', join(dir, 'install.sh')]).status, 0, 'install.sh parses');
-  const v = spawnSync(process.execPath, [join(dir, 'gmel-ied.mjs'), 'verify-bundle', dir, '--pub', keys.publicKey], { encoding: 'utf8' });
+  // install.sh checks with the host's openssl and sha256sum, never with code from the bundle
+  const verify = (bundle: string, pubPath: string) => spawnSync('sh', [join(bundle, 'install.sh'), '--verify-only', pubPath], { encoding: 'utf8' });
+  const v = verify(dir, keys.publicKey);
   t.equal(v.status, 0, v.stderr);
   t.match(v.stdout, /bundle ok: IED 3/);
-  const bad = spawnSync(process.execPath, [join(dir, 'gmel-ied.mjs'), 'verify-bundle', dir, '--pub', other.publicKey], { encoding: 'utf8' });
-  t.equal(bad.status, 2, 'the bundled runtime refuses a bundle signed by another key');
-  t.match(bad.stderr, /signature does not match/);
+  const bad = verify(dir, other.publicKey);
+  t.equal(bad.status, 1, 'install.sh refuses a bundle signed by another key');
+  t.match(bad.stderr, /not signed by the key/);
+  const forged = join(root, 'forged-bundle');
+  cpSync(dir, forged, { recursive: true });
+  writeFileSync(join(forged, 'gmel-ied.mjs'), "console.log(JSON.stringify({ ok: true }));\n");
+  const f = verify(forged, keys.publicKey);
+  t.equal(f.status, 1, 'a replaced gmel-ied.mjs cannot vouch for itself');
+  t.match(f.stderr, /does not match its signed checksum/);
+  writeFileSync(join(forged, 'gmel-ied.mjs'), readFileSync(join(dir, 'gmel-ied.mjs')));
+  t.equal(verify(forged, keys.publicKey).status, 0, 'restored');
+  writeFileSync(join(forged, 'extra.sh'), 'echo hi\n');
+  const x = verify(forged, keys.publicKey);
+  t.equal(x.status, 1, 'a file outside the signed list is refused');
+  t.match(x.stderr, /files not in the signed list: extra\.sh/);
 
   // run it from a copy of the bundle alone (its own node_modules), against a broker
   const broker = await startAedes();

@@ -7,12 +7,13 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '../../core/scenario/load.ts';
-import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../../protocol/clock.ts';
 import { signModelSet } from '../../core/model-signature.ts';
 import { generateKeys } from '../../deploy/signing.ts';
 import { buildRegistryApp } from '../../deploy/registry.ts';
 import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
-import { loadModelHandle, resolveModelDir, releaseModel } from '../../runtime-ied/model-loader.ts';
+import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
+import { resolveModelDir } from '../../core/model-set.ts';
 import { ModelUpdater } from '../../runtime-ied/ota.ts';
 import { decode, encode } from '../../protocol/codec.ts';
 import { topics } from '../../protocol/topics.ts';

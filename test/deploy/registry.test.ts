@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildRegistryApp } from '../../deploy/registry.ts';
-import { resolveModelDir } from '../../runtime-ied/model-loader.ts';
+import { resolveModelDir } from '../../core/model-set.ts';
 
 const token = 'test-token-0123456789abcdef';
 const source = resolveModelDir('models/gmel2024-amarl');

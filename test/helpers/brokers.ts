@@ -1,81 +1,10 @@
-/** Brokers for live tests: an embedded aedes, or a real Mosquitto started for the test (if installed). */
-import { createServer, type AddressInfo } from 'node:net';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Aedes } from 'aedes';
+/** Brokers and clients for live tests: the plant's local brokers (plant/brokers.ts) and a client pool. */
 import mqtt from 'mqtt';
+import { startEmbeddedBroker, type LocalBroker } from '../../plant/brokers.ts';
 
-export interface TestBroker {
-  readonly url: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-export async function startAedes(port = 0): Promise<TestBroker> {
-  const broker = await Aedes.createBroker();
-  const server = createServer((socket) => {
-    socket.setNoDelay(true);
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
-  const actual = (server.address() as AddressInfo).port;
-  return {
-    url: `mqtt://127.0.0.1:${actual}`,
-    port: actual,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => broker.close(() => resolve()));
-      // drop live connections so close() returns
-      (server as unknown as { unref(): void }).unref();
-    }),
-  };
-}
-
-export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((p) => existsSync(p));
-export const hasMosquitto = MOSQUITTO !== undefined && spawnSync(MOSQUITTO, ['-h']).error === undefined;
-
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** A Mosquitto on a fresh port; restart() brings it back on the same port (broker-loss tests). */
-export async function startMosquitto(): Promise<TestBroker & { stop(): Promise<void>; restart(): Promise<void> }> {
-  if (!MOSQUITTO) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'gmel-mosquitto-'));
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay true\n`);
-  let child: ChildProcess | undefined;
-  const up = async () => {
-    child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-    for (let k = 0; k < 50; k++) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const sock = createServer().listen(port, '127.0.0.1');
-        sock.once('error', () => resolve(true));
-        sock.once('listening', () => sock.close(() => resolve(false)));
-      });
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`mosquitto did not start on port ${port}`);
-  };
-  const down = async () => {
-    const c = child;
-    child = undefined;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-    });
-  };
-  await up();
-  return { url: `mqtt://127.0.0.1:${port}`, port, close: down, stop: down, restart: up };
-}
+export { startMosquitto, hasMosquitto, MOSQUITTO, freePort } from '../../plant/brokers.ts';
+export type TestBroker = LocalBroker;
+export const startAedes = (port = 0): Promise<LocalBroker> => startEmbeddedBroker(port);
 
 /** MQTT clients a test opens, ended together at the end (so the broker can close). */
 export function clientPool(url: string): { connect(id: string): Promise<mqtt.MqttClient>; endAll(): Promise<void> } {

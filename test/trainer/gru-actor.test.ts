@@ -19,10 +19,10 @@ import { actorToOnnx, onnxToActorNet } from '../../trainer/export-onnx.ts';
 import { train } from '../../trainer/train.ts';
 import { exportRun } from '../../trainer/export-set.ts';
 import { evaluatePolicy, loadRunPolicy } from '../../trainer/evaluate.ts';
-import { runModelInSim } from '../../twin/live/model-in-sim.ts';
+import { runModelInSim } from '../../twin/predict.ts';
 import { createActorSession } from '../../runtime-ied/policy.ts';
 import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
-import { systemClock, PLANT_EPOCH_MS } from '../../core/live/clock.ts';
+import { systemClock, PLANT_EPOCH_MS } from '../../protocol/clock.ts';
 import { topics } from '../../protocol/topics.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { validateScenario, applyOverrides, loadScenario } from '../../core/scenario/load.ts';
 import { train } from '../../trainer/train.ts';
 import { evaluatePolicy, loadRunPolicy } from '../../trainer/evaluate.ts';
-import { createHeuristic } from '../../twin/policies/heuristics.ts';
+import { createHeuristic } from '../../sim/policies/heuristics.ts';
 import type { Rng } from '../../core/rng.ts';
 
 // 2 IEDs, one fast edge server, a local GPU far too slow for any deadline: offloading is always right.

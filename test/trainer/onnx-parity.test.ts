@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../../trainer/backend.ts';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { Rng } from '../../core/rng.ts';
-import { GmelParallelEnv } from '../../twin/sim/env.ts';
+import { GmelParallelEnv } from '../../sim/env.ts';
 import { train } from '../../trainer/train.ts';
 import { exportRun } from '../../trainer/export-set.ts';
 import { buildActorModel } from '../../trainer/export-tfjs.ts';

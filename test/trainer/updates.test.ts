@@ -3,7 +3,7 @@ import t from 'tap';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../trainer/backend.ts';
 import { loadScenario } from '../../core/scenario/load.ts';
-import { GmelParallelEnv } from '../../twin/sim/env.ts';
+import { GmelParallelEnv } from '../../sim/env.ts';
 import { collectEpisode } from '../../trainer/collect.ts';
 import { Amarl } from '../../trainer/algos/amarl.ts';
 import { Maddpg } from '../../trainer/algos/maddpg.ts';

@@ -5,7 +5,7 @@ import { loadScenario } from '../../core/scenario/load.ts';
 import { Rng } from '../../core/rng.ts';
 import { encode } from '../../protocol/codec.ts';
 import { topics } from '../../protocol/topics.ts';
-import { TwinMirror } from '../../twin/live/mirror.ts';
+import { TwinMirror } from '../../twin/mirror.ts';
 
 const scenario = loadScenario('gmel2024', { ieds: 20 });
 const slotMs = 100;

@@ -28,9 +28,9 @@ t.test('fine-tune, evaluate, promote or keep', { timeout: 180_000 }, async (t) =
 });
 
 t.test('the twin retrains on demand over HTTP, one cycle at a time', { timeout: 180_000 }, async (t) => {
-  const { TwinMirror } = await import('../../twin/live/mirror.ts');
-  const { Retrainer } = await import('../../twin/live/retrainer.ts');
-  const { buildTwinApp } = await import('../../twin/live/twin-app.ts');
+  const { TwinMirror } = await import('../../twin/mirror.ts');
+  const { Retrainer } = await import('../../twin/retrainer.ts');
+  const { buildTwinApp } = await import('../../twin/routes.ts');
   const root = mkdtempSync(join(tmpdir(), 'gmel-retrain-http-'));
   const scenario = loadScenario('gmel2024', { ieds: 4, episodeSlots: 40 });
   const incumbent = join(root, 'incumbent');
@@ -48,8 +48,8 @@ t.test('the twin retrains on demand over HTTP, one cycle at a time', { timeout: 
 });
 
 t.test('a drift that retraining cannot fix does not retrain again at once', { timeout: 180_000 }, async (t) => {
-  const { TwinMirror } = await import('../../twin/live/mirror.ts');
-  const { Retrainer } = await import('../../twin/live/retrainer.ts');
+  const { TwinMirror } = await import('../../twin/mirror.ts');
+  const { Retrainer } = await import('../../twin/retrainer.ts');
   const root = mkdtempSync(join(tmpdir(), 'gmel-retrain-cooldown-'));
   const scenario = loadScenario('gmel2024', { ieds: 4, episodeSlots: 40 });
   const incumbent = join(root, 'incumbent');

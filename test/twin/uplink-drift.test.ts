@@ -4,9 +4,9 @@ import t from 'tap';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { meanLog2FadedShannon, meanOfdmaRateMbps } from '../../core/radio.ts';
 import { Rng } from '../../core/rng.ts';
-import { World } from '../../twin/sim/world.ts';
-import { createHeuristic } from '../../twin/policies/heuristics.ts';
-import { UplinkRates, UPLINK_DRIFT_BAND } from '../../twin/live/uplink-drift.ts';
+import { World } from '../../sim/world.ts';
+import { createHeuristic } from '../../sim/policies/heuristics.ts';
+import { UplinkRates, UPLINK_DRIFT_BAND } from '../../twin/uplink-drift.ts';
 
 t.test('E[log2(1 + a·h)] under Rayleigh fading', async (t) => {
   // a = 1: e·E1(1)/ln 2 with E1(1) = 0.219383934…

@@ -1,0 +1,88 @@
+/**
+ * The plant emulator: announces tasks for N IEDs in real time, from the simulator's arrival process
+ * (Bernoulli(p) per IED per slot, or Poisson, and drawTaskParameters), on gmel/v1/ied/{i}/task.
+ * A task of slot k is stamped createdAt = epoch + k·Δt and published as slot k starts (the paper's
+ * slotted arrivals), or, with spreadWithinSlot, at a uniform random instant inside slot k (stamped
+ * with that instant): arrivals as a real plant produces them, for latency benchmarks.
+ */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { Rng } from '../core/rng.ts';
+import type { Scenario } from '../core/scenario/schema.ts';
+import { SlotTicker, type Clock } from '../protocol/clock.ts';
+import { expiring } from '../protocol/mqtt.ts';
+import { encode } from '../protocol/codec.ts';
+import { topics } from '../protocol/topics.ts';
+import { drawTaskParameters } from '../sim/task-model.ts';
+
+export interface EmulatorOptions {
+  readonly scenario: Scenario;
+  readonly mqtt: MqttClient;
+  readonly clock: Clock;
+  readonly epochMs: number;
+  readonly seed: number;
+  readonly logger: Logger;
+  /** announce only for these IEDs (default all) */
+  readonly iedIds?: readonly number[];
+  /** publish each task at a random instant inside its slot instead of all at the slot's start */
+  readonly spreadWithinSlot?: boolean;
+}
+
+export class PlantEmulator {
+  private readonly ticker: SlotTicker;
+  private readonly rng: Rng;
+  private readonly slotMs: number;
+  private readonly ieds: readonly number[];
+  private readonly runTag: string;
+  announced = 0;
+  /** every announcement (id, createdAt ms, deadline s), for audits and tests; bounded */
+  readonly log: { taskId: string; createdAt: number; deadlineSeconds: number }[] = [];
+  private stopped = false;
+
+  private constructor(private readonly o: EmulatorOptions) {
+    this.rng = new Rng(o.seed);
+    this.slotMs = o.scenario.slotSeconds * 1000;
+    this.ieds = o.iedIds ?? Array.from({ length: o.scenario.ieds }, (_, i) => i);
+    this.runTag = `${o.epochMs.toString(36)}s${o.seed}`;
+    // the end of slot k - 1 is the start of slot k: announce slot k's tasks then
+    this.ticker = new SlotTicker(o.clock, o.epochMs - this.slotMs, this.slotMs, (k) => this.announceSlot(k));
+  }
+
+  static create(o: EmulatorOptions): PlantEmulator {
+    const e = new PlantEmulator(o);
+    e.ticker.start();
+    return e;
+  }
+
+  private announceSlot(slot: number): void {
+    if (this.stopped || slot < 0) return;
+    const { arrivals, task } = this.o.scenario;
+    const createdAt = this.o.epochMs + slot * this.slotMs;
+    for (const i of this.ieds) {
+      const count = arrivals.process === 'poisson' ? this.rng.poisson(arrivals.probability) : this.rng.uniform() < arrivals.probability ? 1 : 0;
+      for (let n = 0; n < count; n++) {
+        const t = drawTaskParameters(this.rng, task);
+        const offset = this.o.spreadWithinSlot ? Math.floor(this.rng.uniform() * (this.slotMs - 1)) : 0;
+        const taskId = `${this.runTag}-${slot}-${i}-${n}`;
+        const publish = () => {
+          if (this.stopped) return;
+          // spread arrivals are stamped when actually published (a late timer must not count against the system)
+          const at = offset > 0 ? Math.max(createdAt + offset, this.o.clock.now()) : createdAt;
+          const msg = encode('task', { v: 1, taskId, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt: at });
+          this.announced++;
+          if (this.log.length < 1_000_000) this.log.push({ taskId, createdAt: at, deadlineSeconds: t.deadlineSeconds });
+          this.o.mqtt.publish(topics.task(i), msg, expiring(this.o.mqtt, t.deadlineSeconds), (err) => {
+            if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
+          });
+        };
+        if (offset > 0) this.o.clock.setTimeout(publish, createdAt + offset - this.o.clock.now());
+        else publish();
+      }
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.ticker.stop();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Live KPIs from the result and decision streams: completion rate, latency p50/p99, drops by stage,
+ * decisions per second. Counts each task id once (QoS 1 may redeliver). Memory stays bounded on long
+ * runs: quantiles come from the last LATENCY_WINDOW completions, the mean from running sums.
+ */
+import type { MqttClient } from 'mqtt';
+import { decode } from '../protocol/codec.ts';
+import { subscriptions } from '../protocol/topics.ts';
+import { RecentIds } from '../sim/live-scenario.ts';
+import { takeEarlyMessages } from '../protocol/mqtt.ts';
+
+export interface KpiSnapshot {
+  readonly completed: number;
+  readonly dropped: { pending: number; local: number; uplink: number; edge: number; total: number };
+  readonly completionRate: number;
+  readonly latencyP50: number;
+  readonly latencyP99: number;
+  readonly meanLatency: number;
+  readonly decisions: number;
+  readonly decisionsPerSecond: number;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+const LATENCY_WINDOW = 50_000;
+
+export class KpiMonitor {
+  private readonly window = new Float64Array(LATENCY_WINDOW);
+  private windowed = 0;
+  private completed = 0;
+  private latencySum = 0;
+  private readonly dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
+  private readonly outcomes = new RecentIds(500_000);
+  /** decisions by task id: a QoS 1 redelivery is not a second decision */
+  private readonly decided = new RecentIds(500_000);
+  private decisions = 0;
+  private readonly decisionTimes: number[] = [];
+
+  private constructor(private readonly now: () => number) {}
+
+  static async create(mqtt: MqttClient, now: () => number = Date.now): Promise<KpiMonitor> {
+    const k = new KpiMonitor(now);
+    const held = takeEarlyMessages(mqtt); // kept by a persistent session before we listened
+    mqtt.on('message', (topic, payload) => k.onMessage(topic, payload));
+    for (const [topic, payload] of held) k.onMessage(topic, payload);
+    await mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions], { qos: 1 });
+    return k;
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const d = decode(topic, payload);
+    if (!d.ok) return;
+    if (d.kind === 'decision') {
+      if (!this.decided.add(d.message.taskId)) return; // a QoS 1 redelivery
+      this.decisions++;
+      this.decisionTimes.push(this.now());
+      // only the last second matters for decisions/s
+      if (this.decisionTimes.length > 20_000) this.decisionTimes.splice(0, 10_000);
+    } else if (d.kind === 'result') {
+      const r = d.message;
+      if (!this.outcomes.add(r.taskId)) return;
+      if (r.outcome === 'completed') {
+        this.window[this.windowed++ % LATENCY_WINDOW] = r.latencySeconds;
+        this.completed++;
+        this.latencySum += r.latencySeconds;
+      } else {
+        this.dropped[r.stage]++;
+        this.dropped.total++;
+      }
+    }
+  }
+
+  snapshot(): KpiSnapshot {
+    const sorted = Array.from(this.window.subarray(0, Math.min(this.windowed, LATENCY_WINDOW))).sort((a, b) => a - b);
+    const completed = this.completed;
+    const resolved = completed + this.dropped.total;
+    const since = this.now() - 1000;
+    return {
+      completed,
+      dropped: { ...this.dropped },
+      completionRate: resolved > 0 ? completed / resolved : 0,
+      latencyP50: quantile(sorted, 0.5),
+      latencyP99: quantile(sorted, 0.99),
+      meanLatency: completed > 0 ? this.latencySum / completed : 0,
+      decisions: this.decisions,
+      decisionsPerSecond: this.decisionTimes.filter((t) => t > since).length,
+    };
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The broker flags of every command that connects (runtimes, `gmel up --broker`, `gmel twin`,
+ * `gmel deploy desire|rollout`): declared once, turned into connectMqtt's options once.
+ *
+ * | flag          | meaning                                    |
+ * |---------------|--------------------------------------------|
+ * | --broker      | mqtt:// or mqtts:// URL                    |
+ * | --username    | MQTT username (CONNECT, MQTT 5 §3.1.3.5)   |
+ * | --password    | MQTT password                              |
+ * | --ca-file     | PEM CA certificate for an mqtts:// broker  |
+ */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.ts';
+
+export interface BrokerFlags {
+  broker?: string;
+  username?: string;
+  password?: string;
+  caFile?: string;
+}
+
+export interface BrokerAuth {
+  username?: string;
+  password?: string;
+  ca?: string;
+}
+
+/** Adds the four broker flags; `defaultUrl` undefined leaves --broker optional (e.g. `gmel up`: embedded). */
+export function brokerOptions(cmd: Command, defaultUrl: string | undefined = 'mqtt://127.0.0.1:1883', description = 'MQTT broker URL'): Command {
+  return (defaultUrl === undefined ? cmd.option('--broker <url>', description) : cmd.option('--broker <url>', description, defaultUrl))
+    .option('--username <u>', 'MQTT username')
+    .option('--password <p>', 'MQTT password')
+    .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker');
+}
+
+/** The credentials and CA the flags name (the CA file read now, so a bad path is a usage error). */
+export function brokerAuth(o: BrokerFlags): BrokerAuth {
+  let ca: string | undefined;
+  if (o.caFile !== undefined) {
+    try {
+      ca = readFileSync(o.caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--ca-file ${o.caFile}: ${(err as Error).message}`);
+    }
+  }
+  return {
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(ca !== undefined ? { ca } : {}),
+  };
+}
+
+/** mqtt.js connect options for the credentials: TLS verifies the broker against `ca` when given. */
+export function clientAuthOptions(a: BrokerAuth): { username?: string; password?: string; ca?: string; rejectUnauthorized?: boolean } {
+  return {
+    ...(a.username !== undefined ? { username: a.username } : {}),
+    ...(a.password !== undefined ? { password: a.password } : {}),
+    ...(a.ca !== undefined ? { ca: a.ca, rejectUnauthorized: true } : {}),
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * What every long-running runtime process (`gmel ied`, `gmel edge`, `gmel twin`) shares: its flags
+ * (scenario, broker, HTTP port, slot origin, log level) and its life cycle (/healthz and /metrics on
+ * --http-port; SIGINT/SIGTERM close the runtime, then the HTTP server, then exit 0).
+ */
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
+import { brokerOptions, type BrokerFlags } from './broker-options.ts';
+import { PLANT_EPOCH_MS } from './clock.ts';
+import { buildApp, type HealthReport } from './observability.ts';
+
+export interface DaemonFlags extends ScenarioFlags, BrokerFlags {
+  broker: string;
+  httpPort: string;
+  logLevel: string;
+  epochMs: string;
+}
+
+export function daemonOptions(cmd: Command): Command {
+  return brokerOptions(scenarioOptions(cmd))
+    .option('--http-port <n>', '/healthz and /metrics port (0 = any)', '0')
+    .option('--epoch-ms <ms>', 'slot origin shared by the plant', String(PLANT_EPOCH_MS))
+    .option('--log-level <level>', 'log level', 'info');
+}
+
+/** Serve /healthz and /metrics for `runtime`; on SIGINT/SIGTERM run `close`, stop serving and exit 0. */
+export async function serveRuntime(runtime: { registry: Registry; health(): HealthReport }, port: number, close: () => Promise<void>, logger: Logger): Promise<void> {
+  const app = buildApp({ registry: runtime.registry, health: () => runtime.health() });
+  const address = await app.listen({ port, host: '127.0.0.1' });
+  logger.info({ address }, 'health and metrics');
+  const stop = async () => {
+    await close();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

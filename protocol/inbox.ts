@@ -1,0 +1,45 @@
+/**
+ * A runtime's inbound side, the same for every runtime: subscribe, decode every message with the
+ * protocol codec, count and log refusals by code, keep the connection gauge, and hand valid messages
+ * to the runtime's dispatcher (one small handler per message kind lives in the runtime).
+ */
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { decode, type Decoded } from './codec.ts';
+import type { RuntimeMetrics } from './observability.ts';
+import { takeEarlyMessages } from './mqtt.ts';
+
+export type Accepted = Extract<Decoded, { ok: true }>;
+
+export async function listen(o: {
+  readonly mqtt: MqttClient;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly subscriptions: readonly string[];
+  readonly dispatch: (message: Accepted) => void;
+}): Promise<void> {
+  const handle = (topic: string, payload: Buffer) => {
+    const d = decode(topic, payload);
+    if (!d.ok) {
+      o.metrics.rejected.inc({ reason: d.code });
+      o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      return;
+    }
+    o.metrics.received.inc({ kind: d.kind });
+    try {
+      o.dispatch(d);
+    } catch (err) {
+      // a handler bug must not take the runtime down (or crash-loop on a redelivered message)
+      o.metrics.rejected.inc({ reason: 'handler-error' });
+      o.logger.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
+    }
+  };
+  // what the broker held for us while we were away, first (connectMqtt kept it), then live messages
+  const held = takeEarlyMessages(o.mqtt);
+  o.mqtt.on('message', handle);
+  for (const [topic, payload] of held) handle(topic, payload);
+  o.mqtt.on('connect', () => o.metrics.connected.set(1));
+  o.mqtt.on('offline', () => o.metrics.connected.set(0));
+  await o.mqtt.subscribeAsync([...o.subscriptions], { qos: 1 });
+  o.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+}

@@ -1,0 +1,119 @@
+/**
+ * Connecting a runtime to the broker the same way everywhere.
+ *
+ * | option            | default | why                                                                |
+ * |-------------------|---------|--------------------------------------------------------------------|
+ * | protocolVersion   | 5, then 4 | MQTT 5 for message expiry; aedes 1.x speaks 3.1.1 only          |
+ * | clean             | false   | a persistent session keeps QoS 1 messages for us while we are away |
+ * | reconnectPeriod   | 1000 ms | mqtt.js's fixed back-off                                           |
+ * | will              | status "offline", retained | the device's death certificate (Sparkplug-style) |
+ * | username/password | none    | passed through when given                                          |
+ * | TLS               | by URL  | mqtts://host:8883 with `ca` (PEM) to trust a private CA; certificates verified |
+ */
+import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
+import { encode } from './codec.ts';
+import { topics } from './topics.ts';
+import { clientAuthOptions } from './broker-options.ts';
+
+export interface ConnectOptions {
+  readonly url: string;
+  readonly clientId: string;
+  /** for the Last Will and the online status */
+  readonly device?: { kind: 'ied' | 'edge' | 'emulator' | 'twin'; id: string; modelVersion?: string };
+  readonly username?: string;
+  readonly password?: string;
+  /** force a protocol version instead of trying 5 then 4 */
+  readonly protocolVersion?: 4 | 5;
+  /** TLS (mqtts:// URLs): PEM of the CA that signed the broker's certificate */
+  readonly ca?: string;
+}
+
+function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'online' | 'offline'): string {
+  return encode('status', { v: 1, kind: device.kind, id: device.id, state, at: Date.now(), ...(device.modelVersion ? { modelVersion: device.modelVersion } : {}) });
+}
+
+/**
+ * QoS 1 messages a persistent session kept for us arrive right after CONNACK, before a runtime has
+ * attached its handler (listen() comes after subscriptions, imports…). mqtt.js acknowledges them
+ * either way, so without a listener they would be lost: they are held here until listen() takes them.
+ */
+const EARLY_HOLD_MS = 30_000;
+const EARLY_LIMIT = 100_000;
+const early = new WeakMap<MqttClient, { messages: [string, Buffer][]; listener: (topic: string, payload: Buffer) => void }>();
+
+/** The messages that arrived before anyone listened, in order; later ones go to the caller's handler. */
+export function takeEarlyMessages(client: MqttClient): [string, Buffer][] {
+  const held = early.get(client);
+  if (!held) return [];
+  client.removeListener('message', held.listener);
+  early.delete(client);
+  return held.messages;
+}
+
+/** mqtt.connectAsync(url, opts, false), with the early-message buffer attached before CONNACK. */
+function connectHolding(url: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, options);
+    const messages: [string, Buffer][] = [];
+    const listener = (topic: string, payload: Buffer) => {
+      if (messages.length < EARLY_LIMIT) messages.push([topic, payload]);
+    };
+    client.on('message', listener);
+    early.set(client, { messages, listener });
+    const done = () => {
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
+    const onConnect = () => {
+      done();
+      // clients that never call listen() (publishers, monitors with their own handler) stop holding soon
+      setTimeout(() => takeEarlyMessages(client), EARLY_HOLD_MS).unref();
+      resolve(client);
+    };
+    const onError = (err: Error) => {
+      done();
+      client.end(true);
+      reject(err);
+    };
+    const onClose = () => onError(new Error("couldn't connect to the server"));
+    client.on('connect', onConnect);
+    client.on('error', onError);
+    client.on('close', onClose);
+  });
+}
+
+export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
+  const base: IClientOptions = {
+    clientId: opts.clientId,
+    clean: false,
+    reconnectPeriod: 1000,
+    connectTimeout: 5000,
+    ...clientAuthOptions(opts),
+    ...(opts.device
+      ? { will: { topic: topics.status(opts.device.kind, opts.device.id), payload: Buffer.from(statusPayload(opts.device, 'offline')), qos: 1, retain: true } }
+      : {}),
+  };
+  const versions: (4 | 5)[] = opts.protocolVersion ? [opts.protocolVersion] : [5, 4];
+  let lastError: unknown;
+  for (const protocolVersion of versions) {
+    try {
+      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) });
+      // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
+      const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+      noDelay();
+      client.on('connect', noDelay);
+      if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), { qos: 1, retain: true });
+      return client;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`cannot connect to ${opts.url} as ${opts.clientId}: ${(lastError as Error)?.message ?? String(lastError)}`);
+}
+
+/** Publish options for messages that go stale at the task's deadline (MQTT 5 message expiry). */
+export function expiring(client: MqttClient, secondsLeft: number): mqtt.IClientPublishOptions {
+  const expiry = Math.max(1, Math.ceil(secondsLeft));
+  return client.options.protocolVersion === 5 ? { qos: 1, properties: { messageExpiryInterval: expiry } } : { qos: 1 };
+}

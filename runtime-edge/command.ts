@@ -1,0 +1,33 @@
+/**
+ * `gmel edge`: one edge server as its own process, as it runs on a real machine.
+ *
+ *   gmel edge --id 2 --broker mqtt://host:1883 [--http-port 9102]
+ *
+ * Serves /healthz and /metrics (Prometheus) on --http-port and stops cleanly on SIGINT/SIGTERM.
+ */
+import type { Command } from 'commander';
+import pino from 'pino';
+import { UsageError } from '../core/errors.ts';
+import { scenarioFrom } from '../core/scenario/options.ts';
+import { brokerAuth } from '../protocol/broker-options.ts';
+import { systemClock } from '../protocol/clock.ts';
+import { daemonOptions, serveRuntime, type DaemonFlags } from '../protocol/daemon.ts';
+import { connectMqtt } from '../protocol/mqtt.ts';
+import { EdgeServerRuntime } from './edge-server.ts';
+
+export function registerEdge(program: Command): void {
+  daemonOptions(program.command('edge').description('run one edge server (runtime-edge)'))
+    .requiredOption('--id <m>', 'edge server id, 1..M')
+    .action(async (o: DaemonFlags & { id: string }) => {
+      const scenario = scenarioFrom(o);
+      const id = Number(o.id);
+      if (!(Number.isInteger(id) && id >= 1 && id <= scenario.edgeServers)) throw new UsageError(`--id must be 1..${scenario.edgeServers}, got "${o.id}"`);
+      const logger = pino({ level: o.logLevel, base: { edge: id } });
+      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...brokerAuth(o) });
+      const rt = await EdgeServerRuntime.create({ scenario, edgeServerId: id, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
+      await serveRuntime(rt, Number(o.httpPort), async () => {
+        await rt.close();
+        await mqtt.endAsync();
+      }, logger);
+    });
+}

@@ -1,0 +1,72 @@
+/**
+ * `gmel ied`: a gateway serving one or many IEDs, as its own process (also the bundle's only command:
+ * runtime-ied/main.ts).
+ *
+ *   gmel ied --ieds 0,1,2 --model models/gmel2024-amarl --broker mqtt://host:1883 [--engine web] [--http-port 9101]
+ *
+ * Serves /healthz and /metrics on --http-port and stops cleanly on SIGINT/SIGTERM (accepted tasks get
+ * up to their longest deadline). Reloads its model set (newest version, verified) on SIGHUP without
+ * dropping tasks; with --trusted-key it follows signed over-the-air updates.
+ */
+import type { Command } from 'commander';
+import pino from 'pino';
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../core/errors.ts';
+import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
+import { brokerAuth } from '../protocol/broker-options.ts';
+import { systemClock } from '../protocol/clock.ts';
+import { daemonOptions, serveRuntime, type DaemonFlags } from '../protocol/daemon.ts';
+import { connectMqtt } from '../protocol/mqtt.ts';
+import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from './gateway.ts';
+import { loadModelHandle, releaseModel } from './model-loader.ts';
+import { CommandExecutor } from './executor.ts';
+import { ModelUpdater } from './ota.ts';
+
+interface IedFlags extends DaemonFlags {
+  ieds: string;
+  model: string;
+  engine: string;
+  exec?: string;
+  trustedKey?: string;
+  workDir: string;
+}
+
+export function registerIed(program: Command): void {
+  daemonOptions(program.command('ied').description('run a gateway (runtime-ied) for one or many IEDs'))
+    .requiredOption('--ieds <list>', 'IED ids, e.g. 7 or 0,1,2 or 0-49')
+    .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
+    .option('--engine <name>', 'node | web', 'node')
+    .option('--trusted-key <pem>', 'follow over-the-air model updates (gmel/v1/ied/{i}/model) signed with this deploy public key')
+    .option('--work-dir <dir>', 'where over-the-air model versions are downloaded', 'ota-models')
+    .option('--exec <command>', 'run each local task for real with this command ({taskId} {iedId} {sizeMbit} {density} substituted; killed at the deadline) instead of the emulated GPU')
+    .action(async (o: IedFlags) => {
+      const scenario = scenarioFrom(o);
+      const ieds = parseIedIds(o.ieds, scenario.ieds);
+      if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
+      const engine = o.engine;
+      const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
+      const model = await loadModelHandle(o.model, scenario, ieds, engine);
+      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...brokerAuth(o) });
+      const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
+      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
+      if (o.trustedKey) {
+        await ModelUpdater.create({ gateway: rt, mqtt, iedIds: ieds, scenario, engine, trustedPublicKey: readFileSync(o.trustedKey, 'utf8'), workDir: o.workDir, logger });
+      }
+      // SIGHUP: load the newest version of the model set beside the current one, then swap atomically;
+      // a version that fails verification is refused and the current one kept
+      process.on('SIGHUP', () => {
+        loadModelHandle(o.model, scenario, ieds, engine)
+          .then((next) => (next.version === rt.modelVersion ? releaseModel(next).then(() => logger.info('model unchanged')) : rt.swapModel(next)))
+          .catch((err: unknown) => {
+            rt.metrics.modelLoads.inc({ result: 'refused' });
+            logger.error({ err: (err as Error).message }, 'model reload refused: keeping the current version');
+          });
+      });
+      await serveRuntime(rt, Number(o.httpPort), async () => {
+        // SIGTERM: accepted tasks get up to their longest deadline (plus the watchdog's grace) to finish
+        await rt.close({ drainMs: scenario.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS });
+        await executor?.close();
+        await mqtt.endAsync();
+      }, logger);
+    });
+}
