@@ -6,7 +6,7 @@
 import type { MqttClient } from 'mqtt';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
-import { RecentIds } from '../sim/live-scenario.ts';
+import { RecentIds } from '../protocol/recent-ids.ts';
 import { takeEarlyMessages } from '../protocol/mqtt.ts';
 
 export interface KpiSnapshot {

@@ -13,15 +13,15 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
-import { liveWorld, RecentIds } from '../sim/live-scenario.ts';
+import { RecentIds } from '../protocol/recent-ids.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { Outbox } from '../protocol/outbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Offload } from '../protocol/messages.ts';
-import { STAGE_NAMES } from '../sim/task-pool.ts';
-import type { LiveWorld } from '../sim/live-world.ts';
+import type { StageName } from '../sim/task-pool.ts';
+import { LiveWorld } from '../sim/live-world.ts';
 
 export interface EdgeServerOptions {
   readonly scenario: Scenario;
@@ -41,7 +41,7 @@ interface Waiting {
 }
 
 export class EdgeServerRuntime {
-  readonly world: LiveWorld;
+  readonly world: LiveWorld<Offload>;
   readonly metrics: RuntimeMetrics;
   readonly registry: Registry;
   private readonly m: number;
@@ -49,9 +49,7 @@ export class EdgeServerRuntime {
   private readonly ticker: SlotTicker;
   private readonly seen = new RecentIds();
   private readonly waiting: Waiting[] = [];
-  private readonly taskIds = new Map<number, Offload>();
   private closed = false;
-  private accepting: Offload | undefined;
   private readonly outbox: Outbox;
 
   private constructor(private readonly o: EdgeServerOptions) {
@@ -61,9 +59,10 @@ export class EdgeServerRuntime {
     this.registry = o.registry ?? new Registry();
     this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
-    this.world = liveWorld(o.scenario, this.ticker.currentSlot);
+    this.world = LiveWorld.create<Offload>(o.scenario, this.ticker.currentSlot, {
+      outcome: (msg, completed, stage, latency) => this.onOutcome(msg, completed, stage, latency),
+    });
     this.outbox = new Outbox(o.mqtt, o.logger);
-    this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
   }
 
   static async create(o: EdgeServerOptions): Promise<EdgeServerRuntime> {
@@ -111,25 +110,22 @@ export class EdgeServerRuntime {
     this.waiting.length = 0;
     this.waiting.push(...still);
     for (const { msg } of ready) {
-      // a task already past its deadline is resolved inside acceptAtEdge: onOutcome finds it here
-      this.accepting = msg;
-      const id = this.world.acceptAtEdge(msg.iedId, this.m, {
+      // a task already past its deadline is dropped inside acceptAtEdge (its outcome is published)
+      this.world.acceptAtEdge(msg.iedId, this.m, {
         sizeMbit: msg.sizeMbit,
         density: msg.density,
         arrivalSlot: Math.min(slotAt(msg.createdAt, this.o.epochMs, this.slotMs), this.world.slot),
         deadlineSlot: slotAt(msg.deadlineAt, this.o.epochMs, this.slotMs),
-      });
-      this.accepting = undefined;
-      if (this.world.pool.resolved[id] !== 1) this.taskIds.set(id, msg);
+      }, msg);
     }
   }
 
   private onSlotEnd(slot: number): void {
     if (this.closed) return;
     const w = this.world;
-    if (w.slot !== slot) w.slot = slot; // a stalled process catches up slot by slot (SlotTicker)
+    w.catchUpTo(slot); // a stalled process catches up slot by slot (SlotTicker)
     this.admit(slot - 1);
-    w.advanceSlot({ edge: true, uplink: false });
+    w.endSlot({ edge: true, uplink: false });
     this.admit(slot); // uploads finished during slot `slot` queue for slot + 1
     const backlogMbit: Record<string, number> = {};
     for (let i = 0; i < w.I; i++) {
@@ -140,11 +136,7 @@ export class EdgeServerRuntime {
     this.publish(topics.edgeState(this.o.edgeServerId), state, { qos: 0, retain: true });
   }
 
-  private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
-    const msg = this.taskIds.get(id) ?? this.accepting;
-    if (!msg) return;
-    this.taskIds.delete(id);
-    const stageName = STAGE_NAMES[stage] ?? 'edge';
+  private onOutcome(msg: Offload, completed: boolean, stageName: StageName, latencySeconds: number): void {
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     const latency = Math.max(0, latencySeconds); // never negative, whatever the stamps said
     if (completed) this.metrics.latency.observe(latency);
@@ -159,7 +151,7 @@ export class EdgeServerRuntime {
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; queued: number } {
-    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, queued: this.taskIds.size };
+    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, queued: this.world.open };
   }
 
   async close(): Promise<void> {

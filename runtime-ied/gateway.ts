@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { encodeObservation } from '../core/observation.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
-import { liveWorld, RecentIds } from '../sim/live-scenario.ts';
+import { RecentIds } from '../protocol/recent-ids.ts';
 import { expiring } from '../protocol/mqtt.ts';
 import { Outbox } from '../protocol/outbox.ts';
 import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
@@ -38,8 +38,8 @@ import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { topics } from '../protocol/topics.ts';
 import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
-import { STAGE_NAMES } from '../sim/task-pool.ts';
-import type { LiveWorld } from '../sim/live-world.ts';
+import type { StageName } from '../sim/task-pool.ts';
+import { LiveWorld, type Upload } from '../sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
 import type { LocalExecutor } from './executor.ts';
 
@@ -67,7 +67,7 @@ export interface GatewayOptions {
 }
 
 export class IedGatewayRuntime {
-  readonly world: LiveWorld;
+  readonly world: LiveWorld<TaskAnnouncement>;
   readonly metrics: RuntimeMetrics & { decisions: Counter; inference: Histogram; inferenceErrors: Counter; modelLoads: Counter; lostOffloads: Counter };
   readonly registry: Registry;
   private model: ModelHandle;
@@ -75,7 +75,6 @@ export class IedGatewayRuntime {
   private readonly slotMs: number;
   private readonly ticker: SlotTicker;
   private readonly seen = new RecentIds();
-  private readonly tasks = new Map<number, TaskAnnouncement>();
   /** offloaded tasks awaiting their edge result, by task id */
   private readonly offloaded = new Map<string, TaskAnnouncement>();
   private readonly obs: Float32Array;
@@ -111,11 +110,12 @@ export class IedGatewayRuntime {
       lostOffloads: new Counter({ name: 'gmel_ied_lost_offloads_total', help: 'offloaded tasks whose edge result never came (reported dropped by the watchdog)', registers: [r] }),
     };
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
-    this.world = liveWorld(o.scenario, this.ticker.currentSlot);
+    this.world = LiveWorld.create<TaskAnnouncement>(o.scenario, this.ticker.currentSlot, {
+      uploaded: (msg, upload) => this.onUploaded(msg, upload),
+      outcome: (msg, completed, stage, latency) => this.publishResult(msg, completed, stage, latency),
+    });
     this.obs = new Float32Array(this.world.obsSize);
     this.outbox = new Outbox(o.mqtt, o.logger);
-    this.world.onUploaded = (id) => this.onUploaded(id);
-    this.world.onOutcome = (id, completed, _at, stage, latency) => this.onOutcome(id, completed, stage, latency);
   }
 
   static async create(o: GatewayOptions): Promise<IedGatewayRuntime> {
@@ -169,10 +169,9 @@ export class IedGatewayRuntime {
     const i = msg.iedId;
     // a task stamped in a slot this process has not reached yet (clock skew) counts from now
     const arrival = Math.min(slotAt(msg.createdAt, this.o.epochMs, this.slotMs), w.slot + 0.999);
-    const id = w.announce(i, { sizeMbit: msg.sizeMbit, density: msg.density, deadlineSeconds: msg.deadlineSeconds }, arrival);
-    this.tasks.set(id, msg);
+    w.arrive(i, { sizeMbit: msg.sizeMbit, density: msg.density, deadlineSeconds: msg.deadlineSeconds }, arrival, msg);
     const executor = this.o.executor;
-    if (executor) w.localBusyUntil[i] = w.slot + executor.waitSeconds(i) / w.dt; // the observation's local wait
+    if (executor) w.setLocalWait(i, executor.waitSeconds(i)); // the observation's local wait
     encodeObservation(this.obs, 0, w.observationFields(i), w.scales);
     const session = this.model.sessions.get(i) as ActorSession;
     let action = 0;
@@ -195,7 +194,7 @@ export class IedGatewayRuntime {
       fallback = 'invalid-action';
     }
     if (action === 0 && executor) {
-      this.tasks.delete(w.handOffLocal(i));
+      w.handOffLocal(i);
       this.executing++;
       executor.submit(
         { taskId: msg.taskId, iedId: i, sizeMbit: msg.sizeMbit, density: msg.density, createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000 },
@@ -204,7 +203,7 @@ export class IedGatewayRuntime {
           this.publishResult(msg, outcome.completed, 'local', outcome.completed ? Math.max(0, (outcome.finishedAt - msg.createdAt) / 1000) : msg.deadlineSeconds);
         },
       );
-    } else w.decideTask(i, action);
+    } else w.decide(i, action);
     this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
     this.metrics.decisions.inc({ action: String(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
@@ -216,20 +215,17 @@ export class IedGatewayRuntime {
 
   onEdgeState(msg: EdgeState): void {
     const m = msg.edgeServerId - 1;
-    const w = this.world;
-    if (!(m >= 0 && m < w.M)) {
+    if (!(m >= 0 && m < this.world.M)) {
       this.metrics.rejected.inc({ reason: 'unknown-edge' });
       return;
     }
-    w.edgeLoadLast[m] = msg.activeQueues;
-    for (const i of this.served) w.edgeBacklogMbit[i * w.M + m] = msg.backlogMbit[String(i)] ?? 0;
+    this.world.observeEdge(m, msg.activeQueues, (i) => msg.backlogMbit[String(i)] ?? 0, this.served);
   }
 
   private onSlotEnd(slot: number): void {
     if (this.closed) return;
-    const w = this.world;
-    if (w.slot !== slot) w.slot = slot;
-    w.advanceSlot({ edge: false, uplink: true });
+    this.world.catchUpTo(slot);
+    this.world.endSlot({ edge: false, uplink: true });
     this.watchdog();
   }
 
@@ -253,33 +249,21 @@ export class IedGatewayRuntime {
     }
   }
 
-  private onUploaded(id: number): void {
-    const msg = this.tasks.get(id);
-    if (!msg) return;
-    this.tasks.delete(id);
+  private onUploaded(msg: TaskAnnouncement, upload: Upload): void {
     const w = this.world;
-    const m = w.pool.server[id] as number;
     const offload = encode('offload', {
-      v: 1, taskId: msg.taskId, iedId: msg.iedId, edgeServerId: m + 1, sizeMbit: msg.sizeMbit, density: msg.density,
+      v: 1, taskId: msg.taskId, iedId: msg.iedId, edgeServerId: upload.server + 1, sizeMbit: msg.sizeMbit, density: msg.density,
       createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000, uploadedAt: this.o.epochMs + (w.slot + 1) * this.slotMs,
-      uplinkSeconds: (w.pool.txSlots[id] as number) * w.dt,
-      ...((w.pool.txSlots[id] as number) > 0 ? { uplinkSharers: (w.pool.txSharerSlots[id] as number) / (w.pool.txSlots[id] as number) } : {}),
+      uplinkSeconds: upload.uplinkSeconds, ...(upload.sharers !== undefined ? { uplinkSharers: upload.sharers } : {}),
     });
     this.offloaded.set(msg.taskId, msg);
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
     // no message expiry here: an accepted task must reach an outcome, so a late offload is delivered
     // and dropped by the edge server (which reports it), never silently discarded by the broker
-    this.outbox.publish(topics.offload(m + 1), offload, { qos: 1 });
+    this.outbox.publish(topics.offload(upload.server + 1), offload, { qos: 1 });
   }
 
-  private onOutcome(id: number, completed: boolean, stage: number, latencySeconds: number): void {
-    const msg = this.tasks.get(id);
-    if (!msg) return;
-    this.tasks.delete(id);
-    this.publishResult(msg, completed, STAGE_NAMES[stage] ?? 'local', latencySeconds);
-  }
-
-  private publishResult(msg: TaskAnnouncement, completed: boolean, stageName: 'pending' | 'local' | 'uplink' | 'edge', latencySeconds: number): void {
+  private publishResult(msg: TaskAnnouncement, completed: boolean, stageName: StageName, latencySeconds: number): void {
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
@@ -317,12 +301,12 @@ export class IedGatewayRuntime {
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; inFlight: number; modelVersion: string } {
-    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, inFlight: this.tasks.size + this.offloaded.size, modelVersion: this.model.version };
+    return { ok: !this.closed && this.o.mqtt.connected, connected: this.o.mqtt.connected, slot: this.world.slot, inFlight: this.world.open + this.offloaded.size, modelVersion: this.model.version };
   }
 
   /** tasks accepted here whose outcome is not known yet (local, uplink, or at an edge server) */
   get pending(): number {
-    return this.tasks.size + this.offloaded.size + this.executing + this.outbox.pending;
+    return this.world.open + this.offloaded.size + this.executing + this.outbox.pending;
   }
 
   /**
@@ -334,15 +318,11 @@ export class IedGatewayRuntime {
     if (this.closed || this.draining) return;
     this.draining = true;
     const until = this.o.clock.now() + (opts.drainMs ?? 0);
-    while (this.tasks.size + this.offloaded.size > 0 && this.o.clock.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (this.world.open + this.offloaded.size > 0 && this.o.clock.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.closed = true;
     this.ticker.stop();
     await this.idle();
-    const w = this.world;
-    for (const [id, msg] of [...this.tasks]) {
-      this.tasks.delete(id);
-      this.publishResult(msg, false, STAGE_NAMES[w.pool.stage[id] as number] ?? 'pending', msg.deadlineSeconds);
-    }
+    for (const [msg, stage] of this.world.abandonAll()) this.publishResult(msg, false, stage, msg.deadlineSeconds);
     for (const [taskId, msg] of [...this.offloaded]) {
       this.offloaded.delete(taskId);
       this.publishResult(msg, false, 'edge', msg.deadlineSeconds);

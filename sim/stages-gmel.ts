@@ -21,34 +21,57 @@
  * |        | here because joins wait for the slot's end.                                            |
  */
 import type { World } from './world.ts';
-import { EPS } from './world.ts';
-import { resized } from './task-pool.ts';
+import { EPS, resized } from './task-pool.ts';
+import type { Semantics } from './semantics.ts';
 
-/** eq. (1): fix a local task's outcome at decision time (FIFO ⇒ it depends only on earlier tasks). */
-export function gmelDecideLocal(w: World, i: number, id: number): void {
-  const pool = w.pool;
-  const t = w.slot;
-  const start = Math.max(t, w.localBusyUntil[i] as number);
-  const slotsNeeded = Math.max(1, Math.ceil(((pool.sizeMbit[id] as number) * (pool.density[id] as number)) / (w.dt * w.scenario.ied.gpuGHz) - EPS));
-  const finish = start + slotsNeeded;
-  const deadline = pool.deadline[id] as number;
-  if (finish <= deadline + EPS) {
-    pool.remaining[id] = 0; // completes
-    pool.resolveAt[id] = finish;
-    w.localBusyUntil[i] = finish;
-    w.wheel.add(Math.min(finish - 1, t + w.wheel.horizonSlots - 1), id);
-  } else {
-    pool.remaining[id] = 1; // dropped at its deadline
-    pool.resolveAt[id] = deadline;
-    // started before the deadline: the GPU was busy with it up to the slot boundary after it
-    if (start < deadline - EPS) w.localBusyUntil[i] = Math.ceil(deadline - EPS);
+/** The "gmel" semantics: its own state is when each IED's local GPU is next free (eq. 1). */
+export class GmelSemantics implements Semantics {
+  readonly name = 'gmel';
+  readonly stagesOwnDeadlines = false;
+  /** slot at which IED i's local GPU is free (eq. 1's max over earlier completions) */
+  readonly localBusyUntil: Float64Array;
+
+  constructor(ieds: number) {
+    this.localBusyUntil = new Float64Array(ieds);
   }
-}
 
-export function gmelSlot(w: World): void {
-  edgeStage(w);
-  uplinkStage(w);
-  joinUploads(w);
+  reset(): void {
+    this.localBusyUntil.fill(0);
+  }
+
+  runSlot(w: World): void {
+    edgeStage(w);
+    uplinkStage(w);
+    joinUploads(w);
+  }
+
+  /** eq. (1): fix a local task's outcome at decision time (FIFO ⇒ it depends only on earlier tasks). */
+  decideLocal(w: World, i: number, id: number): void {
+    const pool = w.pool;
+    const t = w.slot;
+    const start = Math.max(t, this.localBusyUntil[i] as number);
+    const slotsNeeded = Math.max(1, Math.ceil(((pool.sizeMbit[id] as number) * (pool.density[id] as number)) / (w.dt * w.scenario.ied.gpuGHz) - EPS));
+    const finish = start + slotsNeeded;
+    const deadline = pool.deadline[id] as number;
+    if (finish <= deadline + EPS) {
+      pool.remaining[id] = 0; // completes
+      pool.resolveAt[id] = finish;
+      this.localBusyUntil[i] = finish;
+      w.wheel.add(Math.min(finish - 1, t + w.wheel.horizonSlots - 1), id);
+    } else {
+      pool.remaining[id] = 1; // dropped at its deadline
+      pool.resolveAt[id] = deadline;
+      // started before the deadline: the GPU was busy with it up to the slot boundary after it
+      if (start < deadline - EPS) this.localBusyUntil[i] = Math.ceil(deadline - EPS);
+    }
+  }
+
+  localWaitSeconds(w: World, i: number): number {
+    return Math.max(0, (this.localBusyUntil[i] as number) - w.slot) * w.dt;
+  }
+
+  /** a local task's outcome was fixed at decision: nothing queued to release */
+  localDropped(): void {}
 }
 
 /** Finished uploads join their edge queues, or leave for a remote edge server (live runtimes). */

@@ -18,7 +18,8 @@
  * "In service" is the head of a queue whose resolveAt ≥ 0 (the slot it was taken).
  */
 import type { World } from './world.ts';
-import type { Fifos } from './task-pool.ts';
+import { Fifos, type TaskPool } from './task-pool.ts';
+import type { Semantics } from './semantics.ts';
 
 /** Deadline in whole slots, as the reference code's max_delay. */
 function deadlineSlots(w: World, id: number): number {
@@ -56,7 +57,46 @@ function serve(w: World, id: number, capacityMbit: number): 'done' | 'expired' |
   return 'working';
 }
 
-export function tangSlot(w: World): void {
+/** The "tang2020" semantics: its own state is the local FIFO and the work left in it. */
+export class TangSemantics implements Semantics {
+  readonly name = 'tang2020';
+  /** a task that left the pending stage is dropped when taken (takeHead), not by the world's wheel */
+  readonly stagesOwnDeadlines = true;
+  readonly localQ: Fifos;
+  /** work left in IED i's local queue, Gcycles */
+  readonly localBacklogGcycles: Float64Array;
+
+  constructor(pool: TaskPool, ieds: number) {
+    this.localQ = new Fifos(pool, ieds);
+    this.localBacklogGcycles = new Float64Array(ieds);
+  }
+
+  reset(): void {
+    this.localQ.clear();
+    this.localBacklogGcycles.fill(0);
+  }
+
+  runSlot(w: World): void {
+    tangSlot(w, this);
+  }
+
+  decideLocal(w: World, i: number, id: number): void {
+    const pool = w.pool;
+    pool.remaining[id] = pool.sizeMbit[id] as number;
+    this.localQ.push(i, id);
+    this.localBacklogGcycles[i] = (this.localBacklogGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
+  }
+
+  localWaitSeconds(w: World, i: number): number {
+    return (this.localBacklogGcycles[i] as number) / w.scenario.ied.gpuGHz;
+  }
+
+  localDropped(w: World, i: number, id: number, remainingMbit: number): void {
+    this.localBacklogGcycles[i] = Math.max(0, (this.localBacklogGcycles[i] as number) - remainingMbit * (w.pool.density[id] as number));
+  }
+}
+
+function tangSlot(w: World, s: TangSemantics): void {
   const pool = w.pool;
   const I = w.I;
   const M = w.M;
@@ -64,19 +104,19 @@ export function tangSlot(w: World): void {
   // local queues
   const localMbitPerGcycle = w.dt * w.scenario.ied.gpuGHz;
   for (let i = 0; i < I; i++) {
-    const id = takeHead(w, w.localQ, i);
+    const id = takeHead(w, s.localQ, i);
     if (id < 0) continue;
     const density = pool.density[id] as number;
     const before = pool.remaining[id] as number;
     const outcome = serve(w, id, localMbitPerGcycle / density);
     const worked = Math.min(before, before - (pool.remaining[id] as number));
-    w.localBacklogGcycles[i] = Math.max(0, (w.localBacklogGcycles[i] as number) - worked * density);
+    s.localBacklogGcycles[i] = Math.max(0, (s.localBacklogGcycles[i] as number) - worked * density);
     if (outcome === 'done') {
-      w.localQ.shift(i);
+      s.localQ.shift(i);
       pool.remaining[id] = 0;
       w.complete(id, t + 1);
     } else if (outcome === 'expired') {
-      w.localQ.shift(i);
+      s.localQ.shift(i);
       w.drop(id);
     }
   }

@@ -12,6 +12,9 @@
  * still referenced by a queue; the wheel checks generations for the same reason.
  */
 
+/** Float tolerance for "finished by the deadline" comparisons, in slot units. */
+export const EPS = 1e-9;
+
 export const Stage = { Pending: 0, Local: 1, Uplink: 2, Edge: 3 } as const;
 export type StageName = 'pending' | 'local' | 'uplink' | 'edge';
 export const STAGE_NAMES: readonly StageName[] = ['pending', 'local', 'uplink', 'edge'];

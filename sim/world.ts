@@ -9,11 +9,12 @@
  * | episode         | T slots with arrivals, then a drain without arrivals until every task resolves |
  * | queues          | local (eq. 1), uplink FIFO per IED (Sec. III-C), edge FIFO per (ES, IED) (eq. 2) |
  * | slot order      | semantics "gmel": decide → edge → uplink → uploads join edge → resolutions     |
- * |                 | semantics "tang2020": see stages-tang.ts                                        |
+ * |                 | semantics "tang2020": see stages-tang.ts (chosen once: semantics.ts)           |
  * | outcome         | each task completes or is dropped exactly once; credited to its decision slot  |
  *
  * Times are kept in slot units (floats) so sub-slot completions are exact; seconds = slots × Δt.
- * The stage logic lives in stages-gmel.ts / stages-tang.ts; this file owns state and bookkeeping.
+ * The stage logic lives in stages-gmel.ts / stages-tang.ts behind one Semantics object (semantics.ts);
+ * this file owns the shared state and the bookkeeping.
  */
 import { Rng } from '../core/rng.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
@@ -21,16 +22,24 @@ import {
   encodeObservation, observationScales, observationSize, type ObservationFields, type ObservationScales,
 } from '../core/observation.ts';
 import { buildPlant, type Plant } from './layout.ts';
-import { TaskPool, Fifos, Wheel, Stage } from './task-pool.ts';
+import { TaskPool, Fifos, Wheel, Stage, EPS } from './task-pool.ts';
 import { Metrics } from './metrics.ts';
-import { gmelSlot, gmelDecideLocal } from './stages-gmel.ts';
-import { tangSlot } from './stages-tang.ts';
+import { createSemantics, type Semantics } from './semantics.ts';
 import { taskReward, drawTaskParameters } from './task-model.ts';
 import { CreditLog } from './credits.ts';
 import { Channel } from './channel.ts';
 
-/** Float tolerance for "finished by the deadline" comparisons, in slot units. */
-export const EPS = 1e-9;
+
+/**
+ * Who hears a world's events besides its metrics (tests, the twin's uplink estimates); given at
+ * construction. The live runtimes use LiveWorld (live-world.ts), which overrides both.
+ */
+export interface WorldListeners {
+  /** every outcome, before the task's id is recycled; `at` in slot units */
+  outcome?(id: number, completed: boolean, at: number, stage: number, latencySeconds: number): void;
+  /** when set, a finished upload leaves this world (with no outcome here) instead of joining its edge queue */
+  uploaded?(id: number): void;
+}
 
 export class World {
   readonly scenario: Scenario;
@@ -43,7 +52,6 @@ export class World {
 
   readonly pool = new TaskPool();
   readonly pendingQ: Fifos;
-  readonly localQ: Fifos;
   readonly uplinkQ: Fifos;
   /** edge queue of IED i at server m is queue i·M + m */
   readonly edgeQ: Fifos;
@@ -55,10 +63,8 @@ export class World {
   done = false;
   /** the task IED i must decide on this slot, −1 if none */
   readonly currentTask: Int32Array;
-  /** gmel: slot at which the local GPU is free (eq. 1's max over earlier completions) */
-  readonly localBusyUntil: Float64Array;
-  /** tang2020: work left in the local queue, Gcycles */
-  readonly localBacklogGcycles: Float64Array;
+  /** the slot rules ("gmel" or "tang2020") and their own state, chosen once from the scenario */
+  readonly semantics: Semantics;
   readonly uplinkBacklogMbit: Float64Array;
   readonly uplinkCount: Int32Array;
   /** [i·M + m] */
@@ -85,19 +91,10 @@ export class World {
   readonly credits = new CreditLog();
   unresolved = 0;
 
-  /**
-   * Live runtimes drive the same engine in real time (live-world.ts) and listen through these hooks;
-   * the simulator leaves them unset.
-   */
-  /** every outcome, before the task's id is recycled */
-  onOutcome: ((id: number, completed: boolean, at: number, stage: number, latencySeconds: number) => void) | undefined;
-  /** when set, a finished upload leaves this world (to a remote edge server) instead of joining a local edge queue */
-  onUploaded: ((id: number) => void) | undefined;
-
   private readonly fields: ObservationFields;
   protected readonly onWheel: (id: number) => void;
 
-  constructor(scenario: Scenario) {
+  constructor(scenario: Scenario, private readonly listeners: WorldListeners = {}) {
     this.scenario = scenario;
     this.plant = buildPlant(scenario);
     const I = (this.I = scenario.ieds);
@@ -105,16 +102,14 @@ export class World {
     this.dt = scenario.slotSeconds;
     this.obsSize = observationSize(M);
     this.scales = observationScales(scenario);
+    this.semantics = createSemantics(scenario, this.pool);
     this.pendingQ = new Fifos(this.pool, I);
-    this.localQ = new Fifos(this.pool, I);
     this.uplinkQ = new Fifos(this.pool, I);
     this.edgeQ = new Fifos(this.pool, I * M);
     const horizon = Math.ceil(scenario.task.deadlineSeconds.max / this.dt) + 3;
     this.wheel = new Wheel(this.pool, horizon);
     this.metrics = new Metrics(I);
     this.currentTask = new Int32Array(I).fill(-1);
-    this.localBusyUntil = new Float64Array(I);
-    this.localBacklogGcycles = new Float64Array(I);
     this.uplinkBacklogMbit = new Float64Array(I);
     this.uplinkCount = new Int32Array(I);
     this.edgeBacklogMbit = new Float64Array(I * M);
@@ -139,10 +134,11 @@ export class World {
   reset(seed: number): void {
     this.rng = new Rng(seed);
     this.pool.clear();
-    for (const q of [this.pendingQ, this.localQ, this.uplinkQ, this.edgeQ]) q.clear();
+    for (const q of [this.pendingQ, this.uplinkQ, this.edgeQ]) q.clear();
+    this.semantics.reset();
     this.wheel.clear();
     this.metrics.clear();
-    for (const a of [this.localBusyUntil, this.localBacklogGcycles, this.uplinkBacklogMbit, this.edgeBacklogMbit, this.edgeLoadLast, this.edgeServedGcycles])
+    for (const a of [this.uplinkBacklogMbit, this.edgeBacklogMbit, this.edgeLoadLast, this.edgeServedGcycles])
       a.fill(0);
     this.uplinkCount.fill(0);
     this.edgeCount.fill(0);
@@ -170,7 +166,7 @@ export class World {
       const a = actions[i];
       if (a === undefined || !Number.isInteger(a) || a < 0 || a > M)
         throw new RangeError(`action of IED ${i} must be an integer in 0..${M}, got ${String(a)}`);
-      this.decide(i, id, a);
+      this.decideAt(i, id, a);
     }
     this.runSlot();
     const T = this.scenario.episodeSlots;
@@ -192,23 +188,18 @@ export class World {
   }
 
   private runSlot(): void {
-    if (this.scenario.semantics === 'tang2020') tangSlot(this);
-    else gmelSlot(this);
+    this.semantics.runSlot(this);
     this.wheel.drain(this.slot, this.onWheel);
     this.slot++;
   }
 
-  protected decide(i: number, id: number, action: number): void {
+  protected decideAt(i: number, id: number, action: number): void {
     const pool = this.pool;
     pool.decisionSlot[id] = this.slot;
     this.currentTask[i] = -1;
     if (action === 0) {
       pool.stage[id] = Stage.Local;
-      if (this.scenario.semantics === 'tang2020') {
-        pool.remaining[id] = pool.sizeMbit[id] as number;
-        this.localQ.push(i, id);
-        this.localBacklogGcycles[i] = (this.localBacklogGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
-      } else gmelDecideLocal(this, i, id);
+      this.semantics.decideLocal(this, i, id);
       return;
     }
     pool.stage[id] = Stage.Uplink;
@@ -223,7 +214,7 @@ export class World {
     const pool = this.pool;
     if (pool.resolved[id] === 1) return;
     const stage = pool.stage[id] as number;
-    if (stage !== Stage.Pending && this.scenario.semantics === 'tang2020') return; // dropped when taken (stages-tang.ts)
+    if (stage !== Stage.Pending && this.semantics.stagesOwnDeadlines) return; // e.g. tang2020: dropped when taken
     if (stage === Stage.Local) {
       // gmel local tasks: outcome fixed at decision (eq. 1); remaining = 0 marks "completes"
       const at = pool.resolveAt[id] as number;
@@ -253,7 +244,7 @@ export class World {
     m.latencySum[i] = (m.latencySum[i] as number) + latency;
     m.latencyDropsAtDeadlineSum[i] = (m.latencyDropsAtDeadlineSum[i] as number) + latency;
     m.servedGcycles[i] = (m.servedGcycles[i] as number) + (pool.sizeMbit[id] as number) * (pool.density[id] as number);
-    this.onOutcome?.(id, true, at, pool.stage[id] as number, latency);
+    this.outcomeEvent(id, true, at, pool.stage[id] as number, latency);
     this.finish(id, i, taskReward(this.scenario, true, latency), true);
   }
 
@@ -274,10 +265,10 @@ export class World {
       this.uplinkCount[i] = (this.uplinkCount[i] as number) - 1;
     } else if (stage === Stage.Edge) {
       this.leaveEdge(i, pool.server[id] as number, rem);
-    } else if (stage === Stage.Local && this.scenario.semantics === 'tang2020') {
-      this.localBacklogGcycles[i] = Math.max(0, (this.localBacklogGcycles[i] as number) - rem * (pool.density[id] as number));
+    } else if (stage === Stage.Local) {
+      this.semantics.localDropped(this, i, id, rem);
     }
-    this.onOutcome?.(id, false, pool.deadline[id] as number, stage, deadlineSeconds);
+    this.outcomeEvent(id, false, pool.deadline[id] as number, stage, deadlineSeconds);
     this.finish(id, i, taskReward(this.scenario, false, deadlineSeconds), false);
   }
 
@@ -294,14 +285,19 @@ export class World {
     pool.releaseIfDone(id);
   }
 
-  /** An upload finished: to a remote edge server (live) or into local edge queue (i, m). */
+  /** every outcome passes here before the task's id is recycled (LiveWorld hands it to its runtime) */
+  protected outcomeEvent(id: number, completed: boolean, at: number, stage: number, latencySeconds: number): void {
+    this.listeners.outcome?.(id, completed, at, stage, latencySeconds);
+  }
+
+  /** An upload finished: into edge queue (i, m), or out of this world to the `uploaded` listener. */
   uploaded(id: number): void {
-    const hook = this.onUploaded;
-    if (!hook) {
+    const leave = this.listeners.uploaded;
+    if (!leave) {
       this.joinEdge(id);
       return;
     }
-    hook(id);
+    leave(id);
     // the task now lives at the edge server: it leaves this world without an outcome here
     const pool = this.pool;
     pool.resolved[id] = 1;
@@ -420,9 +416,7 @@ export class World {
 
   /** Local queue waiting time of IED i at the current slot, seconds. */
   localWaitSeconds(i: number): number {
-    if (this.scenario.semantics === 'tang2020')
-      return (this.localBacklogGcycles[i] as number) / this.scenario.ied.gpuGHz;
-    return Math.max(0, (this.localBusyUntil[i] as number) - this.slot) * this.dt;
+    return this.semantics.localWaitSeconds(this, i);
   }
 
   /** Raw (physical-unit) observation fields of IED i; the returned object is reused. */

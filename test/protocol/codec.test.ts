@@ -44,7 +44,7 @@ t.test('bad input gets a code naming the problem', async (t) => {
 });
 
 t.test('RecentIds forgets the oldest id first and stays bounded', async (t) => {
-  const { RecentIds } = await import('../../sim/live-scenario.ts');
+  const { RecentIds } = await import('../../protocol/recent-ids.ts');
   const ids = new RecentIds(3);
   t.ok(ids.add('a') && ids.add('b') && ids.add('c'));
   t.notOk(ids.add('b'), 'a duplicate is refused');

@@ -5,29 +5,27 @@ import t from 'tap';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { Rng } from '../../core/rng.ts';
 import { World } from '../../sim/world.ts';
-import { liveWorld } from '../../sim/live-scenario.ts';
+import { LiveWorld } from '../../sim/live-world.ts';
+import { STAGE_NAMES, type StageName } from '../../sim/task-pool.ts';
 
-type Outcome = { completed: boolean; latency: number; stage: number };
+type Outcome = { completed: boolean; latency: number; stage: StageName };
 
 t.test('split worlds = one world', async (t) => {
   for (const p of [0.3, 0.7, 0.95]) {
     const scenario = loadScenario('gmel2024', { ieds: 10, edgeServers: 3, 'radio.fading': 'none', 'arrivals.probability': p, episodeSlots: 60 });
-    const reference = new World(scenario);
     const refOut = new Map<string, Outcome>();
-    reference.onOutcome = (id, completed, _at, stage, latency) => refOut.set(`${reference.pool.ied[id]}@${reference.pool.arrivalSlot[id]}`, { completed, latency, stage });
-    const ied = liveWorld(scenario, 0);
-    const edge = liveWorld(scenario, 0);
+    const reference: World = new World(scenario, {
+      outcome: (id, completed, _at, stage, latency) => refOut.set(`${reference.pool.ied[id]}@${reference.pool.arrivalSlot[id]}`, { completed, latency, stage: STAGE_NAMES[stage] as StageName }),
+    });
+    // each task's reference in the live worlds is its key, as the runtimes use their messages
+    type Task = { key: string; sizeMbit: number; density: number; arrivalSlot: number; deadlineSlot: number };
     const splitOut = new Map<string, Outcome>();
-    const record = (w: World) => (id: number, completed: boolean, _at: number, stage: number, latency: number) => splitOut.set(`${w.pool.ied[id]}@${w.pool.arrivalSlot[id]}`, { completed, latency, stage });
-    ied.onOutcome = record(ied);
-    edge.onOutcome = record(edge);
-    ied.onUploaded = (id) => {
-      const pool = ied.pool;
-      edge.acceptAtEdge(pool.ied[id] as number, pool.server[id] as number, {
-        sizeMbit: pool.sizeMbit[id] as number, density: pool.density[id] as number,
-        arrivalSlot: pool.arrivalSlot[id] as number, deadlineSlot: pool.deadline[id] as number,
-      });
-    };
+    const record = (ref: Task, completed: boolean, stage: StageName, latency: number) => splitOut.set(ref.key, { completed, latency, stage });
+    const edge = LiveWorld.create<Task>(scenario, 0, { outcome: record });
+    const ied = LiveWorld.create<Task>(scenario, 0, {
+      outcome: record,
+      uploaded: (ref, upload) => edge.acceptAtEdge(Number(ref.key.split('@')[0]), upload.server, ref, ref),
+    });
     const rng = new Rng(9);
     reference.reset(4);
     const actions = new Int32Array(scenario.ieds);
@@ -38,17 +36,18 @@ t.test('split worlds = one world', async (t) => {
         const id = reference.currentTask[i] as number;
         if (id < 0) continue;
         const pool = reference.pool;
-        ied.announce(i, { sizeMbit: pool.sizeMbit[id] as number, density: pool.density[id] as number, deadlineSeconds: ((pool.deadline[id] as number) - slot) * scenario.slotSeconds }, slot);
-        ied.decideTask(i, actions[i] as number);
+        const task: Task = { key: `${i}@${slot}`, sizeMbit: pool.sizeMbit[id] as number, density: pool.density[id] as number, arrivalSlot: slot, deadlineSlot: pool.deadline[id] as number };
+        ied.arrive(i, { sizeMbit: task.sizeMbit, density: task.density, deadlineSeconds: (task.deadlineSlot - slot) * scenario.slotSeconds }, slot, task);
+        ied.decide(i, actions[i] as number);
       }
       done = reference.step(actions);
       // as in the runtimes: the edge serves slot `slot`, then the gateway's uploads of that slot arrive
-      edge.advanceSlot({ edge: true, uplink: false });
-      ied.advanceSlot({ edge: false, uplink: true });
+      edge.endSlot({ edge: true, uplink: false });
+      ied.endSlot({ edge: false, uplink: true });
     }
     for (let k = 0; k < 40; k++) {
-      edge.advanceSlot({ edge: true, uplink: false });
-      ied.advanceSlot({ edge: false, uplink: true });
+      edge.endSlot({ edge: true, uplink: false });
+      ied.endSlot({ edge: false, uplink: true });
     }
     t.ok(refOut.size > 50, `p=${p}: ${refOut.size} tasks`);
     t.equal(splitOut.size, refOut.size, `p=${p}: same number of outcomes`);

@@ -119,7 +119,7 @@ t.test('a local task that cannot start before its deadline does not hold the GPU
   w.step([0]);
   w.announce(0, { sizeMbit: 1, density: 0.1, deadlineSeconds: 0.2 }); // would start at 5 > deadline 3
   w.step([0]);
-  t.equal(w.localBusyUntil[0], 5, 'GPU still free at slot 5');
+  t.equal(w.localWaitSeconds(0), (5 - w.slot) * w.dt, 'GPU still free at slot 5 (the dropped task did not hold it)');
   w.announce(0, { sizeMbit: 1, density: 0.1, deadlineSeconds: 5 });
   runToEnd(w);
   t.equal(w.metrics.summary().dropped.local, 1);
@@ -148,10 +148,11 @@ t.test('an edge server reports the Gcycles it spent: F·Δt while no queue runs 
 t.test('uplink transmit time: time on air is counted, waiting in the queue is not', async (t) => {
   // fixed 20 Mbit/s, Δt = 0.1 s: 2 Mbit per slot. Task A (3 Mbit) sends 1.5 slots; task B (1 Mbit),
   // queued behind it, starts mid-slot and sends 0.5 slot.
-  const w = new World(tinyScenario({ 'radio.fixedRateMbps': 20 }));
-  w.reset(1);
   const uploads: { size: number; seconds: number; sharers: number }[] = [];
-  w.onUploaded = (id) => uploads.push({ size: w.pool.sizeMbit[id] as number, seconds: (w.pool.txSlots[id] as number) * w.dt, sharers: (w.pool.txSharerSlots[id] as number) / (w.pool.txSlots[id] as number) });
+  const w: World = new World(tinyScenario({ 'radio.fixedRateMbps': 20 }), {
+    uploaded: (id) => uploads.push({ size: w.pool.sizeMbit[id] as number, seconds: (w.pool.txSlots[id] as number) * w.dt, sharers: (w.pool.txSharerSlots[id] as number) / (w.pool.txSlots[id] as number) }),
+  });
+  w.reset(1);
   w.announce(0, { sizeMbit: 3, density: 0.01, deadlineSeconds: 5 });
   w.step([1]);
   w.announce(0, { sizeMbit: 1, density: 0.01, deadlineSeconds: 5 });

@@ -27,12 +27,13 @@ t.test('E[log2(1 + a·h)] under Rayleigh fading', async (t) => {
 /** Uploads of one simulated run on `real`, judged by the twin that assumes `trained`. */
 function judge(trained: ReturnType<typeof loadScenario>, real: ReturnType<typeof loadScenario>, seed: number) {
   const rates = new UplinkRates(10_000, trained);
-  const w = new World(real);
+  const w: World = new World(real, {
+    uploaded: (id) => {
+      const slots = w.pool.txSlots[id] as number;
+      rates.add(w.slot, w.pool.ied[id] as number, (w.pool.server[id] as number) + 1, w.pool.sizeMbit[id] as number, slots * w.dt, (w.pool.txSharerSlots[id] as number) / slots);
+    },
+  });
   w.reset(seed);
-  w.onUploaded = (id) => {
-    const slots = w.pool.txSlots[id] as number;
-    rates.add(w.slot, w.pool.ied[id] as number, (w.pool.server[id] as number) + 1, w.pool.sizeMbit[id] as number, slots * w.dt, (w.pool.txSharerSlots[id] as number) / slots);
-  };
   const policy = createHeuristic('random', new Rng(seed));
   const actions = new Int32Array(w.I);
   for (let done = false; !done; ) {
