@@ -13,6 +13,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.ts';
+import type { ActorLayer } from './actor-net.ts';
 
 let variableCounter = 0;
 /** tfjs variable names are process-global: make each one unique (two learners may coexist). */
@@ -40,6 +41,48 @@ export class AgentDense {
   get variables(): tf.Variable[] {
     return this.b.trainable ? [this.W, this.b] : [this.W];
   }
+}
+
+/**
+ * I per-agent MLPs stacked (one batched matmul per layer): inputs → H → H → outputs, relu, relu,
+ * linear. The actors of AMARL (MLP), MADDPG and AC, and AC's critics.
+ */
+export class AgentMlp {
+  readonly l1: AgentDense;
+  readonly l2: AgentDense;
+  readonly out: AgentDense;
+  constructor(rng: Rng, agents: number, inputs: number, hidden: number, outputs: number, name: string) {
+    this.l1 = new AgentDense(rng, agents, inputs, hidden, `${name}/l1`);
+    this.l2 = new AgentDense(rng, agents, hidden, hidden, `${name}/l2`);
+    this.out = new AgentDense(rng, agents, hidden, outputs, `${name}/out`);
+  }
+  /** x [I, B, inputs] → [I, B, outputs] */
+  apply(x: tf.Tensor3D): tf.Tensor3D {
+    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(x)) as tf.Tensor3D)) as tf.Tensor3D);
+  }
+  get variables(): tf.Variable[] {
+    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
+  }
+  /** agent `ied`'s three layers, for export (actor-net.ts) */
+  layers(ied: number): ActorLayer[] {
+    return agentDenseLayers([this.l1, this.l2, this.out], ied, ['relu', 'relu', 'linear']);
+  }
+}
+
+/** Slice agent `ied`'s kernel and bias out of stacked per-agent layers. */
+export function agentDenseLayers(layers: readonly AgentDense[], ied: number, activations: readonly ('relu' | 'linear')[]): ActorLayer[] {
+  return layers.map((l, k) => {
+    const W = l.W.dataSync() as Float32Array;
+    const b = l.b.dataSync() as Float32Array;
+    const size = l.inputs * l.outputs;
+    return {
+      kernel: W.slice(ied * size, (ied + 1) * size),
+      bias: b.slice(ied * l.outputs, (ied + 1) * l.outputs),
+      inputs: l.inputs,
+      outputs: l.outputs,
+      activation: activations[k] ?? 'linear',
+    };
+  });
 }
 
 export class SharedDense {

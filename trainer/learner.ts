@@ -3,6 +3,7 @@
  * One learner holds the policies of all I IEDs, vectorized.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../core/rng.ts';
 import type { EpisodeRecord, EpisodeReplay } from './replay.ts';
 import type { ActorNet } from './actor-net.ts';
 
@@ -129,6 +130,34 @@ export async function loadParts(parts: StateParts, state: LearnerState): Promise
 export function disposeParts(parts: StateParts): void {
   for (const vars of Object.values(parts.groups)) for (const v of vars) v.dispose();
   for (const opt of Object.values(parts.optimizers)) opt.dispose();
+}
+
+/**
+ * A learner's checkpoint: its variables by group and its optimizers (StateParts), its RNG, its config
+ * (so a checkpoint describes itself) and any counters of its own. Shared by every algorithm so each
+ * algorithm file states only what it holds.
+ */
+export class Checkpointer {
+  constructor(
+    private readonly parts: () => StateParts,
+    private readonly rng: Rng,
+    private readonly config: object,
+    private readonly counters?: { read(): Record<string, number>; write(extra: Record<string, unknown>): void },
+  ) {}
+
+  save(): Promise<LearnerState> {
+    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config, ...this.counters?.read() });
+  }
+
+  async load(state: LearnerState): Promise<void> {
+    await loadParts(this.parts(), state);
+    this.rng.restore(state.extra.rng as [number, number, number, number]);
+    this.counters?.write(state.extra);
+  }
+
+  dispose(): void {
+    disposeParts(this.parts());
+  }
 }
 
 /**

@@ -11,10 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
-import { AgentDense, clipByGlobalNorm } from '../layers.ts';
+import { AgentMlp, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
-import { agentDenseLayers } from './amarl.ts';
+import { Checkpointer, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface AcConfig {
   /** actor learning rate (paper 1e-3) */
@@ -35,23 +34,6 @@ export interface AcConfig {
 
 export const AC_DEFAULTS: AcConfig = { actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, hidden: 64, entropy: 0.01, updatesPerRound: 1, clip: 10 };
 
-class Mlp {
-  readonly l1: AgentDense;
-  readonly l2: AgentDense;
-  readonly out: AgentDense;
-  constructor(rng: Rng, I: number, D: number, H: number, outputs: number, name: string) {
-    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
-    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
-    this.out = new AgentDense(rng, I, H, outputs, `${name}/out`);
-  }
-  apply(x: tf.Tensor3D): tf.Tensor3D {
-    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(x)) as tf.Tensor3D)) as tf.Tensor3D);
-  }
-  get variables(): tf.Variable[] {
-    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
-  }
-}
-
 export class ActorCritic implements Learner {
   readonly algo = 'ac' as const;
   /** feed-forward actors: no recurrent state */
@@ -60,8 +42,9 @@ export class ActorCritic implements Learner {
   /** on-policy: keeps only the latest episode (and so checkpoints stay small) */
   readonly replay: EpisodeReplay;
   private readonly rng: Rng;
-  private readonly actor: Mlp;
-  private readonly critic: Mlp;
+  private readonly actor: AgentMlp;
+  private readonly critic: AgentMlp;
+  private readonly checkpoint: Checkpointer;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
 
@@ -69,11 +52,12 @@ export class ActorCritic implements Learner {
     this.config = { ...AC_DEFAULTS, ...config };
     this.rng = new Rng(seed);
     const init = new Rng(seed ^ 0x5eed);
-    this.actor = new Mlp(init, I, D, this.config.hidden, A, 'ac/actor');
-    this.critic = new Mlp(init, I, D, this.config.hidden, 1, 'ac/critic');
+    this.actor = new AgentMlp(init, I, D, this.config.hidden, A, 'ac/actor');
+    this.critic = new AgentMlp(init, I, D, this.config.hidden, 1, 'ac/critic');
     this.actorOpt = tf.train.adam(this.config.actorLr);
     this.criticOpt = tf.train.adam(this.config.criticLr);
     this.replay = new EpisodeReplay(1, I, D);
+    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
@@ -147,25 +131,20 @@ export class ActorCritic implements Learner {
     return { actor: this.actor.variables, critic: this.critic.variables };
   }
 
-  private parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
-  }
-
   saveState(): Promise<LearnerState> {
-    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config });
+    return this.checkpoint.save();
   }
 
-  async loadState(state: LearnerState): Promise<void> {
-    await loadParts(this.parts(), state);
-    this.rng.restore(state.extra.rng as [number, number, number, number]);
+  loadState(state: LearnerState): Promise<void> {
+    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
-    return { kind: 'mlp', layers: agentDenseLayers([this.actor.l1, this.actor.l2, this.actor.out], ied, ['relu', 'relu', 'linear']) };
+    return { kind: 'mlp', layers: this.actor.layers(ied) };
   }
 
   dispose(): void {
-    disposeParts(this.parts());
+    this.checkpoint.dispose();
   }
 
 }

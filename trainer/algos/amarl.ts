@@ -22,9 +22,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { InputError } from '../../core/errors.ts';
-import { AgentDense, AgentGru, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
+import { AgentDense, AgentGru, AgentMlp, agentDenseLayers, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions,
+import { Checkpointer, gumbelNoise, chooseActions,
   type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet,
 } from '../learner.ts';
 
@@ -103,22 +103,18 @@ interface ActorStack {
 
 class MlpActors implements ActorStack {
   readonly hiddenSize = 0;
-  readonly l1: AgentDense;
-  readonly l2: AgentDense;
-  readonly out: AgentDense;
+  private readonly mlp: AgentMlp;
   constructor(rng: Rng, I: number, D: number, A: number, H: number, name: string) {
-    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
-    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
-    this.out = new AgentDense(rng, I, H, A, `${name}/out`);
+    this.mlp = new AgentMlp(rng, I, D, H, A, name);
   }
   forward(obs: tf.Tensor3D, hidden: tf.Tensor3D): ActorStep {
-    return { logits: this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)))) as tf.Tensor3D), hidden };
+    return { logits: this.mlp.apply(obs), hidden };
   }
   get variables(): tf.Variable[] {
-    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
+    return this.mlp.variables;
   }
   net(ied: number): ActorNet {
-    return { kind: 'mlp', layers: agentDenseLayers([this.l1, this.l2, this.out], ied, ['relu', 'relu', 'linear']) };
+    return { kind: 'mlp', layers: this.mlp.layers(ied) };
   }
 }
 
@@ -245,6 +241,7 @@ export class Amarl implements Learner {
   private readonly targetCritic: AttentionCritic;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
+  private readonly checkpoint: Checkpointer;
   readonly replay: EpisodeReplay;
 
   constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<AmarlConfig> = {}) {
@@ -264,6 +261,7 @@ export class Amarl implements Learner {
     this.actorOpt = tf.train.adam(c.actorLr);
     this.criticOpt = tf.train.adam(c.criticLr);
     this.replay = new EpisodeReplay(c.replayEpisodes, I, D, this.actors.hiddenSize);
+    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   get hiddenSize(): number {
@@ -402,17 +400,12 @@ export class Amarl implements Learner {
     };
   }
 
-  private parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
-  }
-
   saveState(): Promise<LearnerState> {
-    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config });
+    return this.checkpoint.save();
   }
 
-  async loadState(state: LearnerState): Promise<void> {
-    await loadParts(this.parts(), state);
-    this.rng.restore(state.extra.rng as [number, number, number, number]);
+  loadState(state: LearnerState): Promise<void> {
+    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
@@ -420,23 +413,7 @@ export class Amarl implements Learner {
   }
 
   dispose(): void {
-    disposeParts(this.parts());
+    this.checkpoint.dispose();
   }
 
-}
-
-/** Slice IED `ied`'s kernel and bias out of stacked per-agent layers. */
-export function agentDenseLayers(layers: readonly AgentDense[], ied: number, activations: readonly ('relu' | 'linear')[]): ActorLayer[] {
-  return layers.map((l, k) => {
-    const W = l.W.dataSync() as Float32Array;
-    const b = l.b.dataSync() as Float32Array;
-    const size = l.inputs * l.outputs;
-    return {
-      kernel: W.slice(ied * size, (ied + 1) * size),
-      bias: b.slice(ied * l.outputs, (ied + 1) * l.outputs),
-      inputs: l.inputs,
-      outputs: l.outputs,
-      activation: activations[k] ?? 'linear',
-    };
-  });
 }

@@ -11,10 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
-import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
+import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm, agentDenseLayers } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
-import { agentDenseLayers } from './amarl.ts';
+import { Checkpointer, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
 
 export interface DqnConfig {
   /** learning rate (the paper's actor rate, 1e-3) */
@@ -77,6 +76,7 @@ export class Dqn implements Learner {
   private readonly online: DuelingQ;
   private readonly target: DuelingQ;
   private readonly opt: tf.Optimizer;
+  private readonly checkpoint: Checkpointer;
   private episodesSeen = 0;
 
   constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<DqnConfig> = {}) {
@@ -88,6 +88,10 @@ export class Dqn implements Learner {
     hardUpdate(this.target.variables, this.online.variables);
     this.opt = tf.train.adam(this.config.lr);
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
+    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { opt: this.opt } }), this.rng, this.config, {
+      read: () => ({ episodesSeen: this.episodesSeen }),
+      write: (extra) => (this.episodesSeen = extra.episodesSeen as number),
+    });
   }
 
   epsilon(): number {
@@ -152,18 +156,12 @@ export class Dqn implements Learner {
     return { online: this.online.variables, target: this.target.variables };
   }
 
-  private parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { opt: this.opt } };
-  }
-
   saveState(): Promise<LearnerState> {
-    return saveParts(this.parts(), { rng: this.rng.state(), episodesSeen: this.episodesSeen, config: this.config });
+    return this.checkpoint.save();
   }
 
-  async loadState(state: LearnerState): Promise<void> {
-    await loadParts(this.parts(), state);
-    this.rng.restore(state.extra.rng as [number, number, number, number]);
-    this.episodesSeen = state.extra.episodesSeen as number;
+  loadState(state: LearnerState): Promise<void> {
+    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
@@ -185,7 +183,7 @@ export class Dqn implements Learner {
   }
 
   dispose(): void {
-    disposeParts(this.parts());
+    this.checkpoint.dispose();
   }
 
 }

@@ -14,10 +14,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
-import { AgentDense, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
+import { AgentDense, AgentMlp, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { saveParts, loadParts, disposeParts, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
-import { agentDenseLayers } from './amarl.ts';
+import { Checkpointer, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface MaddpgConfig {
   /** actor learning rate (paper 1e-3, same as AMARL for a fair comparison) */
@@ -60,23 +59,6 @@ export const straightThroughOneHot = tf.customGrad(((...args: (tf.Tensor | tf.Gr
   const soft = args[0] as tf.Tensor;
   return { value: tf.oneHot(tf.argMax(soft, -1), soft.shape[soft.shape.length - 1] as number).toFloat(), gradFunc: (dy: tf.Tensor) => dy };
 }) as Parameters<typeof tf.customGrad>[0]);
-
-class Actors {
-  readonly l1: AgentDense;
-  readonly l2: AgentDense;
-  readonly out: AgentDense;
-  constructor(rng: Rng, I: number, D: number, A: number, H: number, name: string) {
-    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
-    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
-    this.out = new AgentDense(rng, I, H, A, `${name}/out`);
-  }
-  logits(obs: tf.Tensor3D): tf.Tensor3D {
-    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)) as tf.Tensor3D)) as tf.Tensor3D);
-  }
-  get variables(): tf.Variable[] {
-    return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
-  }
-}
 
 class CentralCritics {
   /** first layer of every IED's critic, side by side: [I·(D+A), I·H] */
@@ -125,20 +107,21 @@ export class Maddpg implements Learner {
   readonly config: MaddpgConfig;
   readonly replay: EpisodeReplay;
   private readonly rng: Rng;
-  private readonly actors: Actors;
-  private readonly targetActors: Actors;
+  private readonly actors: AgentMlp;
+  private readonly targetActors: AgentMlp;
   private readonly critics: CentralCritics;
   private readonly targetCritics: CentralCritics;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
+  private readonly checkpoint: Checkpointer;
 
   constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<MaddpgConfig> = {}) {
     this.config = { ...MADDPG_DEFAULTS, ...config };
     this.rng = new Rng(seed);
     const init = new Rng(seed ^ 0x5eed);
     const H = this.config.hidden;
-    this.actors = new Actors(init, I, D, A, H, 'maddpg/actor');
-    this.targetActors = new Actors(init, I, D, A, H, 'maddpg/actor_target');
+    this.actors = new AgentMlp(init, I, D, H, A, 'maddpg/actor');
+    this.targetActors = new AgentMlp(init, I, D, H, A, 'maddpg/actor_target');
     this.critics = new CentralCritics(init, I, D, A, H, 'maddpg/critic');
     this.targetCritics = new CentralCritics(init, I, D, A, H, 'maddpg/critic_target');
     hardUpdate(this.targetActors.variables, this.actors.variables);
@@ -146,11 +129,12 @@ export class Maddpg implements Learner {
     this.actorOpt = tf.train.adam(this.config.actorLr);
     this.criticOpt = tf.train.adam(this.config.criticLr);
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
+    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
     const { I, A } = this;
-    const logits = tf.tidy(() => this.actors.logits(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
+    const logits = tf.tidy(() => this.actors.apply(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
     const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
     chooseActions(logits, I, A, actions, noise);
   }
@@ -171,7 +155,7 @@ export class Maddpg implements Learner {
       const nextObs = tf.tensor3d(batch.nextObs, [I, B, D]);
       const actions = tf.oneHot(tf.tensor2d(batch.actions, [I, B], 'int32'), A).toFloat() as tf.Tensor3D;
       const notDone = tf.sub(1, tf.tensor1d(batch.done));
-      const nextActions = tf.oneHot(tf.argMax(tf.add(this.targetActors.logits(nextObs), this.gumbel([I, B, A])), 2), A).toFloat() as tf.Tensor3D;
+      const nextActions = tf.oneHot(tf.argMax(tf.add(this.targetActors.apply(nextObs), this.gumbel([I, B, A])), 2), A).toFloat() as tf.Tensor3D;
       const y = tf.add(tf.tensor2d(batch.rewards, [I, B]), tf.mul(tf.mul(this.targetCritics.q(nextObs, nextActions), notDone), c.gamma));
       const critic = tf.variableGrads(() => tf.sum(tf.mean(tf.square(tf.sub(this.critics.q(obs, actions), y)), 1)) as tf.Scalar, this.critics.variables);
       this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.criticClipPerAgent * I));
@@ -182,7 +166,7 @@ export class Maddpg implements Learner {
       const rows = tf.maximum(tf.sum(mask, 1), 1);
       const noise = this.gumbel([I, B, A]);
       const actor = tf.variableGrads(() => {
-        const logits = this.actors.logits(obs);
+        const logits = this.actors.apply(obs);
         const soft = tf.softmax(tf.div(tf.add(logits, noise), c.gumbelTemperature)) as tf.Tensor3D;
         const relaxed = c.straightThrough ? (straightThroughOneHot(soft) as tf.Tensor3D) : soft;
         const pre = tf.add(base, tf.matMul(tf.sub(relaxed, actions) as tf.Tensor3D, ownW)) as tf.Tensor3D;
@@ -218,25 +202,20 @@ export class Maddpg implements Learner {
     return { actors: this.actors.variables, targetActors: this.targetActors.variables, critics: this.critics.variables, targetCritics: this.targetCritics.variables };
   }
 
-  private parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
-  }
-
   saveState(): Promise<LearnerState> {
-    return saveParts(this.parts(), { rng: this.rng.state(), config: this.config });
+    return this.checkpoint.save();
   }
 
-  async loadState(state: LearnerState): Promise<void> {
-    await loadParts(this.parts(), state);
-    this.rng.restore(state.extra.rng as [number, number, number, number]);
+  loadState(state: LearnerState): Promise<void> {
+    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
-    return { kind: 'mlp', layers: agentDenseLayers([this.actors.l1, this.actors.l2, this.actors.out], ied, ['relu', 'relu', 'linear']) };
+    return { kind: 'mlp', layers: this.actors.layers(ied) };
   }
 
   dispose(): void {
-    disposeParts(this.parts());
+    this.checkpoint.dispose();
   }
 
 }
