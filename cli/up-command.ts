@@ -37,7 +37,7 @@ function line(k: KpiSnapshot, elapsed: number): string {
 export function registerUp(program: Command): void {
   brokerOptions(scenarioOptions(program
     .command('up')
-    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')), undefined, 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
+    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')), null, 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
     .option('--port <n>', 'port of the embedded broker (0 = any free port)', '0')
     .option('--engine <name>', 'inference engine: node (onnxruntime-node) | web (onnxruntime-web, wasm)', 'node')

@@ -26,9 +26,9 @@ export interface BrokerAuth {
   ca?: string;
 }
 
-/** Adds the four broker flags; `defaultUrl` undefined leaves --broker optional (e.g. `gmel up`: embedded). */
-export function brokerOptions(cmd: Command, defaultUrl: string | undefined = 'mqtt://127.0.0.1:1883', description = 'MQTT broker URL'): Command {
-  return (defaultUrl === undefined ? cmd.option('--broker <url>', description) : cmd.option('--broker <url>', description, defaultUrl))
+/** Adds the four broker flags; `defaultUrl` null leaves --broker unset by default (e.g. `gmel up`: embedded). */
+export function brokerOptions(cmd: Command, defaultUrl: string | null = 'mqtt://127.0.0.1:1883', description = 'MQTT broker URL'): Command {
+  return (defaultUrl === null ? cmd.option('--broker <url>', description) : cmd.option('--broker <url>', description, defaultUrl))
     .option('--username <u>', 'MQTT username')
     .option('--password <p>', 'MQTT password')
     .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker');

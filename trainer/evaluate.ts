@@ -18,7 +18,7 @@ import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
 import { World } from '../sim/world.ts';
-import type { Policy } from '../sim/policies/heuristics.ts';
+import { runEpisode, type Policy } from '../sim/episodes.ts';
 import { readActor, type LoadedActor } from './actor-file.ts';
 import { ActorRunner, actorShape } from './actor-net.ts';
 
@@ -78,14 +78,7 @@ export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds
   const reward: number[] = [];
   const dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
   for (const [k, seed] of seeds.entries()) {
-    const policy = spec.make(new Rng(deriveSeed(seed, 7 + k)));
-    world.reset(seed);
-    let rewardSum = 0;
-    for (let done = false; !done; ) {
-      policy.act(world, actions);
-      done = world.step(actions);
-      for (let c = 0; c < world.credits.count; c++) rewardSum += world.credits.reward[c] as number;
-    }
+    const { reward: rewardSum } = runEpisode(world, spec.make(new Rng(deriveSeed(seed, 7 + k))), seed, actions);
     const s = world.metrics.summary();
     completion.push(s.completionRate);
     latency.push(s.meanLatency);

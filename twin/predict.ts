@@ -8,6 +8,7 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { encodeObservation } from '../core/observation.ts';
 import { World } from '../sim/world.ts';
 import { Metrics, type MetricsSummary } from '../sim/metrics.ts';
+import { runEpisodeAsync } from '../sim/episodes.ts';
 import { loadModelHandle, releaseModel } from '../runtime-ied/model-loader.ts';
 import type { Engine } from '../runtime-ied/policy.ts';
 
@@ -19,25 +20,28 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
   const total = new Metrics(scenario.ieds);
   const obs = new Float32Array(world.obsSize);
   const actions = new Int32Array(scenario.ieds);
+  // the gateway's decision, step for step: encode (core/observation.ts), infer, carry h per episode
+  let hidden = new Map<number, Float32Array>();
+  const policy = {
+    act: async (w: World, actions: Int32Array) => {
+      for (let i = 0; i < w.I; i++) {
+        if (w.currentTask[i] === -1) continue;
+        const session = model.sessions.get(i);
+        if (!session) {
+          actions[i] = 0;
+          continue;
+        }
+        encodeObservation(obs, 0, w.observationFields(i), w.scales);
+        const d = await session.decide(obs, hidden.get(i) ?? new Float32Array(session.hiddenSize));
+        hidden.set(i, d.hidden);
+        actions[i] = d.action;
+      }
+    },
+  };
   try {
     for (let k = 0; k < episodes; k++) {
-      world.reset(deriveSeed(seed, k));
-      const hidden = new Map<number, Float32Array>(); // recurrent actors start each episode from h = 0
-      for (let done = false; !done; ) {
-        for (let i = 0; i < world.I; i++) {
-          if (world.currentTask[i] === -1) continue;
-          encodeObservation(obs, 0, world.observationFields(i), world.scales);
-          const session = model.sessions.get(i);
-          if (!session) {
-            actions[i] = 0;
-            continue;
-          }
-          const d = await session.decide(obs, hidden.get(i) ?? new Float32Array(session.hiddenSize));
-          hidden.set(i, d.hidden);
-          actions[i] = d.action;
-        }
-        done = world.step(actions);
-      }
+      hidden = new Map(); // recurrent actors start each episode from h = 0
+      await runEpisodeAsync(world, policy, deriveSeed(seed, k), actions);
       total.add(world.metrics);
     }
   } finally {

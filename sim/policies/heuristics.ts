@@ -16,14 +16,11 @@
  * the local wait plus ⌈s·e/(Δt·f)⌉ slots. Static facts (f, F_m, B_m) are the IED's configuration.
  */
 import type { World } from '../world.ts';
+import type { Policy } from '../episodes.ts';
+
+export type { Policy };
 import { Rng } from '../../core/rng.ts';
 import { ofdmaRateMbps } from '../../core/radio.ts';
-
-export interface Policy {
-  readonly name: string;
-  /** Fill actions[i] for every IED with a task this slot (others are ignored). */
-  act(world: World, actions: Int32Array): void;
-}
 
 export const HEURISTIC_NAMES = ['local', 'random', 'best-channel', 'round-robin', 'greedy', 'central-greedy'] as const;
 export type HeuristicName = (typeof HEURISTIC_NAMES)[number];
