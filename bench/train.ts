@@ -11,7 +11,7 @@ import { Rng } from '../core/rng.ts';
 import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend, type BackendChoice } from '../trainer/backend.ts';
 import { collectEpisode } from '../trainer/collect.ts';
-import { createLearner } from '../trainer/registry.ts';
+import { createLearner } from '../trainer/algorithms.ts';
 import { Amarl } from '../trainer/algos/amarl.ts';
 import { ALGORITHMS } from '../trainer/learner.ts';
 

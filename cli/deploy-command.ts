@@ -81,10 +81,11 @@ export function registerDeploy(program: Command): void {
     .action(async (o: BrokerFlags & { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string }) => {
       const { encode } = await import('../protocol/codec.ts');
       const { topics } = await import('../protocol/topics.ts');
+      const { publishOptions } = await import('../protocol/publish-options.ts');
       const mqtt = (await import('mqtt')).default;
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
       for (const i of parseIedIds(o.ieds, Number(o.count)))
-        await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at: Date.now() }), { qos: 1, retain: true });
+        await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at: Date.now() }), publishOptions('desiredModel'));
       await client.endAsync();
       console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
     });

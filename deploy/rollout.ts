@@ -26,6 +26,7 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { decode, encode } from '../protocol/codec.ts';
 import { subscriptions, topics } from '../protocol/topics.ts';
+import { publishOptions } from '../protocol/publish-options.ts';
 
 export interface RolloutOptions {
   readonly mqtt: MqttClient;
@@ -111,7 +112,7 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutReport> {
   o.mqtt.on('message', onMessage);
   const desire = async (ieds: readonly number[], version: string) => {
     for (const i of ieds)
-      await o.mqtt.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version, registry: o.registry, at: Date.now() }), { qos: 1, retain: true });
+      await o.mqtt.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version, registry: o.registry, at: Date.now() }), publishOptions('desiredModel'));
   };
   /** until every IED reports `version` running; a refusal of `version` ends the wait early */
   const awaitReports = async (ieds: readonly number[], version: string): Promise<string | undefined> => {

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { Rng } from '../core/rng.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, type Clock } from '../protocol/clock.ts';
-import { expiring } from '../protocol/mqtt.ts';
+import { publishOptions } from '../protocol/publish-options.ts';
 import { encode } from '../protocol/codec.ts';
 import { topics } from '../protocol/topics.ts';
 import { drawTaskParameters } from '../sim/task-model.ts';
@@ -71,7 +71,7 @@ export class PlantEmulator {
           const msg = encode('task', { v: 1, taskId, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt: at });
           this.announced++;
           if (this.log.length < 1_000_000) this.log.push({ taskId, createdAt: at, deadlineSeconds: t.deadlineSeconds });
-          this.o.mqtt.publish(topics.task(i), msg, expiring(this.o.mqtt, t.deadlineSeconds), (err) => {
+          this.o.mqtt.publish(topics.task(i), msg, publishOptions('task', this.o.mqtt, t.deadlineSeconds), (err) => {
             if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
           });
         };

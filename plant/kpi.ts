@@ -7,11 +7,12 @@ import type { MqttClient } from 'mqtt';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
+import { emptyDropCounts, type DropCounts } from '../core/stages.ts';
 import { takeEarlyMessages } from '../protocol/mqtt.ts';
 
 export interface KpiSnapshot {
   readonly completed: number;
-  readonly dropped: { pending: number; local: number; uplink: number; edge: number; total: number };
+  readonly dropped: DropCounts;
   readonly completionRate: number;
   readonly latencyP50: number;
   readonly latencyP99: number;
@@ -32,7 +33,7 @@ export class KpiMonitor {
   private windowed = 0;
   private completed = 0;
   private latencySum = 0;
-  private readonly dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
+  private readonly dropped = emptyDropCounts();
   private readonly outcomes = new RecentIds(500_000);
   /** decisions by task id: a QoS 1 redelivery is not a second decision */
   private readonly decided = new RecentIds(500_000);

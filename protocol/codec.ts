@@ -1,22 +1,14 @@
 /**
  * Decoding every inbound MQTT message the same way: size limit, topic, JSON, schema, and that the id
  * in the payload matches the id in the topic. Never throws: returns the message or a coded error,
- * so a handler can count it, log it and carry on.
- *
- * | error code      | meaning                                                    |
- * |-----------------|------------------------------------------------------------|
- * | oversized       | payload larger than MAX_PAYLOAD_BYTES                      |
- * | unknown-topic   | not a gmel/v1 topic this process understands               |
- * | malformed-json  | not parseable as JSON                                      |
- * | schema          | JSON that fails the message's schema (field named)         |
- * | id-mismatch     | payload's iedId/edgeServerId differs from the topic's id   |
+ * so a handler can count it, log it and carry on. Its codes are DECODE_ERRORS in refusals.ts.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { SCHEMAS, MAX_PAYLOAD_BYTES, type MessageKind, type MessageOf } from './messages.ts';
 import { parseTopic } from './topics.ts';
 
-export const DECODE_ERRORS = ['oversized', 'unknown-topic', 'malformed-json', 'schema', 'id-mismatch'] as const;
-export type DecodeErrorCode = (typeof DECODE_ERRORS)[number];
+export { DECODE_ERRORS, type DecodeErrorCode } from './refusals.ts';
+import type { DecodeErrorCode } from './refusals.ts';
 
 export type Decoded =
   { [K in MessageKind]: { ok: true; kind: K; topicId: string; message: MessageOf[K] } }[MessageKind]

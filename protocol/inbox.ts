@@ -6,7 +6,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { decode, type Decoded } from './codec.ts';
-import type { RuntimeMetrics } from './observability.ts';
+import { countRefusal, type RuntimeMetrics } from './observability.ts';
 import { takeEarlyMessages } from './mqtt.ts';
 
 export type Accepted = Extract<Decoded, { ok: true }>;
@@ -21,7 +21,7 @@ export async function listen(o: {
   const handle = (topic: string, payload: Buffer) => {
     const d = decode(topic, payload);
     if (!d.ok) {
-      o.metrics.rejected.inc({ reason: d.code });
+      countRefusal(o.metrics, d.code);
       o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
       return;
     }
@@ -30,7 +30,7 @@ export async function listen(o: {
       o.dispatch(d);
     } catch (err) {
       // a handler bug must not take the runtime down (or crash-loop on a redelivered message)
-      o.metrics.rejected.inc({ reason: 'handler-error' });
+      countRefusal(o.metrics, 'handler-error');
       o.logger.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
     }
   };

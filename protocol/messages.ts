@@ -17,13 +17,14 @@
  * Units as in the scenario files: Mbit, Gcycles/Mbit, seconds; wall-clock times in ms since the epoch.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { STAGE_NAMES } from '../core/stages.ts';
 
 export const PROTOCOL_VERSION = 1;
 const V = Type.Literal(PROTOCOL_VERSION);
 const Id = Type.Integer({ minimum: 0, maximum: 1_000_000 });
 const TaskId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._:-]+$' });
 const Millis = Type.Number({ minimum: 0 });
-const Stage = Type.Union([Type.Literal('pending'), Type.Literal('local'), Type.Literal('uplink'), Type.Literal('edge')]);
+const Stage = Type.Union(STAGE_NAMES.map((name) => Type.Literal(name)));
 
 export const TaskAnnouncement = Type.Object(
   {

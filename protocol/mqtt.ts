@@ -14,6 +14,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { encode } from './codec.ts';
 import { topics } from './topics.ts';
 import { clientAuthOptions } from './broker-options.ts';
+import { publishOptions, PUBLISH_RULES } from './publish-options.ts';
 
 export interface ConnectOptions {
   readonly url: string;
@@ -91,7 +92,7 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
     connectTimeout: 5000,
     ...clientAuthOptions(opts),
     ...(opts.device
-      ? { will: { topic: topics.status(opts.device.kind, opts.device.id), payload: Buffer.from(statusPayload(opts.device, 'offline')), qos: 1, retain: true } }
+      ? { will: { topic: topics.status(opts.device.kind, opts.device.id), payload: Buffer.from(statusPayload(opts.device, 'offline')), qos: PUBLISH_RULES.status.qos, retain: PUBLISH_RULES.status.retain } }
       : {}),
   };
   const versions: (4 | 5)[] = opts.protocolVersion ? [opts.protocolVersion] : [5, 4];
@@ -103,17 +104,11 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
       const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       noDelay();
       client.on('connect', noDelay);
-      if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), { qos: 1, retain: true });
+      if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), publishOptions('status'));
       return client;
     } catch (err) {
       lastError = err;
     }
   }
   throw new Error(`cannot connect to ${opts.url} as ${opts.clientId}: ${(lastError as Error)?.message ?? String(lastError)}`);
-}
-
-/** Publish options for messages that go stale at the task's deadline (MQTT 5 message expiry). */
-export function expiring(client: MqttClient, secondsLeft: number): mqtt.IClientPublishOptions {
-  const expiry = Math.max(1, Math.ceil(secondsLeft));
-  return client.options.protocolVersion === 5 ? { qos: 1, properties: { messageExpiryInterval: expiry } } : { qos: 1 };
 }

@@ -3,6 +3,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, Counter, Gauge, Histogram } from 'prom-client';
+import type { RefusalCode } from './refusals.ts';
 
 export interface HealthReport {
   readonly ok: boolean;
@@ -42,4 +43,9 @@ export function runtimeMetrics(registry: Registry, prefix: string) {
   };
 }
 export type RuntimeMetrics = ReturnType<typeof runtimeMetrics>;
+
+/** Count one refused message under its code (refusals.ts). */
+export function countRefusal(metrics: RuntimeMetrics, code: RefusalCode): void {
+  metrics.rejected.inc({ reason: code });
+}
 export { Registry };

@@ -14,11 +14,12 @@ import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
-import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
+import { countRefusal, runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { Outbox } from '../protocol/outbox.ts';
 import { topics } from '../protocol/topics.ts';
+import { publishOptions } from '../protocol/publish-options.ts';
 import type { Offload } from '../protocol/messages.ts';
 import type { StageName } from '../sim/task-pool.ts';
 import { LiveWorld } from '../sim/live-world.ts';
@@ -80,17 +81,17 @@ export class EdgeServerRuntime {
   onOffload(msg: Offload): void {
     if (msg.edgeServerId !== this.o.edgeServerId) return;
     if (msg.iedId >= this.o.scenario.ieds) {
-      this.metrics.rejected.inc({ reason: 'unknown-ied' });
+      countRefusal(this.metrics, 'unknown-ied');
       this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'offload from an unknown IED');
       return;
     }
     if (msg.deadlineAt < msg.createdAt) {
-      this.metrics.rejected.inc({ reason: 'invalid' });
+      countRefusal(this.metrics, 'invalid');
       this.o.logger.warn({ taskId: msg.taskId, createdAt: msg.createdAt, deadlineAt: msg.deadlineAt }, 'offload whose deadline precedes its creation: refused');
       return;
     }
     if (!this.seen.add(msg.taskId)) {
-      this.metrics.rejected.inc({ reason: 'duplicate' });
+      countRefusal(this.metrics, 'duplicate');
       return;
     }
     // stamps from a clock ahead of ours count from now: an upload cannot finish in a slot not yet reached
@@ -133,7 +134,7 @@ export class EdgeServerRuntime {
       if ((w.edgeCount[q] as number) > 0) backlogMbit[String(i)] = Math.round((w.edgeBacklogMbit[q] as number) * 1e6) / 1e6;
     }
     const state = encode('edgeState', { v: 1, edgeServerId: this.o.edgeServerId, slot, at: this.o.clock.now(), activeQueues: w.edgeLoadLast[this.m] as number, backlogMbit, servedGcycles: Math.round((w.edgeServedGcycles[this.m] as number) * 1e6) / 1e6 });
-    this.publish(topics.edgeState(this.o.edgeServerId), state, { qos: 0, retain: true });
+    this.outbox.publish(topics.edgeState(this.o.edgeServerId), state, publishOptions('edgeState'));
   }
 
   private onOutcome(msg: Offload, completed: boolean, stageName: StageName, latencySeconds: number): void {
@@ -142,12 +143,7 @@ export class EdgeServerRuntime {
     if (completed) this.metrics.latency.observe(latency);
     const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds: latency, at: this.o.clock.now() });
     this.o.logger.debug({ taskId: msg.taskId, completed }, 'result');
-    this.publish(topics.edgeResult(msg.iedId), result, { qos: 1 });
-  }
-
-  private publish(topic: string, payload: string, opts: { qos: 0 | 1; retain?: boolean }): void {
-    // in small batches (a slot's end releases many results at once); mqtt.js queues while offline
-    this.outbox.publish(topic, payload, opts);
+    this.outbox.publish(topics.edgeResult(msg.iedId), result, publishOptions('edgeResult'));
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; queued: number } {

@@ -30,9 +30,9 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { encodeObservation } from '../core/observation.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
-import { expiring } from '../protocol/mqtt.ts';
+import { publishOptions } from '../protocol/publish-options.ts';
 import { Outbox } from '../protocol/outbox.ts';
-import { runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
+import { countRefusal, runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { Counter, Histogram } from 'prom-client';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
@@ -152,12 +152,12 @@ export class IedGatewayRuntime {
   onTask(msg: TaskAnnouncement): Promise<void> {
     if (this.closed || this.draining) return Promise.resolve(); // not accepted: shutting down
     if (!this.served.has(msg.iedId)) {
-      this.metrics.rejected.inc({ reason: 'unknown-ied' });
+      countRefusal(this.metrics, 'unknown-ied');
       this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'task for an IED this gateway does not serve');
       return Promise.resolve();
     }
     if (!this.seen.add(msg.taskId)) {
-      this.metrics.rejected.inc({ reason: 'duplicate' });
+      countRefusal(this.metrics, 'duplicate');
       this.o.logger.warn({ taskId: msg.taskId }, 'duplicate task id: ignored (already accepted once)');
       return Promise.resolve();
     }
@@ -208,7 +208,7 @@ export class IedGatewayRuntime {
     this.metrics.decisions.inc({ action: String(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
     const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros, ...(fallback ? { fallback } : {}) });
-    this.o.mqtt.publish(topics.decision(i), decision, expiring(this.o.mqtt, left), (err) => {
+    this.o.mqtt.publish(topics.decision(i), decision, publishOptions('decision', this.o.mqtt, left), (err) => {
       if (err) this.o.logger.warn({ err: err.message }, 'publish decision failed');
     });
   }
@@ -216,7 +216,7 @@ export class IedGatewayRuntime {
   onEdgeState(msg: EdgeState): void {
     const m = msg.edgeServerId - 1;
     if (!(m >= 0 && m < this.world.M)) {
-      this.metrics.rejected.inc({ reason: 'unknown-edge' });
+      countRefusal(this.metrics, 'unknown-edge');
       return;
     }
     this.world.observeEdge(m, msg.activeQueues, (i) => msg.backlogMbit[String(i)] ?? 0, this.served);
@@ -233,7 +233,7 @@ export class IedGatewayRuntime {
     if (!this.offloaded.delete(r.taskId)) return; // already resolved (watchdog) or a redelivery
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
-    this.outbox.publish(topics.result(r.iedId), encode('result', r), { qos: 1 });
+    this.outbox.publish(topics.result(r.iedId), encode('result', r), publishOptions('result'));
   }
 
   private watchdog(): void {
@@ -245,7 +245,7 @@ export class IedGatewayRuntime {
       this.metrics.outcomes.inc({ outcome: 'dropped', stage: 'edge' });
       this.o.logger.warn({ taskId }, 'no edge result for an offloaded task: reporting it dropped');
       const result = encode('result', { v: 1, taskId, iedId: msg.iedId, outcome: 'dropped', stage: 'edge', latencySeconds: msg.deadlineSeconds, at: now });
-      this.outbox.publish(topics.result(msg.iedId), result, { qos: 1 });
+      this.outbox.publish(topics.result(msg.iedId), result, publishOptions('result'));
     }
   }
 
@@ -258,9 +258,7 @@ export class IedGatewayRuntime {
     });
     this.offloaded.set(msg.taskId, msg);
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
-    // no message expiry here: an accepted task must reach an outcome, so a late offload is delivered
-    // and dropped by the edge server (which reports it), never silently discarded by the broker
-    this.outbox.publish(topics.offload(upload.server + 1), offload, { qos: 1 });
+    this.outbox.publish(topics.offload(upload.server + 1), offload, publishOptions('offload')); // never expires: see publish-options.ts
   }
 
   private publishResult(msg: TaskAnnouncement, completed: boolean, stageName: StageName, latencySeconds: number): void {
@@ -268,7 +266,7 @@ export class IedGatewayRuntime {
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
     this.o.logger.debug({ taskId: msg.taskId, completed, stage: stageName }, 'result');
-    this.outbox.publish(topics.result(msg.iedId), result, { qos: 1 });
+    this.outbox.publish(topics.result(msg.iedId), result, publishOptions('result'));
   }
 
   /** Swap to another model version between two decisions; the old sessions are released after. */

@@ -21,6 +21,7 @@ import { verifyModelSetSignature, MODEL_SIGNATURE } from '../core/model-signatur
 import { modelFileName, readManifest } from '../core/model-set.ts';
 import { decode, encode } from '../protocol/codec.ts';
 import { topics } from '../protocol/topics.ts';
+import { publishOptions } from '../protocol/publish-options.ts';
 import type { DesiredModel } from '../protocol/messages.ts';
 import type { IedGatewayRuntime } from './gateway.ts';
 import { loadModelHandle, releaseModel } from './model-loader.ts';
@@ -124,7 +125,7 @@ export class ModelUpdater {
   private async report(state: 'running' | 'refused', refused?: { version: string; reason: string }): Promise<void> {
     for (const i of this.o.iedIds) {
       const msg = encode('reportedModel', { v: 1, iedId: i, version: this.o.gateway.modelVersion, state, ...(refused ? { refused } : {}), at: Date.now() });
-      await this.o.mqtt.publishAsync(topics.reportedModel(i), msg, { qos: 1, retain: true });
+      await this.o.mqtt.publishAsync(topics.reportedModel(i), msg, publishOptions('reportedModel'));
     }
   }
 }

@@ -13,7 +13,7 @@ import type { Rng } from '../core/rng.ts';
 import { ofdmaRateMbps } from '../core/radio.ts';
 import { SPECTRAL_EFFICIENCY_SCALE } from '../core/observation.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import type { Plant } from './layout.ts';
+import type { Layout } from './layout.ts';
 
 export class Channel {
   readonly fading: Float64Array;
@@ -21,9 +21,9 @@ export class Channel {
 
   constructor(
     private readonly radio: Scenario['radio'],
-    private readonly plant: Plant,
+    private readonly layout: Layout,
   ) {
-    const pairs = plant.ieds * plant.edgeServers;
+    const pairs = layout.ieds * layout.edgeServers;
     this.fading = new Float64Array(pairs).fill(1);
     this.spectralEfficiency = new Float64Array(pairs);
   }
@@ -34,7 +34,7 @@ export class Channel {
       this.spectralEfficiency.fill(SPECTRAL_EFFICIENCY_SCALE);
       return;
     }
-    const snr = this.plant.snrFullBand;
+    const snr = this.layout.snrFullBand;
     const rayleigh = this.radio.fading === 'rayleigh';
     for (let k = 0; k < snr.length; k++) {
       const h = rayleigh ? rng.exponential() : 1;
@@ -46,7 +46,7 @@ export class Channel {
   /** Uplink rate (Mbit/s) of IED i to server m when `sharers` IEDs transmit to m this slot. */
   rateMbps(i: number, m: number, sharers: number): number {
     if (this.radio.model === 'fixed') return this.radio.fixedRateMbps as number;
-    const k = i * this.plant.edgeServers + m;
-    return ofdmaRateMbps(this.plant.edgeBandwidthMHz[m] as number, sharers, (this.plant.snrFullBand[k] as number) * (this.fading[k] as number));
+    const k = i * this.layout.edgeServers + m;
+    return ofdmaRateMbps(this.layout.edgeBandwidthMHz[m] as number, sharers, (this.layout.snrFullBand[k] as number) * (this.fading[k] as number));
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The fixed plant a scenario describes: where devices stand and what each edge server offers.
+ * The floor layout a scenario describes (the "plant" in the paper's sense, not plant/): where devices stand and what each edge server offers.
  *
  * | field            | shape   | unit        | how                                                   |
  * |------------------|---------|-------------|-------------------------------------------------------|
@@ -18,7 +18,7 @@ import { perServer } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { pathGain, dbmPerHzToWattsPerHz, fullBandSnr } from '../core/radio.ts';
 
-export interface Plant {
+export interface Layout {
   readonly ieds: number;
   readonly edgeServers: number;
   readonly iedPositions: Float64Array;
@@ -28,7 +28,7 @@ export interface Plant {
   readonly snrFullBand: Float64Array;
 }
 
-export function buildPlant(s: Scenario): Plant {
+export function buildLayout(s: Scenario): Layout {
   const I = s.ieds;
   const M = s.edgeServers;
   const { width, height } = s.areaMeters;

@@ -9,15 +9,9 @@
  * | dropped.{pending,local,...}    | drops by the stage the task was in when its deadline passed     |
  * | offeredGcycles / servedGcycles | Σ s·e of arrived tasks / of completed tasks                     |
  */
-import { STAGE_NAMES, type StageName } from './task-pool.ts';
+import { STAGE_NAMES, type StageName, type DropCounts } from '../core/stages.ts';
 
-export interface DropCounts {
-  pending: number;
-  local: number;
-  uplink: number;
-  edge: number;
-  total: number;
-}
+export type { DropCounts };
 
 export interface MetricsSummary {
   arrived: number;

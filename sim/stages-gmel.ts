@@ -93,7 +93,7 @@ export function edgeStage(w: World): void {
     if (valid === 0) continue;
     let served = 0;
     // Gcycles per slot unit that each valid queue receives (eq. 2)
-    const speed = ((w.plant.edgeGpuGHz[m] as number) * w.dt) / valid;
+    const speed = ((w.layout.edgeGpuGHz[m] as number) * w.dt) / valid;
     // backwards: leaveEdge() swaps the last active queue into a freed position
     for (let k = valid - 1; k >= 0; k--) {
       const i = w.activeList[m * I + k] as number;

@@ -125,7 +125,7 @@ function tangSlot(w: World, s: TangSemantics): void {
     const active = w.activeLen[m] as number;
     if (active === 0) continue;
     const share = w.edgeLoadLast[m] as number;
-    const capacityGcycles = ((w.plant.edgeGpuGHz[m] as number) * w.dt) / (share > 0 ? share : 1);
+    const capacityGcycles = ((w.layout.edgeGpuGHz[m] as number) * w.dt) / (share > 0 ? share : 1);
     for (let k = active - 1; k >= 0; k--) {
       const i = w.activeList[m * I + k] as number;
       const q = i * M + m;

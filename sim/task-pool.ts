@@ -16,8 +16,7 @@
 export const EPS = 1e-9;
 
 export const Stage = { Pending: 0, Local: 1, Uplink: 2, Edge: 3 } as const;
-export type StageName = 'pending' | 'local' | 'uplink' | 'edge';
-export const STAGE_NAMES: readonly StageName[] = ['pending', 'local', 'uplink', 'edge'];
+export { STAGE_NAMES, type StageName } from '../core/stages.ts';
 
 export type TypedColumn = Int32Array | Uint8Array | Uint32Array | Float64Array;
 

@@ -21,7 +21,7 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import {
   encodeObservation, observationScales, observationSize, type ObservationFields, type ObservationScales,
 } from '../core/observation.ts';
-import { buildPlant, type Plant } from './layout.ts';
+import { buildLayout, type Layout } from './layout.ts';
 import { TaskPool, Fifos, Wheel, Stage, EPS } from './task-pool.ts';
 import { Metrics } from './metrics.ts';
 import { createSemantics, type Semantics } from './semantics.ts';
@@ -43,7 +43,7 @@ export interface WorldListeners {
 
 export class World {
   readonly scenario: Scenario;
-  readonly plant: Plant;
+  readonly layout: Layout;
   readonly I: number;
   readonly M: number;
   readonly dt: number;
@@ -96,7 +96,7 @@ export class World {
 
   constructor(scenario: Scenario, private readonly listeners: WorldListeners = {}) {
     this.scenario = scenario;
-    this.plant = buildPlant(scenario);
+    this.layout = buildLayout(scenario);
     const I = (this.I = scenario.ieds);
     const M = (this.M = scenario.edgeServers);
     this.dt = scenario.slotSeconds;
@@ -119,7 +119,7 @@ export class World {
     this.activePos = new Int32Array(I * M).fill(-1);
     this.edgeLoadLast = new Float64Array(M);
     this.edgeServedGcycles = new Float64Array(M);
-    this.channel = new Channel(scenario.radio, this.plant);
+    this.channel = new Channel(scenario.radio, this.layout);
     this.spectralEfficiency = this.channel.spectralEfficiency;
     this.txServer = new Int32Array(I);
     this.sharers = new Int32Array(M);

@@ -17,6 +17,7 @@ import { deriveSeed, Rng } from '../core/rng.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { emptyDropCounts, type DropCounts } from '../core/stages.ts';
 import { World } from '../sim/world.ts';
 import { runEpisode, type Policy } from '../sim/episodes.ts';
 import { readActor, type LoadedActor } from './actor-file.ts';
@@ -54,7 +55,7 @@ export interface EvaluationResult {
   readonly meanLatency: Estimate;
   readonly meanLatencyDropsAtDeadline: Estimate;
   readonly rewardPerTask: Estimate;
-  readonly dropped: { pending: number; local: number; uplink: number; edge: number; total: number };
+  readonly dropped: DropCounts;
 }
 
 // two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom
@@ -76,7 +77,7 @@ export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds
   const latency: number[] = [];
   const latencyDrops: number[] = [];
   const reward: number[] = [];
-  const dropped = { pending: 0, local: 0, uplink: 0, edge: 0, total: 0 };
+  const dropped = emptyDropCounts();
   for (const [k, seed] of seeds.entries()) {
     const { reward: rewardSum } = runEpisode(world, spec.make(new Rng(deriveSeed(seed, 7 + k))), seed, actions);
     const s = world.metrics.summary();

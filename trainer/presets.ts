@@ -1,6 +1,6 @@
 /**
  * Names the CLI validates before any training code loads (the trainer pulls TensorFlow.js in; `gmel ied`
- * on a gateway must not). The values are re-exported by learner.ts, registry.ts and backend.ts.
+ * on a gateway must not). The values are re-exported by learner.ts, algorithms.ts and backend.ts.
  */
 export const ALGORITHMS = ['amarl', 'maddpg', 'ac', 'dqn'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];

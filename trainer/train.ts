@@ -28,7 +28,7 @@ import { collectEpisode } from './collect.ts';
 import { writeCheckpoint, readCheckpoint, hasCheckpoint } from './checkpoint.ts';
 import { saveActor } from './export-tfjs.ts';
 import { actorShape } from './actor-net.ts';
-import { createLearner, presetFor, type Preset } from './registry.ts';
+import { createLearner, presetFor, type Preset } from './algorithms.ts';
 import type { Algorithm, Learner } from './learner.ts';
 
 export interface TrainOptions {

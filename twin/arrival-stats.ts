@@ -25,7 +25,8 @@ export interface Arrival {
   readonly deadlineSeconds: number;
 }
 
-export interface Estimate {
+/** a measured statistic against the scenario's value, and its z-score (the drift test) */
+export interface DriftTest {
   readonly estimate: number;
   readonly scenario: number;
   readonly z: number;
@@ -33,13 +34,13 @@ export interface Estimate {
 
 export const PER_IED_Z = 5;
 
-export function bernoulliZ(count: number, trials: number, p: number): Estimate {
+export function bernoulliZ(count: number, trials: number, p: number): DriftTest {
   const estimate = trials > 0 ? count / trials : p;
   const z = trials > 0 && p > 0 && p < 1 ? (estimate - p) / Math.sqrt((p * (1 - p)) / trials) : 0;
   return { estimate, scenario: p, z };
 }
 
-export function uniformMeanZ(values: readonly number[], range: { readonly min: number; readonly max: number }): Estimate {
+export function uniformMeanZ(values: readonly number[], range: { readonly min: number; readonly max: number }): DriftTest {
   const mu = (range.min + range.max) / 2;
   const sigma = (range.max - range.min) / Math.sqrt(12);
   const estimate = values.length ? values.reduce((a, v) => a + v, 0) / values.length : mu;
@@ -54,11 +55,11 @@ export interface ObservedRange {
 }
 
 export interface ArrivalStats {
-  readonly arrivalProbability: Estimate;
-  readonly perIedArrivalProbability: Readonly<Record<string, Estimate>>;
-  readonly meanSizeMbit: Estimate;
-  readonly meanDensity: Estimate;
-  readonly meanDeadlineSeconds: Estimate;
+  readonly arrivalProbability: DriftTest;
+  readonly perIedArrivalProbability: Readonly<Record<string, DriftTest>>;
+  readonly meanSizeMbit: DriftTest;
+  readonly meanDensity: DriftTest;
+  readonly meanDeadlineSeconds: DriftTest;
   readonly observed: { readonly sizeMbit?: ObservedRange; readonly densityGcyclesPerMbit?: ObservedRange; readonly deadlineSeconds?: ObservedRange };
 }
 

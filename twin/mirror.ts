@@ -30,7 +30,7 @@ import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { takeEarlyMessages } from '../protocol/mqtt.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
-import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type Estimate } from './arrival-stats.ts';
+import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type DriftTest } from './arrival-stats.ts';
 
 export interface MirrorOptions {
   readonly scenario: Scenario;
@@ -61,12 +61,12 @@ export interface DriftReport {
   readonly advisories: readonly string[];
   readonly windowSlots: number;
   readonly tasks: number;
-  readonly arrivalProbability: Estimate;
+  readonly arrivalProbability: DriftTest;
   /** p̂_i per IED (keys are IED ids) */
-  readonly perIedArrivalProbability: Readonly<Record<string, Estimate>>;
-  readonly meanSizeMbit: Estimate;
-  readonly meanDensity: Estimate;
-  readonly meanDeadlineSeconds: Estimate;
+  readonly perIedArrivalProbability: Readonly<Record<string, DriftTest>>;
+  readonly meanSizeMbit: DriftTest;
+  readonly meanDensity: DriftTest;
+  readonly meanDeadlineSeconds: DriftTest;
   /** the smallest and largest size, density and deadline announced in the window */
   readonly observed: ArrivalStats['observed'];
   readonly lagMs: number;

@@ -23,7 +23,7 @@
  */
 import type { Scenario } from '../core/scenario/schema.ts';
 import { meanLog2FadedShannon, meanOfdmaRateMbps } from '../core/radio.ts';
-import { buildPlant, type Plant } from '../sim/layout.ts';
+import { buildLayout, type Layout } from '../sim/layout.ts';
 
 export const UPLINK_DRIFT_BAND = 0.2;
 export const UPLINK_MIN_SAMPLES = 30;
@@ -69,13 +69,13 @@ function estimate(list: readonly Upload[]): UplinkEstimate {
 
 export class UplinkRates {
   private readonly uploads: Upload[] = [];
-  private readonly plant: Plant;
+  private readonly layout: Layout;
 
   constructor(
     private readonly windowSlots: number,
     private readonly scenario: Scenario,
   ) {
-    this.plant = buildPlant(scenario);
+    this.layout = buildLayout(scenario);
   }
 
   /** Transmit time the scenario expects of one upload (seconds). */
@@ -83,12 +83,12 @@ export class UplinkRates {
     const radio = this.scenario.radio;
     if (radio.model === 'fixed') return sizeMbit / (radio.fixedRateMbps as number);
     const m = server - 1;
-    const snr = this.plant.snrFullBand[ied * this.plant.edgeServers + m] as number;
-    return sizeMbit / meanOfdmaRateMbps(this.plant.edgeBandwidthMHz[m] as number, Math.max(1, sharers), snr, radio.fading === 'rayleigh');
+    const snr = this.layout.snrFullBand[ied * this.layout.edgeServers + m] as number;
+    return sizeMbit / meanOfdmaRateMbps(this.layout.edgeBandwidthMHz[m] as number, Math.max(1, sharers), snr, radio.fading === 'rayleigh');
   }
 
   add(slot: number, ied: number, server: number, sizeMbit: number, seconds: number, sharers: number): void {
-    if (!(seconds > 0) || ied >= this.plant.ieds || server < 1 || server > this.plant.edgeServers) return;
+    if (!(seconds > 0) || ied >= this.layout.ieds || server < 1 || server > this.layout.edgeServers) return;
     this.uploads.push({ slot, ied, server, sizeMbit, seconds, expectedSeconds: this.expectedSeconds(ied, server, sizeMbit, sharers) });
     const oldest = this.uploads[0];
     if (oldest && oldest.slot < slot - 2 * this.windowSlots) {
@@ -116,7 +116,7 @@ export class UplinkRates {
    * pair of the plant), from the median full-band SNR of its pairs.
    */
   bandScale(ratio: number, server?: number): number {
-    const { plant } = this;
+    const plant = this.layout;
     const M = plant.edgeServers;
     const snrs = Array.from(plant.snrFullBand).filter((_, k) => server === undefined || k % M === server - 1).sort((a, b) => a - b);
     const snr = snrs[Math.floor(snrs.length / 2)] ?? 1;

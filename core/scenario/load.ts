@@ -10,7 +10,7 @@ import { ScenarioSchema, type Scenario, type PerServer } from './schema.ts';
 import { InputError } from '../errors.ts';
 
 /** Presets are imported, not read from disk, so a bundled runtime carries them. */
-const PRESETS: Readonly<Record<string, unknown>> = { gmel2024, tang2020 };
+const SCENARIO_PRESETS: Readonly<Record<string, unknown>> = { gmel2024, tang2020 };
 
 export class ScenarioError extends InputError {
   override name = 'ScenarioError';
@@ -91,7 +91,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 export function presetNames(): string[] {
-  return Object.keys(PRESETS).sort();
+  return Object.keys(SCENARIO_PRESETS).sort();
 }
 
 function parseJsonFile(path: string, source: string): unknown {
@@ -110,7 +110,7 @@ function parseJsonFile(path: string, source: string): unknown {
 
 /** A preset name (see presetNames()) or a path to a scenario JSON file. */
 export function loadScenario(nameOrPath: string, overrides: Readonly<Record<string, unknown>> = {}): Scenario {
-  const preset = Object.hasOwn(PRESETS, nameOrPath) ? PRESETS[nameOrPath] : undefined;
+  const preset = Object.hasOwn(SCENARIO_PRESETS, nameOrPath) ? SCENARIO_PRESETS[nameOrPath] : undefined;
   if (preset === undefined && !existsSync(nameOrPath)) {
     throw new ScenarioError(nameOrPath, '', `no such preset (${presetNames().join(', ')}) or file`);
   }

@@ -95,9 +95,9 @@ function greedy(w: World, actions: Int32Array): void {
       const sharers = Math.max(1, load);
       const rate = w.scenario.radio.model === 'fixed'
         ? (w.scenario.radio.fixedRateMbps as number)
-        : ofdmaRateMbps(w.plant.edgeBandwidthMHz[m] as number, sharers, Math.pow(2, f.spectralEfficiency[i * M + m] as number) - 1);
+        : ofdmaRateMbps(w.layout.edgeBandwidthMHz[m] as number, sharers, Math.pow(2, f.spectralEfficiency[i * M + m] as number) - 1);
       const upload = (f.uplinkBacklogMbit + s) / rate;
-      const serve = (((f.edgeBacklogMbit[i * M + m] as number) + s) * f.taskDensity) / ((w.plant.edgeGpuGHz[m] as number) / (load + 1));
+      const serve = (((f.edgeBacklogMbit[i * M + m] as number) + s) * f.taskDensity) / ((w.layout.edgeGpuGHz[m] as number) / (load + 1));
       const time = upload + serve;
       if (time < bestTime) {
         bestTime = time;
@@ -147,7 +147,7 @@ function centralGreedy(): Policy {
           const upload = ((w.uplinkBacklogMbit[i] as number) + s) / rate;
           const q = i * M + m;
           const valid = (active[m] as number) + (w.edgeCount[q] === 0 ? 1 : 0);
-          const serve = ((busy[q] as number) + s * e) / ((w.plant.edgeGpuGHz[m] as number) / valid);
+          const serve = ((busy[q] as number) + s * e) / ((w.layout.edgeGpuGHz[m] as number) / valid);
           const time = upload + serve;
           if (time < bestTime) {
             bestTime = time;

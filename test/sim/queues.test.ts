@@ -77,7 +77,7 @@ t.test('OFDMA: three IEDs sending to one edge server share its band', async (t) 
   w.announce(3, { sizeMbit: 1000, density: 0.01, deadlineSeconds: 5 });
   w.step([1, 1, 1, 0]);
   for (let i = 0; i < 3; i++) {
-    const snr = w.plant.snrFullBand[i] as number;
+    const snr = w.layout.snrFullBand[i] as number;
     const expected = 1000 - ofdmaRateMbps(1, 3, snr) * 0.1;
     t.ok(Math.abs((w.uplinkBacklogMbit[i] as number) - expected) < 1e-6, `IED ${i} sent a third of the band's worth`);
   }
@@ -87,7 +87,7 @@ t.test('OFDMA: three IEDs sending to one edge server share its band', async (t) 
   solo.reset(1);
   solo.announce(0, { sizeMbit: 1000, density: 0.01, deadlineSeconds: 5 });
   solo.step([1, 0, 0, 0]);
-  t.ok(Math.abs((solo.uplinkBacklogMbit[0] as number) - (1000 - ofdmaRateMbps(1, 1, solo.plant.snrFullBand[0] as number) * 0.1)) < 1e-6);
+  t.ok(Math.abs((solo.uplinkBacklogMbit[0] as number) - (1000 - ofdmaRateMbps(1, 1, solo.layout.snrFullBand[0] as number) * 0.1)) < 1e-6);
 });
 
 t.test('a task is dropped at its deadline in each stage, and charged the drop penalty', async (t) => {

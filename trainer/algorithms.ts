@@ -25,7 +25,7 @@ function checkConfig(algo: Algorithm, config: Record<string, unknown>): void {
   }
 }
 
-export { PRESETS, type Preset } from './presets.ts';
+export type { Preset } from './presets.ts';
 import type { Preset } from './presets.ts';
 
 export interface PresetSettings {
