@@ -4,11 +4,10 @@
  * runs: quantiles come from the last LATENCY_WINDOW completions, the mean from running sums.
  */
 import type { MqttClient } from 'mqtt';
-import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
+import { listen, type Accepted } from '../protocol/inbox.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
 import { emptyDropCounts, type DropCounts } from '../core/stages.ts';
-import { takeEarlyMessages } from '../protocol/mqtt.ts';
 
 export interface KpiSnapshot {
   readonly completed: number;
@@ -44,16 +43,11 @@ export class KpiMonitor {
 
   static async create(mqtt: MqttClient, now: () => number = Date.now): Promise<KpiMonitor> {
     const k = new KpiMonitor(now);
-    const held = takeEarlyMessages(mqtt); // kept by a persistent session before we listened
-    mqtt.on('message', (topic, payload) => k.onMessage(topic, payload));
-    for (const [topic, payload] of held) k.onMessage(topic, payload);
-    await mqtt.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions], { qos: 1 });
+    await listen({ mqtt, subscriptions: [subscriptions.allResults, subscriptions.allDecisions], dispatch: (d) => k.accept(d) });
     return k;
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    const d = decode(topic, payload);
-    if (!d.ok) return;
+  private accept(d: Accepted): void {
     if (d.kind === 'decision') {
       if (!this.decided.add(d.message.taskId)) return; // a QoS 1 redelivery
       this.decisions++;

@@ -1,7 +1,8 @@
 /**
  * A runtime's inbound side, the same for every runtime: subscribe, decode every message with the
  * protocol codec, count and log refusals by code, keep the connection gauge, and hand valid messages
- * to the runtime's dispatcher (one small handler per message kind lives in the runtime).
+ * to the runtime's dispatcher (one small handler per message kind lives in the runtime). Observers
+ * without metrics of their own (the KPI monitor, the twin's mirror) listen the same way.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -13,33 +14,38 @@ export type Accepted = Extract<Decoded, { ok: true }>;
 
 export async function listen(o: {
   readonly mqtt: MqttClient;
-  readonly metrics: RuntimeMetrics;
-  readonly logger: Logger;
+  /** counts received and refused messages and the connection (absent: an observer that counts none) */
+  readonly metrics?: RuntimeMetrics;
+  /** logs refusals and handler errors (absent: silent) */
+  readonly logger?: Logger;
   readonly subscriptions: readonly string[];
   readonly dispatch: (message: Accepted) => void;
 }): Promise<void> {
   const handle = (topic: string, payload: Buffer) => {
     const d = decode(topic, payload);
     if (!d.ok) {
-      countRefusal(o.metrics, d.code);
-      o.logger.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      if (o.metrics) countRefusal(o.metrics, d.code);
+      o.logger?.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
       return;
     }
-    o.metrics.received.inc({ kind: d.kind });
+    o.metrics?.received.inc({ kind: d.kind });
     try {
       o.dispatch(d);
     } catch (err) {
       // a handler bug must not take the runtime down (or crash-loop on a redelivered message)
-      countRefusal(o.metrics, 'handler-error');
-      o.logger.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
+      if (o.metrics) countRefusal(o.metrics, 'handler-error');
+      o.logger?.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
     }
   };
   // what the broker held for us while we were away, first (connectMqtt kept it), then live messages
   const held = takeEarlyMessages(o.mqtt);
   o.mqtt.on('message', handle);
   for (const [topic, payload] of held) handle(topic, payload);
-  o.mqtt.on('connect', () => o.metrics.connected.set(1));
-  o.mqtt.on('offline', () => o.metrics.connected.set(0));
+  const metrics = o.metrics;
+  if (metrics) {
+    o.mqtt.on('connect', () => metrics.connected.set(1));
+    o.mqtt.on('offline', () => metrics.connected.set(0));
+  }
   await o.mqtt.subscribeAsync([...o.subscriptions], { qos: 1 });
-  o.metrics.connected.set(o.mqtt.connected ? 1 : 0);
+  metrics?.connected.set(o.mqtt.connected ? 1 : 0);
 }

@@ -28,7 +28,7 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { perServer } from '../core/scenario/load.ts';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
-import { takeEarlyMessages } from '../protocol/mqtt.ts';
+import { listen, type Accepted } from '../protocol/inbox.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
 import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type DriftTest } from './arrival-stats.ts';
 
@@ -117,13 +117,11 @@ export class TwinMirror {
 
   static async create(mqtt: MqttClient, o: MirrorOptions): Promise<TwinMirror> {
     const m = new TwinMirror(o);
-    const held = takeEarlyMessages(mqtt); // kept by a persistent session before we listened
-    mqtt.on('message', (topic, payload) => m.ingest(topic, payload));
-    for (const [topic, payload] of held) m.ingest(topic, payload);
-    await mqtt.subscribeAsync(
-      [subscriptions.allTasks, subscriptions.allDecisions, subscriptions.allResults, subscriptions.allEdgeStates, subscriptions.allOffloads, subscriptions.allStatus, subscriptions.allDesiredModels, subscriptions.allReportedModels],
-      { qos: 1 },
-    );
+    await listen({
+      mqtt,
+      subscriptions: [subscriptions.allTasks, subscriptions.allDecisions, subscriptions.allResults, subscriptions.allEdgeStates, subscriptions.allOffloads, subscriptions.allStatus, subscriptions.allDesiredModels, subscriptions.allReportedModels],
+      dispatch: (d) => m.accept(d),
+    });
     return m;
   }
 
@@ -143,7 +141,10 @@ export class TwinMirror {
   /** One telemetry message (also the entry point for tests and replays). */
   ingest(topic: string, payload: Buffer | string): void {
     const d = decode(topic, payload);
-    if (!d.ok) return;
+    if (d.ok) this.accept(d);
+  }
+
+  private accept(d: Accepted): void {
     const now = this.o.now();
     this.lastMessageAt = now;
     switch (d.kind) {
