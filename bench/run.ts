@@ -11,12 +11,14 @@ import { benchSimulator } from './sim.ts';
 import { benchTraining } from './train.ts';
 import { benchLive } from './live.ts';
 import { measureAgreement } from './agreement.ts';
+import { benchGateway } from './gateway.ts';
 
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
   live: () => benchLive(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),
+  gateway: () => benchGateway({ seconds: Number(process.env.BENCH_GATEWAY_SECONDS ?? 60), coldRuns: 3 }),
 };
 
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');

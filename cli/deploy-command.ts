@@ -14,7 +14,18 @@ import { parseIedIds } from '../core/scenario/options.ts';
 import { brokerOptions, brokerAuth, clientAuthOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 
 export function registerDeploy(program: Command): void {
-  const deploy = program.command('deploy').description('gateway bundles: keys, signed bundles, verification');
+  const deploy = program.command('deploy').description('gateway bundles: keys, signed bundles, verification, model rollout');
+  registerKeygen(deploy);
+  registerBundle(deploy);
+  registerVerify(deploy);
+  registerSignModels(deploy);
+  registerDesire(deploy);
+  registerRollout(deploy);
+  registerRegistry(deploy);
+}
+
+/** `gmel deploy keygen`: an Ed25519 signing key pair. */
+function registerKeygen(deploy: Command): void {
   deploy
     .command('keygen')
     .description('make an Ed25519 signing key pair (never commit the .key file)')
@@ -24,6 +35,10 @@ export function registerDeploy(program: Command): void {
       const keys = generateKeys(o.out);
       console.log(JSON.stringify({ ...keys, keyId: keyId(readFileSync(keys.publicKey, 'utf8')) }));
     });
+}
+
+/** `gmel deploy bundle`: signed, flashable gateway bundles. */
+function registerBundle(deploy: Command): void {
   deploy
     .command('bundle')
     .description('build signed, flashable gateway bundles')
@@ -47,6 +62,10 @@ export function registerDeploy(program: Command): void {
         console.log(JSON.stringify({ dir, ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length, keyId: manifest.keyId }));
       }
     });
+}
+
+/** `gmel deploy verify`: a bundle against a trusted public key (on the operator's machine). */
+function registerVerify(deploy: Command): void {
   deploy
     .command('verify')
     .description('verify a bundle against a trusted public key')
@@ -57,6 +76,10 @@ export function registerDeploy(program: Command): void {
       const manifest = verifyBundle(dir, readFileSync(o.pub, 'utf8'));
       console.log(JSON.stringify({ ok: true, ied: manifest.ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length }));
     });
+}
+
+/** `gmel deploy sign-models`: sign a model set version for over-the-air updates. */
+function registerSignModels(deploy: Command): void {
   deploy
     .command('sign-models')
     .description('sign a model set version (manifest.sig) with the deploy key, for over-the-air updates')
@@ -70,6 +93,10 @@ export function registerDeploy(program: Command): void {
       signModelSet(dir, readKey(o.key));
       console.log(JSON.stringify({ signed: dir }));
     });
+}
+
+/** `gmel deploy desire`: the retained model version gateways should run. */
+function registerDesire(deploy: Command): void {
   brokerOptions(deploy
     .command('desire')
     .description('set the model version gateways should run (retained gmel/v1/ied/{i}/model)')
@@ -89,6 +116,10 @@ export function registerDeploy(program: Command): void {
       await client.endAsync();
       console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
     });
+}
+
+/** `gmel deploy rollout`: canary first, promote if healthy, roll back if not. */
+function registerRollout(deploy: Command): void {
   brokerOptions(deploy
     .command('rollout')
     .description('staged rollout: canary fraction first, promote if healthy, roll back if not')
@@ -125,6 +156,10 @@ export function registerDeploy(program: Command): void {
       console.log(JSON.stringify(report));
       if (report.outcome !== 'promoted') process.exitCode = 3;
     });
+}
+
+/** `gmel deploy registry`: the HTTP model registry. */
+function registerRegistry(deploy: Command): void {
   deploy
     .command('registry')
     .description('serve model sets over HTTP; writes need the bearer token in $GMEL_REGISTRY_TOKEN')

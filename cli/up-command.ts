@@ -53,71 +53,80 @@ export function registerUp(program: Command): void {
     .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
     .option('--retrain-into <dir>', 'model set that promoted versions are exported into', 'runs/twin/models')
-    .action(async (opts: UpOptions) => {
-      if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
-      const duration = opts.duration === undefined ? undefined : Number(opts.duration);
-      if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${opts.duration}"`);
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
-      const scenario = scenarioFrom(opts);
-      const plantSets = parseSets(opts.plantSet, '--plant-set');
-      // what the emulated plant can differ in: the tasks it announces, and the devices' radio and edge servers
-      for (const key of Object.keys(plantSets))
-        if (!/^(arrivals|task|radio|edge)\./.test(key)) throw new UsageError(`--plant-set ${key}: the emulated plant can differ in arrivals.*, task.*, radio.* or edge.* only`);
-      const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
-      if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
-      const logger = pino({ level: opts.logLevel }, pino.destination(2));
-      const { startPlant } = await import('../plant/live-plant.ts');
-      const { buildApp } = await import('../protocol/observability.ts');
-      const plant = await startPlant({
-        scenario, modelPath: opts.model, brokerPort: port, engine: opts.engine, seed: Number(opts.seed), logger,
-        ...(opts.broker ? { brokerUrl: opts.broker } : {}),
-        ...brokerAuth(opts),
-        ...(emulated ? { emulatorScenario: emulated } : {}),
-      });
-      const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
-      const http = opts.httpPort === undefined ? undefined : buildApp({
-        registry: plant.gateway.registry,
-        more: Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])),
-        health: () => {
-          const parts = { gateway: plant.gateway.health(), edges: plant.edges.map((e) => e.health()) };
-          return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };
-        },
-      });
-      if (http) {
-        const { registerTwinRoutes } = await import('../twin/routes.ts');
-        const { registerDashboard } = await import('../plant/dashboard.ts');
-        registerTwinRoutes(http, plant.mirror);
-        if (retrainer) (await import('../twin/routes.ts')).registerRetrainRoutes(http, retrainer);
-        registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
-        console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
-      }
-      if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
-      const start = plant.startedAt;
-      const timer = opts.json
-        ? undefined
-        : setInterval(() => {
-            const d = plant.mirror.drift();
-            console.log(`${line(plant.kpi.snapshot(), (Date.now() - start) / 1000)}  twin: ${d.drift ? `DRIFT ${d.reasons.join('; ')}` : `no drift (p̂ ${d.arrivalProbability.estimate.toFixed(3)})`}`);
-          }, 1000);
-      let finishing = false;
-      const finish = async (drain: boolean) => {
-        if (finishing) return;
-        finishing = true;
-        if (timer) clearInterval(timer);
-        const announced = plant.emulator.announced;
-        await retrainer?.stop();
-        await plant.stop(drain);
-        await http?.close();
-        const k = plant.kpi.snapshot();
-        if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
-        else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void finish(false));
-      process.once('SIGTERM', () => void finish(false));
-      if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
-    });
+    .action((opts: UpOptions) => runUp(opts));
+}
+
+/** The flags, checked before anything starts: the scenario, the emulated plant's drift, the duration and port. */
+function checkUp(opts: UpOptions) {
+  if (opts.engine !== 'node' && opts.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${opts.engine}"`);
+  const duration = opts.duration === undefined ? undefined : Number(opts.duration);
+  if (duration !== undefined && !(duration > 0)) throw new UsageError(`--duration must be a positive number of seconds, got "${opts.duration}"`);
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0..65535, got "${opts.port}"`);
+  const scenario = scenarioFrom(opts);
+  const plantSets = parseSets(opts.plantSet, '--plant-set');
+  // what the emulated plant can differ in: the tasks it announces, and the devices' radio and edge servers
+  for (const key of Object.keys(plantSets))
+    if (!/^(arrivals|task|radio|edge)\./.test(key)) throw new UsageError(`--plant-set ${key}: the emulated plant can differ in arrivals.*, task.*, radio.* or edge.* only`);
+  const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
+  if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
+  return { scenario, emulated, duration, port, engine: opts.engine as 'node' | 'web' };
+}
+
+/** `gmel up`: start the plant, serve the dashboard when asked, print KPIs, stop after --duration or on a signal. */
+async function runUp(opts: UpOptions): Promise<void> {
+  const { scenario, emulated, duration, port, engine } = checkUp(opts);
+  const logger = pino({ level: opts.logLevel }, pino.destination(2));
+  const { startPlant } = await import('../plant/live-plant.ts');
+  const { buildApp } = await import('../protocol/observability.ts');
+  const plant = await startPlant({
+    scenario, modelPath: opts.model, brokerPort: port, engine, seed: Number(opts.seed), logger,
+    ...(opts.broker ? { brokerUrl: opts.broker } : {}),
+    ...brokerAuth(opts),
+    ...(emulated ? { emulatorScenario: emulated } : {}),
+  });
+  const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
+  const http = opts.httpPort === undefined ? undefined : buildApp({
+    registry: plant.gateway.registry,
+    more: Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])),
+    health: () => {
+      const parts = { gateway: plant.gateway.health(), edges: plant.edges.map((e) => e.health()) };
+      return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };
+    },
+  });
+  if (http) {
+    const { registerTwinRoutes } = await import('../twin/routes.ts');
+    const { registerDashboard } = await import('../plant/dashboard.ts');
+    registerTwinRoutes(http, plant.mirror);
+    if (retrainer) (await import('../twin/routes.ts')).registerRetrainRoutes(http, retrainer);
+    registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
+    console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
+  }
+  if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
+  const start = plant.startedAt;
+  const timer = opts.json
+    ? undefined
+    : setInterval(() => {
+        const d = plant.mirror.drift();
+        console.log(`${line(plant.kpi.snapshot(), (Date.now() - start) / 1000)}  twin: ${d.drift ? `DRIFT ${d.reasons.join('; ')}` : `no drift (p̂ ${d.arrivalProbability.estimate.toFixed(3)})`}`);
+      }, 1000);
+  let finishing = false;
+  const finish = async (drain: boolean) => {
+    if (finishing) return;
+    finishing = true;
+    if (timer) clearInterval(timer);
+    const announced = plant.emulator.announced;
+    await retrainer?.stop();
+    await plant.stop(drain);
+    await http?.close();
+    const k = plant.kpi.snapshot();
+    if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
+    else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void finish(false));
+  process.once('SIGTERM', () => void finish(false));
+  if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
 }
 
 /** The twin's retraining cycle inside `gmel up`: promoted versions replace the gateway's model directly. */

@@ -97,13 +97,19 @@ export class TangSemantics implements Semantics {
 }
 
 function tangSlot(w: World, s: TangSemantics): void {
+  tangLocal(w, s);
+  tangEdge(w);
+  tangUplink(w);
+  // the count the next slot's edge stage divides by (the reference code's fog_iot_m)
+  for (let m = 0; m < w.M; m++) w.edgeLoadLast[m] = w.activeLen[m] as number;
+}
+
+/** Local queues: each serves its head at the IED's GPU rate. */
+function tangLocal(w: World, s: TangSemantics): void {
   const pool = w.pool;
-  const I = w.I;
-  const M = w.M;
   const t = w.slot;
-  // local queues
   const localMbitPerGcycle = w.dt * w.scenario.ied.gpuGHz;
-  for (let i = 0; i < I; i++) {
+  for (let i = 0; i < w.I; i++) {
     const id = takeHead(w, s.localQ, i);
     if (id < 0) continue;
     const density = pool.density[id] as number;
@@ -120,7 +126,14 @@ function tangSlot(w: World, s: TangSemantics): void {
       w.drop(id);
     }
   }
-  // edge queues, at the share fixed by the previous slot's count
+}
+
+/** Edge queues, at the share fixed by the previous slot's count. */
+function tangEdge(w: World): void {
+  const pool = w.pool;
+  const I = w.I;
+  const M = w.M;
+  const t = w.slot;
   for (let m = 0; m < M; m++) {
     const active = w.activeLen[m] as number;
     if (active === 0) continue;
@@ -146,14 +159,19 @@ function tangSlot(w: World, s: TangSemantics): void {
       }
     }
   }
-  // uplinks: one head per IED; finished uploads join the edge queue now (served next slot)
+}
+
+/** Uplinks: one head per IED; finished uploads join the edge queue now (served next slot). */
+function tangUplink(w: World): void {
+  const pool = w.pool;
+  const I = w.I;
   w.sharers.fill(0);
   for (let i = 0; i < I; i++) {
     w.txServer[i] = -1;
     if (w.uplinkCount[i] === 0) continue;
     const id = takeHead(w, w.uplinkQ, i);
     if (id < 0) continue;
-    const m = w.pool.server[id] as number;
+    const m = pool.server[id] as number;
     w.txServer[i] = id;
     w.sharers[m] = (w.sharers[m] as number) + 1;
   }
@@ -174,6 +192,4 @@ function tangSlot(w: World, s: TangSemantics): void {
       w.drop(id);
     }
   }
-  // the count the next slot's edge stage divides by (the reference code's fog_iot_m)
-  for (let m = 0; m < M; m++) w.edgeLoadLast[m] = w.activeLen[m] as number;
 }

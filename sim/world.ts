@@ -15,6 +15,10 @@
  * Times are kept in slot units (floats) so sub-slot completions are exact; seconds = slots × Δt.
  * The stage logic lives in stages-gmel.ts / stages-tang.ts behind one Semantics object (semantics.ts);
  * this file owns the shared state and the bookkeeping.
+ *
+ * Longer than 300 lines on purpose: the state every stage mutates and the bookkeeping that keeps the
+ * "one outcome per task" invariant (complete, drop, finish, the wheel, the active-queue lists) sit
+ * together so the invariant can be read in one place; the stage rules themselves are in their files.
  */
 import { Rng } from '../core/rng.ts';
 import type { Scenario } from '../core/scenario/schema.ts';

@@ -22,6 +22,9 @@
  * probability and of the mean task size, density and deadline against the trained scenario
  * (arrival-stats.ts), with at least `minTasks` tasks seen; edge GPU rates as above; effective uplink
  * rates against the scenario's radio model (uplink-drift.ts).
+ *
+ * A little over 300 lines: one handler per telemetry kind feeding the estimates that drift() and
+ * recalibrated() read; splitting them would separate each estimate from its test.
  */
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../core/scenario/schema.ts';

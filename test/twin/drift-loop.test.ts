@@ -86,7 +86,7 @@ t.test('edge server slows down → drift → fine-tune → promote → canary �
   const log = (line: string) => events.push(`${((Date.now() - start) / 1000).toFixed(1)} s ${line}`);
   const retrainer = new Retrainer({
     mirror, incumbentRun, modelSetDir: join(root, 'models', 'plant'), workDir: join(root, 'twin'), episodes: 40, marginPp: MARGIN_PP, onDrift: true, everyMs: 0, checkEveryMs: 500, log,
-    deploy: { privateKeyPem, registry: url, token, modelSet: 'plant', mqtt: await connect('rollout'), iedIds: [0, 1, 2, 3], runningVersion: first.manifest.version, canaryFraction: 0.25, windowMs: 3000, drainMs: 3000, maxDropPp: 15, minTasks: 10, logger },
+    deploy: { privateKeyPem, registry: url, token, modelSet: 'plant', mqtt: await connect('rollout'), iedIds: [0, 1, 2, 3], runningVersion: first.manifest.version, canaryFraction: 0.25, windowMs: 5000, drainMs: 3000, maxDropPp: 15, minTasks: 10, logger },
   });
   for (let k = 0; k < 900 && retrainer.history.length === 0; k++) await new Promise((r) => setTimeout(r, 100));
   await retrainer.stop(); // one cycle is the subject here

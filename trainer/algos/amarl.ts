@@ -18,6 +18,9 @@
  * | no-op slots     | critics learn them (r = 0, bootstrapping through); actors skip them         |
  * | h_a (gru)       | zero at episode start, steps at the IED's decision slots only; learned from |
  * |                 | the stored state (one step of backprop through the cell, R2D2-style)        |
+ *
+ * Longer than 300 lines on purpose: one algorithm reads top to bottom in one file (config, networks,
+ * update steps), as in CleanRL; shared infrastructure lives in layers.ts, learner.ts and replay.ts.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
