@@ -82,92 +82,136 @@ function gitCommit(): string {
   }
 }
 
+/** The sizes the learner's networks are built for: IEDs, observation length, actions (local + one per edge server). */
+interface RunShape {
+  readonly I: number;
+  readonly D: number;
+  readonly A: number;
+}
+
+/** What config.json records about this run beyond the options: the schedule and the backend it ran on. */
+interface RunSchedule {
+  readonly episodes: number;
+  readonly checkpointEvery: number;
+  readonly backend: BackendInfo;
+}
+
 export async function train(opts: TrainOptions): Promise<TrainResult> {
   const backend = await selectBackend(opts.backend ?? 'auto');
   const preset = presetFor(opts.algo, opts.preset);
   const episodes = opts.episodes ?? preset.episodes;
   const checkpointEvery = opts.checkpointEvery ?? preset.checkpointEvery;
   const env = new GmelParallelEnv(opts.scenario);
-  const I = env.world.I;
-  const D = env.world.obsSize;
-  const A = env.world.M + 1;
+  const shape: RunShape = { I: env.world.I, D: env.world.obsSize, A: env.world.M + 1 };
   const runDir = opts.outDir;
-  // a resumed run keeps its own learner settings; a fine-tune keeps the incumbent's (network shapes,
-  // e.g. actor = "gru", must match its checkpoint); explicit overrides apply on top of either
-  const inheritFrom = opts.resume ? runDir : opts.initFrom;
-  const base = (inheritFrom && savedLearnerConfig(inheritFrom, opts.algo)) ?? preset.config;
-  const learner: Learner = createLearner(opts.algo, I, D, A, opts.seed, { ...base, ...(opts.config ?? {}) });
+  const learner = createRunLearner(opts, shape, preset.config);
   mkdirSync(runDir, { recursive: true });
   const metricsPath = join(runDir, 'metrics.jsonl');
-  let start = 0;
   try {
-    if (opts.resume) {
-      if (!hasCheckpoint(runDir)) throw new InputError(`--resume: no checkpoint in ${runDir}`);
-      const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { algo: string; seed: number; scenarioHash: string };
-      const hash = scenarioHash(opts.scenario);
-      if (saved.algo !== opts.algo || saved.seed !== opts.seed || saved.scenarioHash !== hash)
-        throw new InputError(`--resume: ${runDir} was made by algo ${saved.algo}, seed ${saved.seed}, scenario ${saved.scenarioHash.slice(0, 12)}; asked for ${opts.algo}, ${opts.seed}, ${hash.slice(0, 12)}`);
-      const cp = readCheckpoint(runDir);
-      await learner.loadState(cp.state);
-      learner.replay.restore(cp.replay);
-      start = cp.meta.episode;
-      // metrics after the checkpoint belong to a run that did not reach the next one: drop them
-      const kept = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).slice(0, start) : [];
-      writeFileSync(metricsPath, kept.map((l) => l + '\n').join(''));
-    } else {
-      writeFileSync(metricsPath, '');
-      if (opts.initFrom) {
-        if (!hasCheckpoint(opts.initFrom)) throw new InputError(`--init-from: no checkpoint in ${opts.initFrom}`);
-        const from = JSON.parse(readFileSync(join(opts.initFrom, 'config.json'), 'utf8')) as { algo: string; agents: number; obsSize: number; actions: number };
-        if (from.algo !== opts.algo || from.agents !== I || from.obsSize !== D || from.actions !== A)
-          throw new InputError(`--init-from: ${opts.initFrom} is ${from.algo} for ${from.agents} IEDs × ${from.actions} actions; this run is ${opts.algo} for ${I} × ${A}`);
-        await learner.loadState(readCheckpoint(opts.initFrom).state);
-      }
-    }
-    writeFileSync(
-      join(runDir, 'config.json'),
-      JSON.stringify({
-        algo: opts.algo, preset: opts.preset, seed: opts.seed, episodes, checkpointEvery,
-        backend, obsEncoderVersion: OBS_ENCODER_VERSION, initFrom: opts.initFrom ?? null, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
-        learner: learner.config, command: opts.command ?? null, commit: gitCommit(), agents: I, obsSize: D, actions: A,
-      }, null, 2) + '\n',
-    );
+    const start = await prepareStart(opts, learner, shape, metricsPath);
+    writeRunConfig(opts, { episodes, checkpointEvery, backend }, learner, shape);
     const lastLines: EpisodeLine[] = [];
     for (let episode = start; episode < episodes; episode++) {
-      const t0 = performance.now();
-      const collected = collectEpisode(env, deriveSeed(opts.seed, episode), (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize);
-      learner.observe(collected.record);
-      const t1 = performance.now();
-      const stats = learner.update();
-      const t2 = performance.now();
-      const s = collected.summary;
-      const line: EpisodeLine = {
-        episode,
-        totalReward: collected.totalReward,
-        rewardPerTask: s.arrived > 0 ? collected.totalReward / s.arrived : 0,
-        completionRate: s.completionRate,
-        meanLatency: s.meanLatency,
-        criticLoss: stats?.criticLoss ?? null,
-        actorLoss: stats?.actorLoss ?? null,
-        gradientSteps: stats?.steps ?? 0,
-        envSteps: opts.scenario.episodeSlots,
-        collectMs: t1 - t0,
-        updateMs: t2 - t1,
-      };
+      const line = runEpisode(opts, env, learner, episode);
       appendFileSync(metricsPath, JSON.stringify(line) + '\n');
       lastLines.push(line);
       if (lastLines.length > 20) lastLines.shift();
       opts.onEpisode?.(line, episodes);
       const isLast = episode + 1 === episodes;
-      if ((episode + 1) % checkpointEvery === 0 || isLast) {
-        writeCheckpoint(runDir, episode + 1, await learner.saveState(), learner.replay.snapshot(), {});
-        await exportActors(learner, runDir, opts.algo, episode + 1);
-      }
+      if ((episode + 1) % checkpointEvery === 0 || isLast) await saveCheckpoint(learner, runDir, opts.algo, episode + 1);
     }
     return { runDir, backend, episodes, lastLines };
   } finally {
     learner.dispose();
   }
+}
+
+/** The learner, built with the settings this run must keep so that its networks fit the checkpoint it loads. */
+function createRunLearner(opts: TrainOptions, shape: RunShape, presetConfig: Record<string, unknown>): Learner {
+  // a resumed run keeps its own learner settings; a fine-tune keeps the incumbent's (network shapes,
+  // e.g. actor = "gru", must match its checkpoint); explicit overrides apply on top of either
+  const inheritFrom = opts.resume ? opts.outDir : opts.initFrom;
+  const base = (inheritFrom && savedLearnerConfig(inheritFrom, opts.algo)) ?? presetConfig;
+  return createLearner(opts.algo, shape.I, shape.D, shape.A, opts.seed, { ...base, ...(opts.config ?? {}) });
+}
+
+/** The first episode to run: after a resumed run's checkpoint, else 0 with a fresh metrics file (warm-started if asked). */
+async function prepareStart(opts: TrainOptions, learner: Learner, shape: RunShape, metricsPath: string): Promise<number> {
+  if (opts.resume) return resumeRun(opts, learner, metricsPath);
+  writeFileSync(metricsPath, '');
+  if (opts.initFrom) await warmStart(opts, learner, shape, opts.initFrom);
+  return 0;
+}
+
+/** Continues a run only from a checkpoint of the same algo, seed and scenario, so its episodes stay comparable. */
+async function resumeRun(opts: TrainOptions, learner: Learner, metricsPath: string): Promise<number> {
+  const runDir = opts.outDir;
+  if (!hasCheckpoint(runDir)) throw new InputError(`--resume: no checkpoint in ${runDir}`);
+  const saved = JSON.parse(readFileSync(join(runDir, 'config.json'), 'utf8')) as { algo: string; seed: number; scenarioHash: string };
+  const hash = scenarioHash(opts.scenario);
+  if (saved.algo !== opts.algo || saved.seed !== opts.seed || saved.scenarioHash !== hash)
+    throw new InputError(`--resume: ${runDir} was made by algo ${saved.algo}, seed ${saved.seed}, scenario ${saved.scenarioHash.slice(0, 12)}; asked for ${opts.algo}, ${opts.seed}, ${hash.slice(0, 12)}`);
+  const cp = readCheckpoint(runDir);
+  await learner.loadState(cp.state);
+  learner.replay.restore(cp.replay);
+  const start = cp.meta.episode;
+  // metrics after the checkpoint belong to a run that did not reach the next one: drop them
+  const kept = existsSync(metricsPath) ? readFileSync(metricsPath, 'utf8').split('\n').filter(Boolean).slice(0, start) : [];
+  writeFileSync(metricsPath, kept.map((l) => l + '\n').join(''));
+  return start;
+}
+
+/** Fine-tuning loads another run's networks and optimizer (not its replay), so that run must match this one's shape. */
+async function warmStart(opts: TrainOptions, learner: Learner, shape: RunShape, initFrom: string): Promise<void> {
+  const { I, D, A } = shape;
+  if (!hasCheckpoint(initFrom)) throw new InputError(`--init-from: no checkpoint in ${initFrom}`);
+  const from = JSON.parse(readFileSync(join(initFrom, 'config.json'), 'utf8')) as { algo: string; agents: number; obsSize: number; actions: number };
+  if (from.algo !== opts.algo || from.agents !== I || from.obsSize !== D || from.actions !== A)
+    throw new InputError(`--init-from: ${initFrom} is ${from.algo} for ${from.agents} IEDs × ${from.actions} actions; this run is ${opts.algo} for ${I} × ${A}`);
+  await learner.loadState(readCheckpoint(initFrom).state);
+}
+
+/** config.json: what a resume checks against, a fine-tune inherits from, and a reader needs to reproduce the run. */
+function writeRunConfig(opts: TrainOptions, schedule: RunSchedule, learner: Learner, shape: RunShape): void {
+  const { episodes, checkpointEvery, backend } = schedule;
+  writeFileSync(
+    join(opts.outDir, 'config.json'),
+    JSON.stringify({
+      algo: opts.algo, preset: opts.preset, seed: opts.seed, episodes, checkpointEvery,
+      backend, obsEncoderVersion: OBS_ENCODER_VERSION, initFrom: opts.initFrom ?? null, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
+      learner: learner.config, command: opts.command ?? null, commit: gitCommit(), agents: shape.I, obsSize: shape.D, actions: shape.A,
+    }, null, 2) + '\n',
+  );
+}
+
+/** One training episode on its own derived seed — collect, then update — and the metrics line that reports it. */
+function runEpisode(opts: TrainOptions, env: GmelParallelEnv, learner: Learner, episode: number): EpisodeLine {
+  const t0 = performance.now();
+  const collected = collectEpisode(env, deriveSeed(opts.seed, episode), (o, has, a, h) => learner.act(o, has, a, true, h), learner.hiddenSize);
+  learner.observe(collected.record);
+  const t1 = performance.now();
+  const stats = learner.update();
+  const t2 = performance.now();
+  const s = collected.summary;
+  return {
+    episode,
+    totalReward: collected.totalReward,
+    rewardPerTask: s.arrived > 0 ? collected.totalReward / s.arrived : 0,
+    completionRate: s.completionRate,
+    meanLatency: s.meanLatency,
+    criticLoss: stats?.criticLoss ?? null,
+    actorLoss: stats?.actorLoss ?? null,
+    gradientSteps: stats?.steps ?? 0,
+    envSteps: opts.scenario.episodeSlots,
+    collectMs: t1 - t0,
+    updateMs: t2 - t1,
+  };
+}
+
+/** A checkpoint to resume from, and the per-IED actors exported as they stand at that episode. */
+async function saveCheckpoint(learner: Learner, runDir: string, algo: Algorithm, episode: number): Promise<void> {
+  writeCheckpoint(runDir, episode, await learner.saveState(), learner.replay.snapshot(), {});
+  await exportActors(learner, runDir, algo, episode);
 }
 
 /** The learner settings a run was made with, if it is a run of `algo` (else the caller's checks report the mismatch). */
