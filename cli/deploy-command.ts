@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
 import { parseIedIds } from '../core/scenario/options.ts';
 import { brokerOptions, brokerAuth, clientAuthOptions, type BrokerFlags } from '../protocol/broker-options.ts';
+import { canaryOptions, canaryPlan, shareFlag } from './flags.ts';
 
 export function registerDeploy(program: Command): void {
   const deploy = program.command('deploy').description('gateway bundles: keys, signed bundles, verification, model rollout');
@@ -120,36 +121,28 @@ function registerDesire(deploy: Command): void {
 
 /** `gmel deploy rollout`: canary first, promote if healthy, roll back if not. */
 function registerRollout(deploy: Command): void {
-  brokerOptions(deploy
+  brokerOptions(canaryOptions(deploy
     .command('rollout')
     .description('staged rollout: canary fraction first, promote if healthy, roll back if not')
     .requiredOption('--ieds <list>', 'IEDs to update, e.g. 0-49')
     .requiredOption('--model-set <name>', 'model set name in the registry')
     .requiredOption('--from <v>', 'the version running now (rollback target)')
     .requiredOption('--to <v>', 'the new version')
-    .requiredOption('--registry <url>', 'model registry base URL')
-    .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
-    .option('--window <s>', 'seconds to watch the canaries', '60')
-    .option('--max-drop <pp>', 'largest tolerated completion drop vs the reference, percentage points', '5')
-    .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
+    .requiredOption('--registry <url>', 'model registry base URL'), '--window', 'the reference')
     .option('--max-decision-errors <share>', 'largest tolerated share of canary decisions that fell back to local', '0.02')
     .option('--predicted <rate>', 'the twin\'s predicted completion rate (0-1) of the new version: the reference instead of the rest of the fleet'))
     .action(async (o: BrokerFlags & { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
       const { runRollout } = await import('../deploy/rollout.ts');
       const pino = (await import('pino')).default;
       const mqtt = (await import('mqtt')).default;
-      const { shareFlag, nonNegativeFlag, canaryFlag } = await import('./flags.ts');
       const maxDecisionErrorRate = shareFlag(o.maxDecisionErrors, '--max-decision-errors');
-      const windowS = nonNegativeFlag(o.window, '--window');
-      const maxDropPp = nonNegativeFlag(o.maxDrop, '--max-drop');
-      const minTasks = nonNegativeFlag(o.minTasks, '--min-tasks');
-      const canaryFraction = canaryFlag(o.canary);
+      const canary = canaryPlan(o, o.window, '--window');
       const predictedRate = o.predicted === undefined ? undefined : shareFlag(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
       const report = await runRollout({
         mqtt: client, iedIds: parseIedIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
-        canaryFraction, windowMs: windowS * 1000, maxDropPp, minTasks, logger: pino({ level: 'info' }, pino.destination(2)),
+        ...canary, logger: pino({ level: 'info' }, pino.destination(2)),
         maxDecisionErrorRate, ...predicted,
       });
       await client.endAsync();

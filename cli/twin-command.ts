@@ -12,25 +12,18 @@ import { UsageError } from '../core/errors.ts';
 import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
 import { brokerAuth } from '../protocol/broker-options.ts';
 import { daemonOptions, type DaemonFlags } from '../protocol/daemon.ts';
-import { canaryFlag, nonNegativeFlag } from './flags.ts';
+import { canaryOptions, canaryPlan, retrainOptions, type CanaryFlags, type RetrainFlags } from './flags.ts';
 
-interface TwinCliOptions {
+interface TwinCliOptions extends RetrainFlags, CanaryFlags {
   window: string;
-  run?: string;
   models: string;
-  retrainEpisodes: string;
-  margin: string;
-  onDrift?: boolean;
   every: string;
   registry?: string;
   deployKey?: string;
   modelSet: string;
   running?: string;
   ieds?: string;
-  canary: string;
   canaryWindow: string;
-  maxDrop: string;
-  minTasks: string;
 }
 
 /** The automatic deployment the twin's flags ask for (undefined: export only), checked before anything starts. */
@@ -41,42 +34,31 @@ export function twinDeployPlan(o: TwinCliOptions, plantIeds: number, env: NodeJS
   if (!o.running) throw new UsageError('--registry needs --running <version>: the version the gateways run now, to roll back to');
   const token = env.GMEL_REGISTRY_TOKEN;
   if (!token) throw new UsageError('--registry needs $GMEL_REGISTRY_TOKEN: the registry refuses writes without it');
-  const fraction = canaryFlag(o.canary);
+  const canary = canaryPlan(o, o.canaryWindow, '--canary-window');
   let privateKeyPem: string;
   try {
     privateKeyPem = readFileSync(o.deployKey, 'utf8');
   } catch (err) {
     throw new UsageError(`--deploy-key ${o.deployKey}: ${(err as Error).message}`);
   }
-  const windowS = nonNegativeFlag(o.canaryWindow, '--canary-window');
-  const maxDropPp = nonNegativeFlag(o.maxDrop, '--max-drop');
-  const minTasks = nonNegativeFlag(o.minTasks, '--min-tasks');
   return {
     privateKeyPem, registry: o.registry, token, modelSet: o.modelSet, runningVersion: o.running,
     iedIds: o.ieds ? parseIedIds(o.ieds, plantIeds) : Array.from({ length: plantIeds }, (_, i) => i),
-    canaryFraction: fraction, windowMs: windowS * 1000, maxDropPp, minTasks,
+    ...canary,
   };
 }
 
 /** `gmel twin`: the twin's mirror of a running plant, with its HTTP face. */
 export function registerTwin(program: Command): void {
-  daemonOptions(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario; dashboard at /)'))
+  canaryOptions(retrainOptions(daemonOptions(program.command('twin').description('mirror the live plant and watch for drift (/twin/state, /twin/drift, /twin/scenario; dashboard at /)')))
     .option('--window <slots>', 'slots in the estimation window', '300')
-    .option('--run <dir>', 'the AMARL run the live actors came from (enables retraining)')
     .option('--models <dir>', 'model set that promoted candidates are exported into', 'models/gmel2024-amarl')
-    .option('--retrain-episodes <n>', 'fine-tuning episodes per cycle', '50')
-    .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
-    .option('--on-drift', 'retrain by itself when drift is reported')
     .option('--every <minutes>', 'retrain on a schedule (0 = never)', '0')
     .option('--registry <url>', 'after a promotion: sign, publish here ($GMEL_REGISTRY_TOKEN) and roll out over the air')
     .option('--deploy-key <file>', 'Ed25519 private key (PEM) that signs promoted model sets (gmel deploy keygen)')
     .option('--model-set <name>', 'model set name in the registry', 'gmel2024-amarl')
     .option('--running <version>', 'the version the gateways run now (the first rollback target)')
-    .option('--ieds <list>', 'IEDs to roll out to, e.g. 0-49 (default: every IED of the scenario)')
-    .option('--canary <fraction>', 'share of IEDs in the canary stage', '0.1')
-    .option('--canary-window <s>', 'seconds to watch the canaries', '60')
-    .option('--max-drop <pp>', 'largest tolerated canary completion drop below the twin\'s prediction, points', '5')
-    .option('--min-tasks <n>', 'fewest canary outcomes to judge', '50')
+    .option('--ieds <list>', 'IEDs to roll out to, e.g. 0-49 (default: every IED of the scenario)'), '--canary-window', 'the twin\'s prediction')
     .action(async (o: DaemonFlags & TwinCliOptions) => {
       const scenario = scenarioFrom(o);
       const deployPlan = twinDeployPlan(o, scenario.ieds);

@@ -10,8 +10,9 @@ import type { KpiSnapshot } from '../plant/kpi.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerAuth, brokerOptions, type BrokerFlags } from '../protocol/broker-options.ts';
+import { retrainOptions, type RetrainFlags } from './flags.ts';
 
-interface UpOptions extends ScenarioFlags, BrokerFlags {
+interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
   model: string;
   port: string;
   engine: string;
@@ -21,10 +22,6 @@ interface UpOptions extends ScenarioFlags, BrokerFlags {
   logLevel: string;
   httpPort?: string;
   plantSet: string[];
-  run?: string;
-  onDrift?: boolean;
-  retrainEpisodes: string;
-  margin: string;
   retrainEvery: string;
   retrainInto: string;
 }
@@ -35,9 +32,9 @@ function line(k: KpiSnapshot, elapsed: number): string {
 }
 
 export function registerUp(program: Command): void {
-  brokerOptions(scenarioOptions(program
+  retrainOptions(brokerOptions(scenarioOptions(program
     .command('up')
-    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')), null, 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)')
+    .description('run the live plant: broker (embedded aedes by default), edge servers, gateways with the shipped models, task emulator; live KPIs')), null, 'use this MQTT broker instead of the embedded one (e.g. mqtt://127.0.0.1:1883)'))
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
     .option('--port <n>', 'port of the embedded broker (0 = any free port)', '0')
     .option('--engine <name>', 'inference engine: node (onnxruntime-node) | web (onnxruntime-web, wasm)', 'node')
@@ -47,10 +44,6 @@ export function registerUp(program: Command): void {
     .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
     .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
     .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
-    .option('--run <dir>', 'the training run the model set came from: enables the twin\'s retraining cycle')
-    .option('--on-drift', 'with --run: retrain when the twin reports drift, and switch to a promoted version')
-    .option('--retrain-episodes <n>', 'fine-tuning episodes per cycle', '50')
-    .option('--margin <pp>', 'promote only if the candidate beats the incumbent by this many points', '1')
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
     .option('--retrain-into <dir>', 'model set that promoted versions are exported into', 'runs/twin/models')
     .action((opts: UpOptions) => runUp(opts));

@@ -3,7 +3,7 @@
  * One learner holds the policies of all I IEDs, vectorized.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../core/rng.ts';
+import { Rng } from '../core/rng.ts';
 import type { EpisodeRecord, EpisodeReplay } from './replay.ts';
 import type { ActorNet } from './actor-net.ts';
 
@@ -157,6 +157,49 @@ export class Checkpointer {
 
   dispose(): void {
     disposeParts(this.parts());
+  }
+}
+
+/**
+ * What every learner shares, so each algorithm file holds only its networks and update steps: its
+ * sizes (I IEDs, observation width D, A actions), its config, its run generator (exploration and
+ * sampling; networks are initialised from their own stream) and its checkpoint, built from the
+ * variable groups and optimizers `parts()` names and any counters `counters()` names.
+ */
+export abstract class LearnerBase<C extends object> {
+  readonly config: C;
+  protected readonly rng: Rng;
+  private readonly checkpoint: Checkpointer;
+
+  protected constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: C) {
+    this.config = config;
+    this.rng = new Rng(seed);
+    this.checkpoint = new Checkpointer(() => this.parts(), this.rng, this.config, {
+      read: () => this.counters(),
+      write: (extra) => this.restoreCounters(extra),
+    });
+  }
+
+  /** the variables by group and the optimizers a checkpoint holds */
+  protected abstract parts(): StateParts;
+
+  /** counters a checkpoint carries besides the weights (e.g. DQN's ε schedule) */
+  protected counters(): Record<string, number> {
+    return {};
+  }
+
+  protected restoreCounters(_extra: Record<string, unknown>): void {}
+
+  saveState(): Promise<LearnerState> {
+    return this.checkpoint.save();
+  }
+
+  loadState(state: LearnerState): Promise<void> {
+    return this.checkpoint.load(state);
+  }
+
+  dispose(): void {
+    this.checkpoint.dispose();
   }
 }
 

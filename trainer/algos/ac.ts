@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentMlp, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type EpisodeRecord } from '../replay.ts';
-import { Checkpointer, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
+import { LearnerBase, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface AcConfig {
   /** actor learning rate (paper 1e-3) */
@@ -34,30 +34,25 @@ export interface AcConfig {
 
 export const AC_DEFAULTS: AcConfig = { actorLr: 1e-3, criticLr: 5e-3, gamma: 0.99, hidden: 64, entropy: 0.01, updatesPerRound: 1, clip: 10 };
 
-export class ActorCritic implements Learner {
+export class ActorCritic extends LearnerBase<AcConfig> implements Learner {
   readonly algo = 'ac' as const;
   /** feed-forward actors: no recurrent state */
   readonly hiddenSize = 0;
-  readonly config: AcConfig;
   /** on-policy: keeps only the latest episode (and so checkpoints stay small) */
   readonly replay: EpisodeReplay;
-  private readonly rng: Rng;
   private readonly actor: AgentMlp;
   private readonly critic: AgentMlp;
-  private readonly checkpoint: Checkpointer;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
 
-  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<AcConfig> = {}) {
-    this.config = { ...AC_DEFAULTS, ...config };
-    this.rng = new Rng(seed);
+  constructor(I: number, D: number, A: number, seed: number, config: Partial<AcConfig> = {}) {
+    super(I, D, A, seed, { ...AC_DEFAULTS, ...config });
     const init = new Rng(seed ^ 0x5eed);
     this.actor = new AgentMlp(init, I, D, this.config.hidden, A, 'ac/actor');
     this.critic = new AgentMlp(init, I, D, this.config.hidden, 1, 'ac/critic');
     this.actorOpt = tf.train.adam(this.config.actorLr);
     this.criticOpt = tf.train.adam(this.config.criticLr);
     this.replay = new EpisodeReplay(1, I, D);
-    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
@@ -127,24 +122,15 @@ export class ActorCritic implements Learner {
     return { steps: n, criticLoss: criticLoss / n, actorLoss: actorLoss / n };
   }
 
+  protected parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+  }
+
   variableGroups(): Record<'actor' | 'critic', tf.Variable[]> {
     return { actor: this.actor.variables, critic: this.critic.variables };
-  }
-
-  saveState(): Promise<LearnerState> {
-    return this.checkpoint.save();
-  }
-
-  loadState(state: LearnerState): Promise<void> {
-    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
     return { kind: 'mlp', layers: this.actor.layers(ied) };
   }
-
-  dispose(): void {
-    this.checkpoint.dispose();
-  }
-
 }

@@ -27,7 +27,7 @@ import { Rng } from '../../core/rng.ts';
 import { InputError } from '../../core/errors.ts';
 import { AgentDense, AgentGru, AgentMlp, agentDenseLayers, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { Checkpointer, gumbelNoise, chooseActions,
+import { LearnerBase, type StateParts, gumbelNoise, chooseActions,
   type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet,
 } from '../learner.ts';
 
@@ -234,25 +234,21 @@ class AttentionCritic {
 
 // ---------------------------------------------------------------- learner
 
-export class Amarl implements Learner {
+export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
   readonly algo = 'amarl' as const;
-  readonly config: AmarlConfig;
-  private readonly rng: Rng;
   private readonly actors: ActorStack;
   private readonly targetActors: ActorStack;
   private readonly critic: AttentionCritic;
   private readonly targetCritic: AttentionCritic;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
-  private readonly checkpoint: Checkpointer;
   readonly replay: EpisodeReplay;
 
-  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<AmarlConfig> = {}) {
-    this.config = { ...AMARL_DEFAULTS, ...config };
+  constructor(I: number, D: number, A: number, seed: number, config: Partial<AmarlConfig> = {}) {
+    super(I, D, A, seed, { ...AMARL_DEFAULTS, ...config });
     if (this.config.actor !== 'mlp' && this.config.actor !== 'gru') throw new InputError(`amarl setting "actor" must be "mlp" or "gru", got ${JSON.stringify(this.config.actor)}`);
     if (this.config.policyGradient !== 'expected' && this.config.policyGradient !== 'gumbel')
       throw new InputError(`amarl setting "policyGradient" must be "expected" or "gumbel", got ${JSON.stringify(this.config.policyGradient)}`);
-    this.rng = new Rng(seed);
     const init = new Rng(seed ^ 0x5eed);
     const c = this.config;
     this.actors = makeActors(c, init, I, D, A, 'amarl/actor');
@@ -264,7 +260,6 @@ export class Amarl implements Learner {
     this.actorOpt = tf.train.adam(c.actorLr);
     this.criticOpt = tf.train.adam(c.criticLr);
     this.replay = new EpisodeReplay(c.replayEpisodes, I, D, this.actors.hiddenSize);
-    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   get hiddenSize(): number {
@@ -394,6 +389,10 @@ export class Amarl implements Learner {
   }
 
   /** Variables by group, for tests and checkpoints. */
+  protected parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+  }
+
   variableGroups(): Record<'actors' | 'targetActors' | 'critic' | 'targetCritic', tf.Variable[]> {
     return {
       actors: this.actors.variables,
@@ -403,20 +402,7 @@ export class Amarl implements Learner {
     };
   }
 
-  saveState(): Promise<LearnerState> {
-    return this.checkpoint.save();
-  }
-
-  loadState(state: LearnerState): Promise<void> {
-    return this.checkpoint.load(state);
-  }
-
   actorNet(ied: number): ActorNet {
     return this.actors.net(ied);
   }
-
-  dispose(): void {
-    this.checkpoint.dispose();
-  }
-
 }

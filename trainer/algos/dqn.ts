@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm, agentDenseLayers } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { Checkpointer, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
+import { LearnerBase, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
 
 export interface DqnConfig {
   /** learning rate (the paper's actor rate, 1e-3) */
@@ -66,32 +66,24 @@ class DuelingQ {
   }
 }
 
-export class Dqn implements Learner {
+export class Dqn extends LearnerBase<DqnConfig> implements Learner {
   readonly algo = 'dqn' as const;
   /** feed-forward actors: no recurrent state */
   readonly hiddenSize = 0;
-  readonly config: DqnConfig;
   readonly replay: EpisodeReplay;
-  private readonly rng: Rng;
   private readonly online: DuelingQ;
   private readonly target: DuelingQ;
   private readonly opt: tf.Optimizer;
-  private readonly checkpoint: Checkpointer;
   private episodesSeen = 0;
 
-  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<DqnConfig> = {}) {
-    this.config = { ...DQN_DEFAULTS, ...config };
-    this.rng = new Rng(seed);
+  constructor(I: number, D: number, A: number, seed: number, config: Partial<DqnConfig> = {}) {
+    super(I, D, A, seed, { ...DQN_DEFAULTS, ...config });
     const init = new Rng(seed ^ 0x5eed);
     this.online = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q');
     this.target = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q_target');
     hardUpdate(this.target.variables, this.online.variables);
     this.opt = tf.train.adam(this.config.lr);
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
-    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { opt: this.opt } }), this.rng, this.config, {
-      read: () => ({ episodesSeen: this.episodesSeen }),
-      write: (extra) => (this.episodesSeen = extra.episodesSeen as number),
-    });
   }
 
   epsilon(): number {
@@ -152,16 +144,20 @@ export class Dqn implements Learner {
     return { steps: c.updatesPerRound, criticLoss: loss / c.updatesPerRound, actorLoss: 0 };
   }
 
+  protected override counters(): Record<string, number> {
+    return { episodesSeen: this.episodesSeen };
+  }
+
+  protected override restoreCounters(extra: Record<string, unknown>): void {
+    this.episodesSeen = extra.episodesSeen as number;
+  }
+
+  protected parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { opt: this.opt } };
+  }
+
   variableGroups(): Record<'online' | 'target', tf.Variable[]> {
     return { online: this.online.variables, target: this.target.variables };
-  }
-
-  saveState(): Promise<LearnerState> {
-    return this.checkpoint.save();
-  }
-
-  loadState(state: LearnerState): Promise<void> {
-    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
@@ -181,9 +177,4 @@ export class Dqn implements Learner {
     for (let a = 0; a < A; a++) bias[a] = (v.bias[0] as number) + (adv.bias[a] as number) - meanBias;
     return { kind: 'mlp', layers: [l1, l2, { kernel, bias, inputs: H, outputs: A, activation: 'linear' }] };
   }
-
-  dispose(): void {
-    this.checkpoint.dispose();
-  }
-
 }

@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, AgentMlp, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { Checkpointer, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
+import { LearnerBase, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface MaddpgConfig {
   /** actor learning rate (paper 1e-3, same as AMARL for a fair comparison) */
@@ -100,24 +100,20 @@ class CentralCritics {
   }
 }
 
-export class Maddpg implements Learner {
+export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
   readonly algo = 'maddpg' as const;
   /** feed-forward actors: no recurrent state */
   readonly hiddenSize = 0;
-  readonly config: MaddpgConfig;
   readonly replay: EpisodeReplay;
-  private readonly rng: Rng;
   private readonly actors: AgentMlp;
   private readonly targetActors: AgentMlp;
   private readonly critics: CentralCritics;
   private readonly targetCritics: CentralCritics;
   private readonly actorOpt: tf.Optimizer;
   private readonly criticOpt: tf.Optimizer;
-  private readonly checkpoint: Checkpointer;
 
-  constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: Partial<MaddpgConfig> = {}) {
-    this.config = { ...MADDPG_DEFAULTS, ...config };
-    this.rng = new Rng(seed);
+  constructor(I: number, D: number, A: number, seed: number, config: Partial<MaddpgConfig> = {}) {
+    super(I, D, A, seed, { ...MADDPG_DEFAULTS, ...config });
     const init = new Rng(seed ^ 0x5eed);
     const H = this.config.hidden;
     this.actors = new AgentMlp(init, I, D, H, A, 'maddpg/actor');
@@ -129,7 +125,6 @@ export class Maddpg implements Learner {
     this.actorOpt = tf.train.adam(this.config.actorLr);
     this.criticOpt = tf.train.adam(this.config.criticLr);
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
-    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } }), this.rng, this.config);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
@@ -198,24 +193,15 @@ export class Maddpg implements Learner {
     return { steps: c.updatesPerRound, criticLoss: criticLoss / c.updatesPerRound, actorLoss: actorLoss / c.updatesPerRound };
   }
 
+  protected parts(): StateParts {
+    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+  }
+
   variableGroups(): Record<'actors' | 'targetActors' | 'critics' | 'targetCritics', tf.Variable[]> {
     return { actors: this.actors.variables, targetActors: this.targetActors.variables, critics: this.critics.variables, targetCritics: this.targetCritics.variables };
-  }
-
-  saveState(): Promise<LearnerState> {
-    return this.checkpoint.save();
-  }
-
-  loadState(state: LearnerState): Promise<void> {
-    return this.checkpoint.load(state);
   }
 
   actorNet(ied: number): ActorNet {
     return { kind: 'mlp', layers: this.actors.layers(ied) };
   }
-
-  dispose(): void {
-    this.checkpoint.dispose();
-  }
-
 }
