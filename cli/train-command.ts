@@ -3,6 +3,8 @@
  *
  *   gmel train --algo amarl --scenario gmel2024 --preset quick --seed 1 --out runs/amarl-quick
  *   gmel train ... --resume            continue from the run folder's checkpoint
+ *
+ * Where it writes (a new folder by default; never over a run without --force): cli/run-folder.ts.
  */
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
@@ -12,6 +14,7 @@ import { ALGORITHMS, type Algorithm } from '../trainer/presets.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../trainer/presets.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseSets, repeatable } from '../core/scenario/options.ts';
+import { planRun } from './run-folder.ts';
 
 interface TrainCliOptions {
   algo: string;
@@ -20,6 +23,7 @@ interface TrainCliOptions {
   seed: string;
   out?: string;
   resume?: boolean;
+  force?: boolean;
   backend: string;
   episodes?: string;
   set: string[];
@@ -41,24 +45,30 @@ export function registerTrain(program: Command): void {
     .option('--scenario <name|file>', 'preset name or scenario JSON file', 'gmel2024')
     .option('--preset <name>', PRESETS.join(' | '), 'smoke')
     .option('--seed <n>', 'run seed', '1')
-    .option('--out <dir>', 'run folder (default runs/<algo>-<preset>-s<seed>)')
-    .option('--resume', 'continue from the run folder\'s checkpoint')
+    .option('--out <dir>', 'run folder (default: a new runs/<algo>-<preset>-s<seed>-<UTC time>)')
+    .option('--resume', 'continue the run in --out from its checkpoint, with its own settings')
+    .option('--force', 'replace the run already in --out')
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), 'auto')
     .option('--episodes <n>', 'override the preset\'s number of episodes')
     .option('--set <key=value>', 'override a scenario field (repeatable)', repeatable, [] as string[])
     .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', repeatable, [] as string[])
     .option('--init-from <run>', 'fine-tune: start from that run\'s latest checkpoint (same algorithm and plant size)')
     .option('--no-progress', 'log lines instead of a progress bar')
-    .action(async (opts: TrainCliOptions) => {
-      const algo: Algorithm = oneOf(opts.algo, ALGORITHMS, '--algo');
-      const preset: Preset = oneOf(opts.preset, PRESETS, '--preset');
+    .action(async (opts: TrainCliOptions, cmd: Command) => {
+      const typed = new Set(['algo', 'preset', 'seed', 'scenario', 'set'].filter((name) => cmd.getOptionValueSource(name) === 'cli'));
       const backend: BackendChoice = oneOf(opts.backend, BACKEND_CHOICES, '--backend');
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
-      const episodes = opts.episodes === undefined ? undefined : Number(opts.episodes);
-      if (episodes !== undefined && !(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--episodes must be a positive integer, got "${opts.episodes}"`);
-      const scenario = loadScenario(opts.scenario, parseSets(opts.set));
-      const outDir = opts.out ?? `runs/${algo}-${preset}-s${seed}`;
+      const requestedSeed = Number(opts.seed);
+      if (!Number.isInteger(requestedSeed) || requestedSeed < 0) throw new UsageError(`--seed must be a non-negative integer, got "${opts.seed}"`);
+      const requestedEpisodes = opts.episodes === undefined ? undefined : Number(opts.episodes);
+      if (requestedEpisodes !== undefined && !(Number.isInteger(requestedEpisodes) && requestedEpisodes > 0)) throw new UsageError(`--episodes must be a positive integer, got "${opts.episodes}"`);
+      const plan = planRun({
+        algo: oneOf(opts.algo, ALGORITHMS, '--algo'), preset: oneOf(opts.preset, PRESETS, '--preset'), seed: requestedSeed,
+        resume: opts.resume ?? false, force: opts.force ?? false, typed, scenario: () => loadScenario(opts.scenario, parseSets(opts.set)),
+        ...(opts.out !== undefined ? { out: opts.out } : {}), ...(requestedEpisodes !== undefined ? { episodes: requestedEpisodes } : {}),
+      });
+      const algo = plan.algo as Algorithm;
+      const preset = plan.preset as Preset;
+      const { seed, scenario, outDir, episodes } = plan;
       const useBar = opts.progress && process.stderr.isTTY;
       const bar = useBar
         ? new cliProgress.SingleBar(
@@ -69,7 +79,7 @@ export function registerTrain(program: Command): void {
       let started = false;
       const { train } = await import('../trainer/train.ts');
       const result = await train({
-        algo, scenario, preset, seed, outDir, backend, resume: opts.resume ?? false,
+        algo, scenario, preset, seed, outDir, backend, resume: plan.resume,
         ...(episodes !== undefined ? { episodes } : {}),
         config: parseSets(opts.config, '--config'),
         ...(opts.initFrom ? { initFrom: opts.initFrom } : {}),

@@ -28,7 +28,7 @@ interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
 
 function line(k: KpiSnapshot, elapsed: number): string {
   const d = k.dropped;
-  return `t=${elapsed.toFixed(0).padStart(4)}s  completion ${(100 * k.completionRate).toFixed(1).padStart(5)}%  latency p50 ${k.latencyP50.toFixed(3)}s p99 ${k.latencyP99.toFixed(3)}s  drops local/uplink/edge ${d.local}/${d.uplink}/${d.edge}  decisions/s ${k.decisionsPerSecond}`;
+  return `t=${elapsed.toFixed(0).padStart(4)}s  completion ${(100 * k.completionRate).toFixed(1).padStart(5)}% of ${k.announced} announced (${k.unresolved} open)  latency p50 ${k.latencyP50.toFixed(3)}s p99 ${k.latencyP99.toFixed(3)}s  drops local/uplink/edge ${d.local}/${d.uplink}/${d.edge}  decisions/s ${k.decisionsLastSecond} (last 1 s)`;
 }
 
 export function registerUp(program: Command): void {
@@ -113,8 +113,10 @@ async function runUp(opts: UpOptions): Promise<void> {
     await plant.stop(drain);
     await http?.close();
     const k = plant.kpi.snapshot();
-    if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, announced, ...k, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
-    else console.log(`final: ${line(k, (Date.now() - start) / 1000)} (announced ${announced})`);
+    const lag = plant.emulator.lag;
+    const emulator = { announced, lagMsMax: Math.round(lag.maxMs), lagMsMean: lag.slots > 0 ? Math.round(lag.sumMs / lag.slots) : 0 };
+    if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, ...k, emulator, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
+    else console.log(`final: ${line(k, (Date.now() - start) / 1000)}; ${k.decisionsPerSecond.toFixed(0)} decisions/s over the run; the emulator announced ${announced} tasks, at most ${emulator.lagMsMax} ms (mean ${emulator.lagMsMean} ms) behind their slots`);
     process.exit(0);
   };
   process.once('SIGINT', () => void finish(false));

@@ -96,7 +96,7 @@ async function refresh(){
     document.getElementById('p50').textContent = k.latencyP50.toFixed(3);
     document.getElementById('p99').textContent = k.latencyP99.toFixed(3);
     document.getElementById('drops').textContent = k.dropped.local+' / '+k.dropped.uplink+' / '+k.dropped.edge;
-    document.getElementById('dps').textContent = k.decisionsPerSecond;
+    document.getElementById('dps').textContent = k.decisionsLastSecond;
     const t = d.twin;
     document.getElementById('twin').innerHTML = (t.drift?'<span class="drift">DRIFT</span> ':'<span class="ok">no drift</span> ')
       + 'arrival p&#770; '+t.arrivalProbability.estimate.toFixed(3)+' vs trained '+t.arrivalProbability.scenario

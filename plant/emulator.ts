@@ -35,6 +35,12 @@ export class PlantEmulator {
   private readonly ieds: readonly number[];
   private readonly runTag: string;
   announced = 0;
+  /**
+   * How far behind the wall clock this process announces: ms from a slot's start to the moment its
+   * tasks were announced (a loaded machine falls behind; a real plant's producer would not). Reported
+   * as the emulator's lag, never as a change of the plant.
+   */
+  readonly lag = { maxMs: 0, sumMs: 0, slots: 0 };
   /** every announcement (id, createdAt ms, deadline s), for audits and tests; bounded */
   readonly log: { taskId: string; createdAt: number; deadlineSeconds: number }[] = [];
   private stopped = false;
@@ -58,6 +64,10 @@ export class PlantEmulator {
     if (this.stopped || slot < 0) return;
     const { arrivals, task } = this.o.scenario;
     const createdAt = this.o.epochMs + slot * this.slotMs;
+    const lateMs = Math.max(0, this.o.clock.now() - createdAt);
+    this.lag.maxMs = Math.max(this.lag.maxMs, lateMs);
+    this.lag.sumMs += lateMs;
+    this.lag.slots++;
     for (const i of this.ieds) {
       const count = arrivals.process === 'poisson' ? this.rng.poisson(arrivals.probability) : this.rng.uniform() < arrivals.probability ? 1 : 0;
       for (let n = 0; n < count; n++) {

@@ -72,7 +72,14 @@ export interface DriftReport {
   readonly meanDeadlineSeconds: DriftTest;
   /** the smallest and largest size, density and deadline announced in the window */
   readonly observed: ArrivalStats['observed'];
+  /** ms since the mirror last heard any telemetry */
   readonly lagMs: number;
+  /**
+   * Slots between now and the newest slot with an announced task: the announcer's own lag (e.g. an
+   * emulator that cannot keep up with the wall clock). Arrival statistics end at that slot, so a
+   * lagging announcer is reported here, never mistaken for a drop in the arrival rate.
+   */
+  readonly announcementLagSlots: number;
   /** F̂_m (GHz) per edge server with enough busy slots, against the scenario's F_m */
   readonly edgeGpuGHz: Readonly<Record<string, { readonly estimate: number; readonly scenario: number; readonly busySlots: number }>>;
   /** live effective uplink rates against the scenario's radio model (uplink-drift.ts): per edge server, all together, per "ied:server" pair */
@@ -91,6 +98,8 @@ export class TwinMirror {
   private lastMessageAt = 0;
   /** the first slot the mirror saw a task in: the window never reaches back before it */
   private firstSlot: number | undefined;
+  /** the newest slot an announced task belongs to */
+  private lastArrivalSlot: number | undefined;
   private readonly windowSlots: number;
   private uplinkRates: UplinkRates;
   private o: MirrorOptions;
@@ -116,6 +125,7 @@ export class TwinMirror {
     this.arrivals.length = 0;
     this.served.clear();
     this.firstSlot = undefined;
+    this.lastArrivalSlot = undefined;
   }
 
   static async create(mqtt: MqttClient, o: MirrorOptions): Promise<TwinMirror> {
@@ -158,6 +168,7 @@ export class TwinMirror {
         dev.tasks++;
         const slot = this.slotOf(t.createdAt);
         this.firstSlot ??= slot;
+        if (this.lastArrivalSlot === undefined || slot > this.lastArrivalSlot) this.lastArrivalSlot = slot;
         this.arrivals.push({ slot, ied: t.iedId, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
         // drift() only looks back windowSlots: drop older arrivals in chunks (cheap, bounded memory)
         const oldest = this.arrivals[0];
@@ -230,10 +241,13 @@ export class TwinMirror {
   drift(): DriftReport {
     const s = this.o.scenario;
     const current = this.slotOf(this.o.now());
+    // arrivals are judged up to the newest announced slot: an announcer running behind the clock
+    // (announcementLagSlots) must not read as fewer arrivals
+    const end = Math.min(current, (this.lastArrivalSlot ?? current - 1) + 1);
     // a mirror that started recently judges the slots it has seen, not a full window
-    const from = Math.max(current - this.windowSlots, this.firstSlot ?? current);
-    const slots = Math.max(0, current - from);
-    const recent = this.arrivals.filter((a) => a.slot >= from && a.slot < current);
+    const from = Math.max(end - this.windowSlots, this.firstSlot ?? end);
+    const slots = Math.max(0, end - from);
+    const recent = this.arrivals.filter((a) => a.slot >= from && a.slot < end);
     const stats = arrivalStats(recent, slots, s);
     const threshold = this.o.zThreshold ?? 4;
     const enough = recent.length >= (this.o.minTasks ?? 100);
@@ -272,6 +286,7 @@ export class TwinMirror {
       tasks: recent.length,
       ...stats,
       lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
+      announcementLagSlots: this.lastArrivalSlot === undefined ? 0 : Math.max(0, current - 1 - this.lastArrivalSlot),
       edgeGpuGHz,
       uplink,
     };

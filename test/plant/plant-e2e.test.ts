@@ -40,6 +40,8 @@ function checkRun(t: Test, r: Awaited<ReturnType<typeof runFor>>) {
   t.equal(r.outcomes.size, r.announced, 'one outcome per announced task');
   t.ok([...r.decisions.values(), ...r.outcomes.values()].every((n) => n === 1), 'nothing decided or resolved twice');
   t.equal(r.kpi.completed + r.kpi.dropped.total, r.announced);
+  t.equal(r.kpi.announced, r.announced, 'the KPI monitor saw every announcement');
+  t.equal(r.kpi.unresolved, 0, 'none left without an outcome');
   t.ok(r.kpi.completionRate > 0.6, `completion rate ${r.kpi.completionRate.toFixed(3)}`);
 }
 

@@ -21,6 +21,17 @@ function feed(mirror: TwinMirror, clock: { t: number }, slots: number, p: number
   }
 }
 
+t.test('an announcer running behind the clock is reported as lag, not as drift', async (t) => {
+  const clock = { t: 1_000_000 };
+  const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t, windowSlots: 200 });
+  feed(mirror, clock, 200, 0.3, scenario.task.sizeMbit, new Rng(5));
+  clock.t += 30 * slotMs; // the emulator is 30 slots late: nothing announced for the last 30 slots yet
+  const late = mirror.drift();
+  t.equal(late.drift, false, `no drift at the trained rate (p̂ ${late.arrivalProbability.estimate.toFixed(3)}, z = ${late.arrivalProbability.z.toFixed(2)}; ${late.reasons.join('; ')})`);
+  t.equal(late.announcementLagSlots, 30, 'the lag is reported as such');
+  t.equal(late.windowSlots, 200, 'the window ends at the newest announced slot');
+});
+
 t.test('drift detection', async (t) => {
   const clock = { t: 1_000_000 };
   const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t, windowSlots: 200 });
