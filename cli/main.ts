@@ -1,7 +1,8 @@
 /**
  * `gmel`: one command-line tool, a subcommand per job. Each subcommand lives in its own module.
  */
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
 import { registerSim } from './sim-command.ts';
 import { registerTrain } from './train-command.ts';
 import { registerEval } from './eval-command.ts';
@@ -11,13 +12,14 @@ import { registerIed } from '../runtime-ied/command.ts';
 import { registerEdge } from '../runtime-edge/command.ts';
 import { registerTwin } from './twin-command.ts';
 import { registerDeploy } from './deploy-command.ts';
-import { InputError } from '../core/errors.ts';
+import { exitWithError } from '../core/errors.ts';
 
 const program = new Command();
 program
   .name('gmel')
   .description('GMEL edge: learned AIGC task offloading for industrial edge devices')
-  .showHelpAfterError()
+  .version(pkg.version, '--version', 'print the version')
+  .showHelpAfterError('(gmel <command> --help lists its options)')
   .exitOverride();
 registerSim(program);
 registerTrain(program);
@@ -32,10 +34,5 @@ registerDeploy(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (err instanceof InputError || err instanceof RangeError) {
-    console.error(`gmel: ${err.message}`);
-    process.exit(2);
-  }
-  throw err;
+  exitWithError(err, 'gmel');
 }

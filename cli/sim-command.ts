@@ -71,6 +71,7 @@ export function registerSim(program: Command): void {
     .option('--per-ied', 'with --json: add each IED\'s own metrics (perIed[i])')
     .action(async (opts: SimOptions) => {
       const episodes = positiveInt(opts.episodes, '--episodes');
+      if (episodes === 0) throw new UsageError('--episodes must be at least 1');
       const seed = positiveInt(opts.seed, '--seed');
       const sets = parseSets(opts.set);
       if (opts.sweep) return sweep(opts, sets, episodes, seed);

@@ -63,10 +63,10 @@ export function registerTwin(program: Command): void {
       const scenario = scenarioFrom(o);
       const deployPlan = twinDeployPlan(o, scenario.ieds);
       const logger = pino({ level: o.logLevel, base: { twin: true } });
-      const { connectMqtt } = await import('../protocol/mqtt.ts');
+      const { connectWithRetry } = await import('../protocol/mqtt.ts');
       const { TwinMirror } = await import('../twin/mirror.ts');
       const { buildTwinApp } = await import('../twin/routes.ts');
-      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-twin-${process.pid}`, device: { kind: 'twin', id: 'mirror' }, ...brokerAuth(o) });
+      const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-twin-${process.pid}`, device: { kind: 'twin', id: 'mirror' }, ...brokerAuth(o) }, (line) => logger.warn(line));
       const mirror = await TwinMirror.create(mqtt, { scenario, epochMs: Number(o.epochMs), now: () => Date.now(), windowSlots: Number(o.window) });
       const { Retrainer } = await import('../twin/retrainer.ts');
       const deploy = deployPlan ? { ...deployPlan, mqtt, logger } : undefined;

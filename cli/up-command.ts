@@ -11,6 +11,7 @@ import { UsageError } from '../core/errors.ts';
 import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerAuth, brokerOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 import { retrainOptions, type RetrainFlags } from './flags.ts';
+import { logLevelOption } from '../protocol/daemon.ts';
 
 interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
   model: string;
@@ -41,7 +42,7 @@ export function registerUp(program: Command): void {
     .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
     .option('--seed <n>', 'seed of the task emulator', '1')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
-    .option('--log-level <level>', 'runtime log level (stderr)', 'warn')
+    .addOption(logLevelOption('warn'))
     .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
     .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
@@ -77,6 +78,8 @@ async function runUp(opts: UpOptions): Promise<void> {
     ...(opts.broker ? { brokerUrl: opts.broker } : {}),
     ...brokerAuth(opts),
     ...(emulated ? { emulatorScenario: emulated } : {}),
+  }).catch((err: unknown) => {
+    throw (err as { code?: string }).code === 'EADDRINUSE' ? new UsageError(`--port ${port} is already in use (0 picks a free port)`) : err;
   });
   const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
   const http = opts.httpPort === undefined ? undefined : buildApp({
@@ -93,7 +96,12 @@ async function runUp(opts: UpOptions): Promise<void> {
     registerTwinRoutes(http, plant.mirror);
     if (retrainer) (await import('../twin/routes.ts')).registerRetrainRoutes(http, retrainer);
     registerDashboard(http, { kpi: plant.kpi, mirror: plant.mirror, ...(retrainer ? { lastCycle: () => retrainer.history.at(-1) } : {}) });
-    console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' })}`);
+    const address = await http.listen({ port: Number(opts.httpPort), host: '127.0.0.1' }).catch(async (err: unknown) => {
+      if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+      await plant.stop(false);
+      throw new UsageError(`--http-port ${opts.httpPort} is already in use`);
+    });
+    console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${address}`);
   }
   if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
   const start = plant.startedAt;

@@ -12,6 +12,7 @@
  * | bundle-manifest.json / .sig       | sha256 of every file, Ed25519 signature (signing.ts)          |
  * | SHA256SUMS / .sig                 | the same checksums for the host's sha256sum, signed (install.sh) |
  */
+import { createPrivateKey } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,9 +84,17 @@ WantedBy=multi-user.target
   return { dir, manifest };
 }
 
+/** A private signing key (PEM), checked before anything is built or signed with it. */
 export function readKey(path: string): string {
   if (!existsSync(path)) throw new InputError(`no key at ${path} (make one with: gmel deploy keygen)`);
-  return readFileSync(path, 'utf8');
+  const pem = readFileSync(path, 'utf8');
+  try {
+    if (createPrivateKey(pem).asymmetricKeyType !== 'ed25519') throw new InputError(`${path} is not an Ed25519 key`);
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`${path} is not a private key${/PUBLIC KEY/.test(pem) ? ' (it is a public key: sign with the .key file from gmel deploy keygen)' : ''}`);
+  }
+  return pem;
 }
 
 /**

@@ -9,7 +9,7 @@
  * | --password    | MQTT password                              |
  * | --ca-file     | PEM CA certificate for an mqtts:// broker  |
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
 
@@ -26,9 +26,26 @@ export interface BrokerAuth {
   ca?: string;
 }
 
+const BROKER_SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
+
+/** A broker URL mqtt.js can use: refused at the flag, not as a protocol error from a raw socket. */
+export function parseBrokerUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidArgumentError(`expected a URL such as mqtt://host:1883 or mqtts://host:8883`);
+  }
+  if (!BROKER_SCHEMES.includes(url.protocol)) throw new InvalidArgumentError(`the scheme must be one of ${BROKER_SCHEMES.map((s) => `${s}//`).join(', ')}`);
+  if (!url.hostname) throw new InvalidArgumentError('no host in the URL');
+  return text;
+}
+
 /** Adds the four broker flags; `defaultUrl` null leaves --broker unset by default (e.g. `gmel up`: embedded). */
 export function brokerOptions(cmd: Command, defaultUrl: string | null = 'mqtt://127.0.0.1:1883', description = 'MQTT broker URL'): Command {
-  return (defaultUrl === null ? cmd.option('--broker <url>', description) : cmd.option('--broker <url>', description, defaultUrl))
+  const broker = new Option('--broker <url>', description).argParser(parseBrokerUrl);
+  return cmd
+    .addOption(defaultUrl === null ? broker : broker.default(defaultUrl))
     .option('--username <u>', 'MQTT username')
     .option('--password <p>', 'MQTT password')
     .option('--ca-file <pem>', 'CA certificate for an mqtts:// broker');

@@ -3,9 +3,10 @@
  * (scenario, broker, HTTP port, slot origin, log level) and its life cycle (/healthz and /metrics on
  * --http-port; SIGINT/SIGTERM close the runtime, then the HTTP server, then exit 0).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { InputError } from '../core/errors.ts';
 import { scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerOptions, type BrokerFlags } from './broker-options.ts';
 import { PLANT_EPOCH_MS } from './clock.ts';
@@ -22,13 +23,22 @@ export function daemonOptions(cmd: Command): Command {
   return brokerOptions(scenarioOptions(cmd))
     .option('--http-port <n>', '/healthz and /metrics port (0 = any)', '0')
     .option('--epoch-ms <ms>', 'slot origin shared by the plant', String(PLANT_EPOCH_MS))
-    .option('--log-level <level>', 'log level', 'info');
+    .addOption(logLevelOption('info'));
+}
+
+/** pino's levels, checked at the flag */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function logLevelOption(defaultLevel: (typeof LOG_LEVELS)[number]): Option {
+  return new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default(defaultLevel);
 }
 
 /** Serve /healthz and /metrics for `runtime`; on SIGINT/SIGTERM run `close`, stop serving and exit 0. */
 export async function serveRuntime(runtime: { registry: Registry; health(): HealthReport }, port: number, close: () => Promise<void>, logger: Logger): Promise<void> {
   const app = buildApp({ registry: runtime.registry, health: () => runtime.health() });
-  const address = await app.listen({ port, host: '127.0.0.1' });
+  const address = await app.listen({ port, host: '127.0.0.1' }).catch((err: unknown) => {
+    throw (err as { code?: string }).code === 'EADDRINUSE' ? new InputError(`--http-port ${port} is already in use`) : err;
+  });
   logger.info({ address }, 'health and metrics');
   const stop = async () => {
     await close();

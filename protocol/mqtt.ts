@@ -112,3 +112,33 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   }
   throw new Error(`cannot connect to ${opts.url} as ${opts.clientId}: ${(lastError as Error)?.message ?? String(lastError)}`);
 }
+
+/** Backoff of a daemon waiting for its broker: 0.5 s, doubling, at most 30 s between tries. */
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+/** A broker that answered and refused us: trying again cannot help (MQTT 5 §3.2.2.2 reason codes). */
+function refusedForGood(err: unknown): boolean {
+  return /not authori[sz]ed|bad user ?name or password|banned|identifier rejected|client identifier not valid/i.test((err as Error)?.message ?? '');
+}
+
+/**
+ * connectMqtt for a daemon (`gmel ied`, `gmel edge`, `gmel twin`): a broker that is not up yet is
+ * waited for with backoff, said once (`log`), instead of ending the process; a broker that refuses
+ * our credentials ends it with the reason. `signal` stops the waiting.
+ */
+export async function connectWithRetry(opts: ConnectOptions, log: (line: string) => void, signal?: AbortSignal): Promise<MqttClient> {
+  let delay = RETRY_FIRST_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const client = await connectMqtt(opts);
+      if (attempt > 1) log(`connected to ${opts.url} after ${attempt} tries`);
+      return client;
+    } catch (err) {
+      if (refusedForGood(err) || signal?.aborted) throw err;
+      if (attempt === 1) log(`${(err as Error).message}: retrying with backoff (up to ${RETRY_MAX_MS / 1000} s between tries) until it answers`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(RETRY_MAX_MS, delay * 2);
+    }
+  }
+}

@@ -12,7 +12,7 @@ import { scenarioFrom } from '../core/scenario/options.ts';
 import { brokerAuth } from '../protocol/broker-options.ts';
 import { systemClock } from '../protocol/clock.ts';
 import { daemonOptions, serveRuntime, type DaemonFlags } from '../protocol/daemon.ts';
-import { connectMqtt } from '../protocol/mqtt.ts';
+import { connectWithRetry } from '../protocol/mqtt.ts';
 import { EdgeServerRuntime } from './edge-server.ts';
 
 export function registerEdge(program: Command): void {
@@ -23,7 +23,7 @@ export function registerEdge(program: Command): void {
       const id = Number(o.id);
       if (!(Number.isInteger(id) && id >= 1 && id <= scenario.edgeServers)) throw new UsageError(`--id must be 1..${scenario.edgeServers}, got "${o.id}"`);
       const logger = pino({ level: o.logLevel, base: { edge: id } });
-      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...brokerAuth(o) });
+      const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...brokerAuth(o) }, (line) => logger.warn(line));
       const rt = await EdgeServerRuntime.create({ scenario, edgeServerId: id, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
       await serveRuntime(rt, Number(o.httpPort), async () => {
         await rt.close();

@@ -16,7 +16,7 @@ import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
 import { brokerAuth } from '../protocol/broker-options.ts';
 import { systemClock } from '../protocol/clock.ts';
 import { daemonOptions, serveRuntime, type DaemonFlags } from '../protocol/daemon.ts';
-import { connectMqtt } from '../protocol/mqtt.ts';
+import { connectWithRetry } from '../protocol/mqtt.ts';
 import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from './gateway.ts';
 import { loadModelHandle, releaseModel } from './model-loader.ts';
 import { CommandExecutor } from './executor.ts';
@@ -46,7 +46,7 @@ export function registerIed(program: Command): void {
       const engine = o.engine;
       const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
       const model = await loadModelHandle(o.model, scenario, ieds, engine);
-      const mqtt = await connectMqtt({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...brokerAuth(o) });
+      const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...brokerAuth(o) }, (line) => logger.warn(line));
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
       const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
       if (o.trustedKey) {

@@ -8,20 +8,21 @@
  * A bundle is verified by its install.sh with the host's openssl and sha256sum (deploy/bundle.ts),
  * never by code from the bundle itself.
  */
-import { Command, CommanderError } from 'commander';
-import { InputError } from '../core/errors.ts';
+import { Command } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
+import { exitWithError } from '../core/errors.ts';
 import { registerIed } from './command.ts';
 
 const program = new Command().name('gmel-ied').exitOverride();
+// `--version` before the command: the bundle's own version
+if (process.argv[2] === '--version') {
+  console.log(pkg.version);
+  process.exit(0);
+}
 registerIed(program);
 const args = process.argv.slice(2);
 try {
   await program.parseAsync(['node', 'gmel-ied', 'ied', ...args]);
 } catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
-  if (err instanceof InputError || err instanceof RangeError) {
-    console.error(`gmel-ied: ${err.message}`);
-    process.exit(2);
-  }
-  throw err;
+  exitWithError(err, 'gmel-ied');
 }

@@ -11,6 +11,7 @@
  * The native packages are never dependencies (they cannot be installed from the npm registry alone);
  * they are tried with a dynamic import, so a user who installed one gets it without a code change.
  */
+import { InputError } from '../core/errors.ts';
 import * as tf from '@tensorflow/tfjs';
 
 export { BACKEND_CHOICES, type BackendChoice } from './presets.ts';
@@ -62,5 +63,5 @@ export async function selectBackend(requested: BackendChoice = 'auto'): Promise<
       return selected;
     }
   }
-  throw new Error(`backend "${requested}" is not available (install @tensorflow/${requested} for a native backend)`);
+  throw new InputError(`--backend ${requested} is not available here${requested.startsWith('tfjs-node') ? ` (npm install @tensorflow/${requested}: it downloads libtensorflow at install)` : ''}`);
 }
