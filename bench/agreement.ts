@@ -6,7 +6,6 @@
  *
  *   npx tsx bench/agreement.ts [seconds=60]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import pino from 'pino';
 import { loadScenario } from '../core/scenario/load.ts';
 import { startPlant } from '../plant/live-plant.ts';
@@ -34,9 +33,8 @@ export async function measureAgreement(seconds: number, modelPath = 'models/gmel
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  // standalone: prints the JSON (npm run bench -- agreement --out DIR writes it)
   const result = await measureAgreement(Number(process.argv[2] ?? 60));
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/agreement.json', JSON.stringify({ ...result, at: new Date().toISOString() }, null, 2) + '\n');
   console.log(JSON.stringify(result, null, 2));
   process.exit(0);
 }

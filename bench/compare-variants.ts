@@ -10,7 +10,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadScenario } from '../core/scenario/load.ts';
 import { evaluatePolicy, loadRunPolicy, validationSeeds } from '../trainer/evaluate.ts';
 
-const [name, ...pairs] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const outAt = argv.indexOf('--out');
+// written to bench/out/ (git-ignored) unless --out names the folder, e.g. bench/results for the committed choice tables
+const outDir = outAt >= 0 ? (argv[outAt + 1] ?? 'bench/out') : 'bench/out';
+const [name, ...pairs] = argv.filter((_, k) => outAt < 0 || (k !== outAt && k !== outAt + 1));
 const variants = pairs.map((p) => p.split('=') as [string, string | undefined]);
 if (!name || !/^[\w-]+$/.test(name) || variants.length < 2 || variants.some(([, run]) => !run)) {
   console.error('usage: compare-variants.ts <result-name> <label>=<run folder> <label>=<run folder> [...]');
@@ -35,5 +39,5 @@ for (const point of points) {
   rows.push(row);
   console.log(`${point.label}: ${line.join(', ')}`);
 }
-mkdirSync('bench/results', { recursive: true });
-writeFileSync(`bench/results/${name}.json`, JSON.stringify({ runs: Object.fromEntries(variants), seeds: 'validation stream, 10', rows }, null, 2) + '\n');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(`${outDir}/${name}.json`, JSON.stringify({ runs: Object.fromEntries(variants), seeds: 'validation stream, 10', rows }, null, 2) + '\n');

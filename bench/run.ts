@@ -1,6 +1,9 @@
 /**
- * `npm run bench`: every benchmark, each writing JSON under bench/results/ (never a timed test).
- * `npm run bench -- simulator` runs only the named ones.
+ * `npm run bench`: every benchmark, each writing JSON (never a timed test).
+ *
+ *   npm run bench -- simulator                  only the named ones
+ *   npm run bench -- gateway --out DIR          where the JSON goes (default bench/out/, git-ignored);
+ *                                               --out bench/results replaces the committed results
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,9 +24,16 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   gateway: () => benchGateway({ seconds: Number(process.env.BENCH_GATEWAY_SECONDS ?? 60), coldRuns: 3 }),
 };
 
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), 'results');
+const args = process.argv.slice(2);
+const outAt = args.indexOf('--out');
+const outArg = outAt >= 0 ? args[outAt + 1] : undefined;
+if (outAt >= 0 && (!outArg || outArg.startsWith('--'))) {
+  console.error('bench: --out needs a folder');
+  process.exit(2);
+}
+const resultsDir = outArg ?? join(dirname(fileURLToPath(import.meta.url)), 'out');
 mkdirSync(resultsDir, { recursive: true });
-const wanted = process.argv.slice(2);
+const wanted = args.filter((_, k) => k !== outAt && k !== outAt + 1);
 const unknown = wanted.filter((name) => !(name in benches));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}`);

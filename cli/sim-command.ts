@@ -46,6 +46,11 @@ export function parseSweep(text: string): { key: SweepKey; values: number[] } {
   return { key: key as SweepKey, values };
 }
 
+/** No colours when piped or when NO_COLOR is set (no-color.org); cli-table3's defaults otherwise. */
+function tableStyle(): { head?: string[]; border?: string[] } {
+  return process.stdout.isTTY && !process.env.NO_COLOR ? {} : { head: [], border: [] };
+}
+
 function positiveInt(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got "${text}"`);
@@ -92,7 +97,7 @@ export function registerSim(program: Command): void {
         console.log(JSON.stringify({ ...summaryJson(policy, scenario, episodes, seed, s), ...perIed }));
         return;
       }
-      const table = new Table({ head: ['metric', 'value'] });
+      const table = new Table({ head: ['metric', 'value'], style: tableStyle() });
       table.push(
         ['scenario', scenario.name], ['policy', policy], ['episodes × slots', `${episodes} × ${scenario.episodeSlots} (+ drain)`],
         ['tasks arrived', s.arrived], ['completed', `${s.completed} (local ${s.completedLocal}, edge ${s.completedEdge})`],
@@ -119,7 +124,7 @@ function sweep(opts: SimOptions, sets: Record<string, unknown>, episodes: number
     console.log(JSON.stringify({ scenario: opts.scenario, sweep: key, episodes, seed, rows }));
     return;
   }
-  const table = new Table({ head: [key, ...HEURISTIC_NAMES] });
+  const table = new Table({ head: [key, ...HEURISTIC_NAMES], style: tableStyle() });
   for (const row of rows)
     table.push([String(row.value), ...HEURISTIC_NAMES.map((n) => `${row.results[n].completionRate.toFixed(3)} / ${row.results[n].meanLatency.toFixed(2)}s`)]);
   console.log(`completion rate / mean latency of completed tasks — ${opts.scenario}, ${episodes} episodes, seed ${seed}`);

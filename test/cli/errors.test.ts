@@ -25,6 +25,7 @@ t.test('user errors: one line, exit 2', async (t) => {
     [['edge', '--id', '1', '--broker', 'http://127.0.0.1:1999'], /scheme must be one of mqtt:\/\//],
     [['edge', '--id', '1', '--log-level', 'verbose'], /--log-level.*verbose.*Allowed choices/],
     [['sim', '--episodes', '0'], /--episodes must be at least 1/],
+    [['eval', '--seeds', '2'], /give --runs <run folders> to evaluate \(or --heuristics-only/],
     [['train', '--backend', 'tfjs-node', '--out', join(root, 'r'), '--episodes', '1'], /--backend tfjs-node is not available here/],
     [['deploy', 'bundle', '--ied', '0', '--key', keys.publicKey, '--out', join(root, 'bundles')], /is a public key: sign with the \.key file/],
     [['up', '--port', busyPort, '--duration', '1'], /--port \d+ is already in use/],
@@ -40,6 +41,12 @@ t.test('user errors: one line, exit 2', async (t) => {
   }
   t.notOk(existsSync(join(root, 'bundles', 'ied-0')), 'no half-built bundle is left behind');
   busy.close();
+});
+
+t.test('no colours when piped', async (t) => {
+  const r = gmel('sim', '--episodes', '1');
+  t.equal(r.status, 0, r.stderr);
+  t.notMatch(r.stdout, /\x1b\[/, 'no ANSI escapes in a piped table');
 });
 
 t.test('--version', async (t) => {
