@@ -103,10 +103,10 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   const dashed = heuristics;
   const o = (f: string) => join(opts.outDir, f);
   await writeFigure(o('fig3-learning'), { title: 'Fig. 3: reward per task vs training episode', xTitle: 'episode', yTitle: 'reward per task (eq. 4)', points: curve, dashed }, 'episode', 'rewardPerTask');
-  await writeFigure(o('fig4-probability'), { title: 'Fig. 4: completion rate vs task generation probability', xTitle: 'task generation probability p', yTitle: 'task completion rate', points: points(probability, (r) => r.completion), dashed }, 'p', 'completionRate');
-  await writeFigure(o('fig5-deadline'), { title: 'Fig. 5: completion rate vs maximum deadline', xTitle: 'maximum deadline (s)', yTitle: 'task completion rate', points: points(deadline, (r) => r.completion), dashed }, 'deadlineMax', 'completionRate');
-  await writeFigure(o('fig6a-latency'), { title: 'Fig. 6a: mean latency vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'mean latency of completed tasks (s)', points: points(ieds, (r) => r.meanLatency), dashed }, 'ieds', 'meanLatency');
-  await writeFigure(o('fig6b-completion'), { title: 'Fig. 6b: completion rate vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'task completion rate', points: points(ieds, (r) => r.completion), dashed }, 'ieds', 'completionRate');
+  await writeFigure(o('fig4-probability'), { title: 'Fig. 4: completion rate vs task generation probability', xTitle: 'task generation probability p', yTitle: 'task completion rate', points: points(probability, (r) => r.completion), dashed, yRange: [0, 1] }, 'p', 'completionRate');
+  await writeFigure(o('fig5-deadline'), { title: 'Fig. 5: completion rate vs maximum deadline', xTitle: 'maximum deadline (s)', yTitle: 'task completion rate', points: points(deadline, (r) => r.completion), dashed, yRange: [0, 1] }, 'deadlineMax', 'completionRate');
+  await writeFigure(o('fig6a-latency'), { title: 'Fig. 6a: mean latency vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'mean latency of completed tasks (s)', points: points(ieds, (r) => r.meanLatency), dashed, yRange: [0, Number.POSITIVE_INFINITY] }, 'ieds', 'meanLatency');
+  await writeFigure(o('fig6b-completion'), { title: 'Fig. 6b: completion rate vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'task completion rate', points: points(ieds, (r) => r.completion), dashed, yRange: [0, 1] }, 'ieds', 'completionRate');
   const report: EvalReport = { seeds, policies: specs.map((s) => s.name), learned: names, atDefault, probability, deadline, ieds };
   writeFileSync(o('eval.json'), JSON.stringify({ scenario: opts.scenario, runs: opts.runs, ...report }, null, 2) + '\n');
   writeFileSync(o('summary.md'), summaryMarkdown(opts, report));
