@@ -5,10 +5,12 @@
  * |------------------|---------------------------------------------------------------|
  * | live KPIs        | KpiMonitor (completion, latency p50/p99, drops, decisions/s)  |
  * | twin vs live     | TwinMirror's drift report: live p̂, task size, uplink ρ vs trained |
- * | model versions   | desired vs reported version per IED (retained topics)         |
+ * | devices          | every IED from the twin's mirror: online (its gateway's status),|
+ * |                  | gateway, desired vs reported model version, last seen, tasks  |
  * | retraining       | the twin's last cycle: why, candidate vs incumbent, promotion, |
  * |                  | and its rollout (canary verdict) or local switch               |
- * | plots            | completion rate and latency p50/p99 over the last 10 minutes  |
+ * | plots            | completion rate and latency p50/p99 over the last 10 minutes, |
+ * |                  | with value and time axes and a legend                         |
  *
  * The plots are drawn by a few lines of SVG in the page itself (a note, as the brief asks): the page
  * must work on a plant network without a CDN, and a plotting library would triple its size.
@@ -42,9 +44,10 @@ export function registerDashboard(app: FastifyInstance, src: DashboardSources): 
   }, 1000);
   timer.unref();
   app.get('/api/dashboard', async () => {
+    const now = Date.now();
     const devices = [...src.mirror.devices.entries()]
-      .filter(([id]) => id.startsWith('ied-') && /^ied-\d+$/.test(id))
-      .map(([id, d]) => ({ id, online: d.online, desired: d.desiredModel ?? null, reported: d.reportedModel ?? null, tasks: d.tasks, completed: d.completed, dropped: d.dropped }))
+      .filter(([id]) => /^ied-\d+$/.test(id))
+      .map(([id, d]) => ({ id, online: d.online, gateway: d.gateway ?? null, desired: d.desiredModel ?? null, reported: d.reportedModel ?? null, lastSeenSeconds: d.lastSeen > 0 ? (now - d.lastSeen) / 1000 : null, tasks: d.tasks, completed: d.completed, dropped: d.dropped }))
       .sort((a, b) => Number(a.id.slice(4)) - Number(b.id.slice(4)));
     return { at: Date.now(), kpi: src.kpi.snapshot(), twin: src.mirror.drift(), devices, edges: Object.fromEntries(src.mirror.edges), cycle: src.lastCycle?.() ?? null, history };
   });
@@ -65,7 +68,9 @@ h1{font-size:20px;margin:0 0 12px}
 .drift{color:#b00020;font-weight:600}.ok{color:#1b7f3b;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:2px 6px;text-align:left}
 .mismatch{background:#fff3cd}
-svg{width:100%;height:140px;background:#fff}
+.wide{grid-column:span 2;overflow-x:auto}td{white-space:nowrap}
+svg{width:100%;height:170px;background:#fff;font:9px system-ui,sans-serif}
+svg text{fill:#444}
 </style></head>
 <body>
 <h1>${title} — live plant</h1>
@@ -77,15 +82,33 @@ svg{width:100%;height:140px;background:#fff}
     <div>decisions/s <span id="dps">–</span></div></div>
   <div class="card"><h2>Twin vs live</h2><div id="twin">–</div></div>
   <div class="card"><h2>Retraining and rollout</h2><div id="rollout">no retraining cycle yet</div></div>
-  <div class="card"><h2>Completion rate over time</h2><svg id="plot-completion" viewBox="0 0 300 100" preserveAspectRatio="none"></svg></div>
-  <div class="card"><h2>Latency p50 / p99 over time (s)</h2><svg id="plot-latency" viewBox="0 0 300 100" preserveAspectRatio="none"></svg></div>
-  <div class="card"><h2>Model versions (desired / reported)</h2><table><thead><tr><th>IED</th><th>desired</th><th>reported</th><th>online</th></tr></thead><tbody id="models"></tbody></table></div>
+  <div class="card"><h2>Completion rate (% of announced tasks)</h2><svg id="plot-completion" viewBox="0 0 340 130"></svg></div>
+  <div class="card"><h2>Latency of completed tasks (s)</h2><svg id="plot-latency" viewBox="0 0 340 130"></svg></div>
+  <div class="card wide"><h2>Devices</h2><table><thead><tr><th>IED</th><th>online</th><th>gateway</th><th>desired model</th><th>reported model</th><th>last seen</th><th>tasks</th></tr></thead><tbody id="models"></tbody></table></div>
 </div>
 <script>
-function line(points, max, color){
-  if(points.length<2) return '';
-  const xs = points.map((p,i)=> (300*i/(points.length-1)).toFixed(1)+','+(100-100*Math.min(1,p/max)).toFixed(1));
+// plot area: x 40..330 (time), y 10..100 (value); axes, ticks and a legend drawn with the lines
+const X0=40, X1=330, Y0=100, Y1=10;
+function line(samples, value, max, color){
+  if(samples.length<2) return '';
+  const t0 = samples[0].t, t1 = samples[samples.length-1].t, span = Math.max(1, t1-t0);
+  const xs = samples.map(s=> (X0+(X1-X0)*(s.t-t0)/span).toFixed(1)+','+(Y0-(Y0-Y1)*Math.min(1,value(s)/max)).toFixed(1));
   return '<polyline fill="none" stroke="'+color+'" stroke-width="1.5" points="'+xs.join(' ')+'"/>';
+}
+function axes(samples, max, format, legend){
+  let s = '<line x1="'+X0+'" y1="'+Y0+'" x2="'+X1+'" y2="'+Y0+'" stroke="#888"/><line x1="'+X0+'" y1="'+Y0+'" x2="'+X0+'" y2="'+Y1+'" stroke="#888"/>';
+  for (const f of [0, 0.5, 1]) {
+    const y = (Y0-(Y0-Y1)*f).toFixed(1);
+    s += '<line x1="'+(X0-3)+'" y1="'+y+'" x2="'+X1+'" y2="'+y+'" stroke="#eee"/><text class="ytick" x="'+(X0-5)+'" y="'+y+'" text-anchor="end" dominant-baseline="middle">'+format(max*f)+'</text>';
+  }
+  const span = samples.length>1 ? (samples[samples.length-1].t - samples[0].t)/1000 : 0;
+  for (const f of [0, 0.5, 1]) {
+    const x = (X0+(X1-X0)*f).toFixed(1), ago = span*(1-f);
+    s += '<text class="xtick" x="'+x+'" y="'+(Y0+12)+'" text-anchor="middle">'+(ago<0.5?'now':'−'+(ago>=120?(ago/60).toFixed(1)+' min':ago.toFixed(0)+' s'))+'</text>';
+  }
+  s += '<text x="'+((X0+X1)/2)+'" y="'+(Y0+25)+'" text-anchor="middle">time</text>';
+  legend.forEach((l,k)=>{ s += '<line x1="'+(X0+8+k*70)+'" y1="4" x2="'+(X0+22+k*70)+'" y2="4" stroke="'+l[1]+'" stroke-width="2"/><text class="legend" x="'+(X0+25+k*70)+'" y="4" dominant-baseline="middle">'+l[0]+'</text>'; });
+  return s;
 }
 function esc(s){return String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));}
 async function refresh(){
@@ -108,11 +131,11 @@ async function refresh(){
       + '<br>candidate '+(100*c.candidate).toFixed(1)+' % vs incumbent '+(100*c.incumbent).toFixed(1)+' % on the recalibrated simulator: '
       + (c.promoted?'promoted '+esc(c.exported?c.exported.version:''):'kept the incumbent')
       + (c.rollout?'<br>rollout <b>'+esc(c.rollout.outcome)+'</b>: '+esc(c.rollout.reason):c.appliedLocally?'<br>switched in this process':'');
-    document.getElementById('models').innerHTML = d.devices.map(v=>'<tr class="'+(v.desired&&v.desired!==v.reported?'mismatch':'')+'"><td>'+esc(v.id)+'</td><td>'+esc(v.desired??'–')+'</td><td>'+esc(v.reported??'–')+'</td><td>'+(v.online?'yes':'–')+'</td></tr>').join('');
+    document.getElementById('models').innerHTML = d.devices.map(v=>'<tr class="'+(v.desired&&v.desired!==v.reported?'mismatch':'')+'"><td>'+esc(v.id)+'</td><td>'+(v.online?'yes':'no')+'</td><td>'+esc(v.gateway??'–')+'</td><td>'+esc(v.desired??'–')+'</td><td>'+esc(v.reported??'–')+'</td><td>'+(v.lastSeenSeconds===null?'–':v.lastSeenSeconds.toFixed(1)+' s ago')+'</td><td>'+v.tasks+'</td></tr>').join('');
     const h = d.history;
-    document.getElementById('plot-completion').innerHTML = line(h.map(s=>s.completion),1,'#1f77b4');
+    document.getElementById('plot-completion').innerHTML = axes(h, 1, (v)=>(100*v).toFixed(0)+' %', [['completion','#1f77b4']]) + line(h, s=>s.completion, 1, '#1f77b4');
     const maxL = Math.max(0.1,...h.map(s=>s.p99));
-    document.getElementById('plot-latency').innerHTML = line(h.map(s=>s.p50),maxL,'#2ca02c')+line(h.map(s=>s.p99),maxL,'#d62728');
+    document.getElementById('plot-latency').innerHTML = axes(h, maxL, (v)=>v.toFixed(2)+' s', [['p50','#2ca02c'],['p99','#d62728']]) + line(h, s=>s.p50, maxL, '#2ca02c') + line(h, s=>s.p99, maxL, '#d62728');
     document.body.dataset.updated = String(d.at);
   }catch(e){ document.body.dataset.error = String(e); }
 }

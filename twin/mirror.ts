@@ -29,6 +29,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { perServer } from '../core/scenario/load.ts';
+import { parseIedIds } from '../core/scenario/options.ts';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { listen, type Accepted } from '../protocol/inbox.ts';
@@ -54,6 +55,8 @@ export interface DeviceView {
   dropped: number;
   desiredModel?: string;
   reportedModel?: string;
+  /** the gateway process serving this IED (its status id, e.g. "0-49" or "all") */
+  gateway?: string;
 }
 
 export interface DriftReport {
@@ -87,7 +90,10 @@ export interface DriftReport {
 }
 
 export class TwinMirror {
+  /** IEDs (`ied-<i>`) and edge servers (`edge-<m>`) as the telemetry shows them */
   readonly devices = new Map<string, DeviceView>();
+  /** the processes around them: gateways (`gateway-<ieds>`), the twin, the emulator */
+  readonly services = new Map<string, DeviceView>();
   readonly edges = new Map<number, { slot: number; activeQueues: number; backlogMbit: number; at: number }>();
   /** per edge server: recent (slot, served Gcycles) of busy slots, for F̂_m */
   private readonly served = new Map<number, { slot: number; gcycles: number }[]>();
@@ -136,6 +142,26 @@ export class TwinMirror {
       dispatch: (d) => m.accept(d),
     });
     return m;
+  }
+
+  /** the IEDs a gateway's status id names ("all", "7", "0-49", "0,1,2"); none if it names no IED list */
+  private iedsOf(gatewayId: string): number[] {
+    const n = this.o.scenario.ieds;
+    if (gatewayId === 'all') return Array.from({ length: n }, (_, i) => i);
+    try {
+      return parseIedIds(gatewayId, n);
+    } catch {
+      return [];
+    }
+  }
+
+  private service(id: string): DeviceView {
+    let d = this.services.get(id);
+    if (!d) {
+      d = { lastSeen: 0, online: false, tasks: 0, decisions: { local: 0, edge: 0 }, completed: 0, dropped: 0 };
+      this.services.set(id, d);
+    }
+    return d;
   }
 
   private device(id: string): DeviceView {
@@ -221,9 +247,26 @@ export class TwinMirror {
         break;
       }
       case 'status': {
-        const dev = this.device(`${d.message.kind}-${d.message.id}`);
-        dev.online = d.message.state === 'online';
-        dev.lastSeen = now;
+        const s = d.message;
+        const online = s.state === 'online';
+        if (s.kind !== 'ied') {
+          // edge servers are devices; the twin, the emulator and other services are listed apart
+          const view = s.kind === 'edge' ? this.device(`edge-${s.id}`) : this.service(`${s.kind}-${s.id}`);
+          view.online = online;
+          view.lastSeen = now;
+          break;
+        }
+        // a gateway speaks for the IEDs it serves: each of them is online while it is
+        const gateway = this.service(`gateway-${s.id}`);
+        gateway.online = online;
+        gateway.lastSeen = now;
+        for (const i of this.iedsOf(s.id)) {
+          const dev = this.device(`ied-${i}`);
+          dev.online = online;
+          dev.lastSeen = now;
+          dev.gateway = s.id;
+          if (s.modelVersion && dev.reportedModel === undefined) dev.reportedModel = s.modelVersion;
+        }
         break;
       }
       case 'desiredModel':

@@ -4,7 +4,7 @@
  *
  * | route        | returns                                                        |
  * |--------------|----------------------------------------------------------------|
- * | /twin/state  | devices (last seen, online, counts, desired vs reported model), edge servers, uplink times |
+ * | /twin/state  | devices (last seen, online, counts, desired vs reported model), services, edge servers, uplink times |
  * | /twin/drift  | the drift report (statistics, threshold decision, lag)          |
  * | /twin/scenario | the scenario recalibrated to the live estimates              |
  * | POST /twin/retrain | start a retraining cycle (202), or 409 while one runs; GET: history |
@@ -16,6 +16,7 @@ import type { Retrainer } from './retrainer.ts';
 export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): void {
   app.get('/twin/state', async () => ({
     devices: Object.fromEntries(mirror.devices),
+    services: Object.fromEntries(mirror.services),
     edges: Object.fromEntries(mirror.edges),
     uplinkSeconds: Object.fromEntries(mirror.uplink),
   }));

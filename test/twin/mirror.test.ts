@@ -53,10 +53,18 @@ t.test('drift detection', async (t) => {
 t.test('devices, models and uplinks as telemetry shows them', async (t) => {
   const clock = { t: 5_000 };
   const mirror = new TwinMirror({ scenario, epochMs: 0, now: () => clock.t });
-  mirror.ingest(topics.status('ied', 'gw-1'), encode('status', { v: 1, kind: 'ied', id: 'gw-1', state: 'online', at: 1 }));
-  t.equal(mirror.devices.get('ied-gw-1')?.online, true);
-  mirror.ingest(topics.status('ied', 'gw-1'), encode('status', { v: 1, kind: 'ied', id: 'gw-1', state: 'offline', at: 2 }));
-  t.equal(mirror.devices.get('ied-gw-1')?.online, false, 'Last Will seen');
+  mirror.ingest(topics.status('ied', '4-6'), encode('status', { v: 1, kind: 'ied', id: '4-6', state: 'online', at: 1, modelVersion: 'v1' }));
+  t.same([4, 5, 6, 7].map((i) => mirror.devices.get(`ied-${i}`)?.online ?? false), [true, true, true, false], 'a gateway speaks for the IEDs it serves');
+  t.equal(mirror.devices.get('ied-5')?.gateway, '4-6');
+  t.equal(mirror.devices.get('ied-5')?.reportedModel, 'v1', 'the version it came online with, until a report says otherwise');
+  t.equal(mirror.services.get('gateway-4-6')?.online, true, 'the gateway itself is a service, not a device');
+  t.notOk(mirror.devices.has('ied-4-6'), 'no device named after the gateway');
+  mirror.ingest(topics.status('ied', '4-6'), encode('status', { v: 1, kind: 'ied', id: '4-6', state: 'offline', at: 2 }));
+  t.equal(mirror.devices.get('ied-5')?.online, false, 'Last Will seen');
+  mirror.ingest(topics.status('ied', 'all'), encode('status', { v: 1, kind: 'ied', id: 'all', state: 'online', at: 2 }));
+  t.equal([...mirror.devices.keys()].filter((k) => k.startsWith('ied-') && mirror.devices.get(k)?.online).length, scenario.ieds, '"all": every IED of the plant');
+  mirror.ingest(topics.status('twin', 'mirror'), encode('status', { v: 1, kind: 'twin', id: 'mirror', state: 'online', at: 2 }));
+  t.ok(mirror.services.has('twin-mirror') && !mirror.devices.has('twin-mirror'), 'the twin is a service');
   mirror.ingest(topics.desiredModel(3), encode('desiredModel', { v: 1, iedId: 3, modelSet: 's', version: 'v2', registry: 'http://r', at: 3 }));
   mirror.ingest(topics.reportedModel(3), encode('reportedModel', { v: 1, iedId: 3, version: 'v1', state: 'running', at: 4 }));
   t.same([mirror.devices.get('ied-3')?.desiredModel, mirror.devices.get('ied-3')?.reportedModel], ['v2', 'v1'], 'desired vs reported');
