@@ -9,7 +9,7 @@
  *   normal load (Bernoulli(p) arrivals per IED per slot, PlantEmulator) for 1 IED and for 50 IEDs, with
  *   the 5 edge servers and the emulator in this process: VmRSS and VmHWM from /proc/<pid>/status.
  *
- *   npx tsx bench/gateway.ts [--seconds 60] [--cold-runs 3] [--out file.json]
+ *   npx tsx bench/gateway.ts [--seconds 60] [--cold-runs 3] [--node-args "--max-semi-space-size=2"] [--out file.json]
  *   npm run bench -- gateway        (BENCH_GATEWAY_SECONDS, default 60; writes bench/results/gateway-footprint.json)
  *
  * Prints the JSON result; with --out also writes it there. Linux only (/proc).
@@ -68,8 +68,11 @@ interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Node flags for the gateway process (--node-args), e.g. a smaller young generation: "--max-semi-space-size=2" */
+let gatewayNodeArgs: string[] = [];
+
 function spawnGateway(bundle: string, ieds: string, brokerUrl: string): Gateway {
-  const child = spawn(process.execPath, [bundle, '--ieds', ieds, '--broker', brokerUrl, '--model', MODEL, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...gatewayNodeArgs, bundle, '--ieds', ieds, '--broker', brokerUrl, '--model', MODEL, '--log-level', 'warn'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let tail = '';
   const keep = (b: Buffer) => {
@@ -246,7 +249,8 @@ async function rssUnderLoad(bundle: string, iedsFlag: string, iedIds: number[], 
 
 // ---------------------------------------------------------------- all together
 
-export async function benchGateway(o: { seconds: number; coldRuns: number }) {
+export async function benchGateway(o: { seconds: number; coldRuns: number; nodeArgs?: readonly string[] }) {
+  gatewayNodeArgs = [...(o.nodeArgs ?? [])];
   const dir = mkdtempSync(join(tmpdir(), 'gmel-gateway-bench-'));
   try {
     const bundle = await measureBundle(dir);
@@ -259,6 +263,7 @@ export async function benchGateway(o: { seconds: number; coldRuns: number }) {
       bundle: bundleReport,
       coldStart,
       rss: { oneIed, fiftyIeds },
+      gatewayNodeArgs,
       goals: GOALS,
       met: {
         bundle: bundleReport.sizeMB <= GOALS.bundleMBmax && bundleReport.tfjsModules === 0,
@@ -283,7 +288,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error('usage: tsx bench/gateway.ts [--seconds N>0] [--cold-runs N≥1] [--out file.json]');
     process.exit(2);
   }
-  const result = await benchGateway({ seconds, coldRuns });
+  const nodeArgs = (flag('--node-args') ?? '').split(/\s+/).filter(Boolean);
+  const result = await benchGateway({ seconds, coldRuns, nodeArgs });
   const json = JSON.stringify(result, null, 2);
   console.log(json);
   const out = flag('--out');

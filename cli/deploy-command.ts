@@ -49,8 +49,9 @@ function registerBundle(deploy: Command): void {
     .option('--model <dir>', 'model set (newest version) or version folder', 'models/gmel2024-amarl')
     .option('--broker <url>', 'the broker the gateway will use', 'mqtt://gmel-broker:1883')
     .option('--arch <arch>', 'x64 | arm64', 'x64')
+    .option('--http-port <n>', 'the gateway\'s /healthz and /metrics port (default 9100 + the IED id)')
     .option('--out <dir>', 'output folder', 'bundles')
-    .action(async (o: { ied?: string; all?: boolean; key: string; model: string; broker: string; arch: string; out: string }) => {
+    .action(async (o: { ied?: string; all?: boolean; key: string; model: string; broker: string; arch: string; out: string; httpPort?: string }) => {
       if ((o.ied === undefined) === !o.all) throw new UsageError('give either --ied <i> or --all');
       if (o.arch !== 'x64' && o.arch !== 'arm64') throw new UsageError(`--arch must be x64 or arm64, got "${o.arch}"`);
       const { buildBundle, readKey } = await import('../deploy/bundle.ts');
@@ -59,7 +60,7 @@ function registerBundle(deploy: Command): void {
       const key = readKey(o.key);
       const ieds = o.all ? Array.from({ length: readManifest(resolveModelDir(o.model)).ieds }, (_, i) => i) : [Number(o.ied)];
       for (const ied of ieds) {
-        const { dir, manifest } = await buildBundle({ ied, modelPath: o.model, outDir: o.out, privateKeyPem: key, broker: o.broker, arch: o.arch });
+        const { dir, manifest } = await buildBundle({ ied, modelPath: o.model, outDir: o.out, privateKeyPem: key, broker: o.broker, arch: o.arch, ...(o.httpPort !== undefined ? { httpPort: Number(o.httpPort) } : {}) });
         console.log(JSON.stringify({ dir, ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length, keyId: manifest.keyId }));
       }
     });

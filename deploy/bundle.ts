@@ -32,7 +32,16 @@ export interface BundleOptions {
   readonly broker: string;
   readonly arch?: 'x64' | 'arm64';
   readonly engine?: 'node' | 'web';
+  /** /healthz and /metrics port of this IED's gateway (default GATEWAY_PORT_BASE + ied: IEDs on one host never clash) */
+  readonly httpPort?: number;
 }
+
+/** Default health/metrics port of IED i's gateway: GATEWAY_PORT_BASE + i. */
+export const GATEWAY_PORT_BASE = 9100;
+/** Where the operator installs the deploy public key out of band (the bundle never carries it). */
+export const TRUSTED_KEY_PATH = '/etc/gmel/deploy.pub';
+/** The oldest Node.js the bundled gateway runs on. */
+export const MIN_NODE_MAJOR = 20;
 
 function copyRuntimeDeps(dest: string, arch: string): void {
   const ortNode = join(root, 'node_modules', 'onnxruntime-node');
@@ -58,7 +67,9 @@ export async function buildBundle(o: BundleOptions): Promise<{ dir: string; mani
   cpSync(join(modelDir, modelFileName(o.ied)), join(dir, 'model', modelFileName(o.ied)));
   cpSync(join(modelDir, 'manifest.json'), join(dir, 'model', 'manifest.json'));
   writeFileSync(join(dir, 'scenario.json'), JSON.stringify(readManifest(modelDir).scenario, null, 2) + '\n');
-  const config = { ied: o.ied, broker: o.broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version };
+  const httpPort = o.httpPort ?? GATEWAY_PORT_BASE + o.ied;
+  if (!(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new InputError(`--http-port ${httpPort}: not a port`);
+  const config = { ied: o.ied, broker: o.broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version, httpPort, trustedKey: TRUSTED_KEY_PATH, minNodeMajor: MIN_NODE_MAJOR };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const unit = `gmel-ied-${o.ied}.service`;
   writeFileSync(join(dir, unit), `[Unit]
@@ -68,7 +79,9 @@ Wants=network-online.target
 
 [Service]
 WorkingDirectory=/opt/gmel/ied-${o.ied}
-ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port 9100
+# over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH}
+ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --work-dir /var/lib/gmel/ied-${o.ied}/ota
+StateDirectory=gmel/ied-${o.ied}
 Restart=always
 RestartSec=2
 User=gmel
@@ -111,8 +124,10 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 verify_only=0
 if [ "\${1:-}" = "--verify-only" ]; then verify_only=1; shift; fi
-pub=\${1:-/etc/gmel/deploy.pub}
-[ -r "$pub" ] || { echo "install.sh: no trusted public key at $pub" >&2; exit 2; }
+pub=\${1:-${TRUSTED_KEY_PATH}}
+[ -r "$pub" ] || { echo "install.sh: no trusted public key at $pub (install it out of band first: deploy/README.md)" >&2; exit 2; }
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$major" -ge ${MIN_NODE_MAJOR} ] || { echo "install.sh: the gateway needs Node.js ${MIN_NODE_MAJOR} or newer on this host (found: $(node --version 2>/dev/null || echo none))" >&2; exit 2; }
 command -v openssl >/dev/null && command -v sha256sum >/dev/null || { echo "install.sh: needs openssl and sha256sum on the host" >&2; exit 2; }
 cd "$here"
 openssl pkeyutl -verify -pubin -inkey "$pub" -rawin -in ${BUNDLE_SUMS} -sigfile ${BUNDLE_SUMS_SIGNATURE} >/dev/null 2>&1 \\
@@ -123,6 +138,8 @@ present=$(find . -type f | sed 's|^\\./||' | grep -vxF -e ${BUNDLE_SUMS} -e ${BU
 [ "$listed" = "$present" ] || { echo "install.sh: files not in the signed list: $(printf '%s\\n' "$present" | grep -vxF "$listed" | head -5 | tr '\\n' ' ')" >&2; exit 1; }
 echo "bundle ok: IED ${ied}, model ${modelVersion}"
 [ "$verify_only" = 1 ] && exit 0
+# the gateway follows over-the-air updates signed by the key it was installed with
+if [ "$pub" != "${TRUSTED_KEY_PATH}" ]; then mkdir -p /etc/gmel && install -m 0644 "$pub" ${TRUSTED_KEY_PATH}; fi
 id -u gmel >/dev/null 2>&1 || useradd --system --no-create-home gmel
 mkdir -p /opt/gmel
 rm -rf /opt/gmel/ied-${ied}.new

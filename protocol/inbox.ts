@@ -1,13 +1,14 @@
 /**
  * A runtime's inbound side, the same for every runtime: subscribe, decode every message with the
- * protocol codec, count and log refusals by code, keep the connection gauge, and hand valid messages
- * to the runtime's dispatcher (one small handler per message kind lives in the runtime). Observers
- * without metrics of their own (the KPI monitor, the twin's mirror) listen the same way.
+ * protocol codec, count and log refusals by code (the logs rate-limited: observability.ts Refusals),
+ * keep the connection gauge, and hand valid messages to the runtime's dispatcher (one small handler
+ * per message kind lives in the runtime). Observers without metrics of their own (the KPI monitor, the
+ * twin's mirror) listen the same way.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { decode, type Decoded } from './codec.ts';
-import { countRefusal, type RuntimeMetrics } from './observability.ts';
+import { Refusals, type RuntimeMetrics } from './observability.ts';
 import { takeEarlyMessages } from './mqtt.ts';
 
 export type Accepted = Extract<Decoded, { ok: true }>;
@@ -18,14 +19,16 @@ export async function listen(o: {
   readonly metrics?: RuntimeMetrics;
   /** logs refusals and handler errors (absent: silent) */
   readonly logger?: Logger;
+  /** the runtime's own refusals (its handlers' too), so one log budget per code covers both */
+  readonly refusals?: Refusals;
   readonly subscriptions: readonly string[];
   readonly dispatch: (message: Accepted) => void;
 }): Promise<void> {
+  const refusals = o.refusals ?? new Refusals(o.metrics, o.logger);
   const handle = (topic: string, payload: Buffer) => {
     const d = decode(topic, payload);
     if (!d.ok) {
-      if (o.metrics) countRefusal(o.metrics, d.code);
-      o.logger?.warn({ code: d.code, topic, detail: d.detail }, 'refused a message');
+      refusals.refuse(d.code, { topic, detail: d.detail }, 'refused a message');
       return;
     }
     o.metrics?.received.inc({ kind: d.kind });
@@ -33,8 +36,7 @@ export async function listen(o: {
       o.dispatch(d);
     } catch (err) {
       // a handler bug must not take the runtime down (or crash-loop on a redelivered message)
-      if (o.metrics) countRefusal(o.metrics, 'handler-error');
-      o.logger?.error({ err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
+      refusals.refuse('handler-error', { err: (err as Error)?.message ?? String(err), topic, kind: d.kind }, 'handling a message failed');
     }
   };
   // what the broker held for us while we were away, first (connectMqtt kept it), then live messages

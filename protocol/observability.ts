@@ -3,6 +3,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, Counter, Gauge, Histogram } from 'prom-client';
+import type { Logger } from 'pino';
 import type { RefusalCode } from './refusals.ts';
 
 export interface HealthReport {
@@ -47,5 +48,66 @@ export type RuntimeMetrics = ReturnType<typeof runtimeMetrics>;
 /** Count one refused message under its code (refusals.ts). */
 export function countRefusal(metrics: RuntimeMetrics, code: RefusalCode): void {
   metrics.rejected.inc({ reason: code });
+}
+
+/** Log lines per refusal code per window: a flood of one code costs ~1 line/s (issue #10, defect 11). */
+export const REFUSAL_LOG_LINES = 10;
+export const REFUSAL_LOG_WINDOW_MS = 10_000;
+
+/**
+ * A runtime's refusals: each one counted (countRefusal), logged at most REFUSAL_LOG_LINES times per
+ * code per REFUSAL_LOG_WINDOW_MS (warn; `handler-error` at error), and what was held back reported in
+ * one line ({code, suppressed}) at that code's first refusal after its window, or at flush().
+ */
+export class Refusals {
+  private readonly windows = new Map<RefusalCode, { start: number; logged: number; suppressed: number }>();
+  private readonly lines: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly metrics: RuntimeMetrics | undefined,
+    private readonly logger: Logger | undefined,
+    o: { lines?: number; windowMs?: number; now?: () => number } = {},
+  ) {
+    this.lines = o.lines ?? REFUSAL_LOG_LINES;
+    this.windowMs = o.windowMs ?? REFUSAL_LOG_WINDOW_MS;
+    this.now = o.now ?? Date.now;
+  }
+
+  refuse(code: RefusalCode, fields: Readonly<Record<string, unknown>>, msg: string): void {
+    if (this.metrics) countRefusal(this.metrics, code);
+    if (!this.logger) return;
+    const now = this.now();
+    let w = this.windows.get(code);
+    if (w && now >= w.start + this.windowMs) {
+      this.summarise(code, w);
+      w = undefined;
+    }
+    if (!w) this.windows.set(code, (w = { start: now, logged: 0, suppressed: 0 }));
+    if (w.logged >= this.lines) {
+      w.suppressed++;
+      return;
+    }
+    w.logged++;
+    this.write(code, { code, ...fields }, msg);
+  }
+
+  /** Report every code's held-back lines now (e.g. at shutdown). */
+  flush(): void {
+    for (const [code, w] of this.windows) this.summarise(code, w);
+    this.windows.clear();
+  }
+
+  private summarise(code: RefusalCode, w: { start: number; suppressed: number }): void {
+    if (w.suppressed === 0) return;
+    this.write(code, { code, suppressed: w.suppressed, windowSeconds: this.windowMs / 1000 }, 'refusals not logged (rate limit); all counted');
+    w.suppressed = 0;
+  }
+
+  private write(code: RefusalCode, fields: Record<string, unknown>, msg: string): void {
+    if (code === 'handler-error') this.logger?.error(fields, msg);
+    else this.logger?.warn(fields, msg);
+  }
 }
 export { Registry };

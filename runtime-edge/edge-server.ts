@@ -5,7 +5,8 @@
  *
  * | handler        | on                                   | does                                               |
  * |----------------|--------------------------------------|----------------------------------------------------|
- * | onOffload      | gmel/v1/edge/{m}/offload             | validate, dedupe, queue (from the slot after upload)|
+ * | onOffload      | gmel/v1/edge/{m}/offload             | admit (admission.ts), dedupe, queue (from the slot  |
+ *                                                          after upload)                                       |
  * | onSlotEnd(k)   | the end of slot k (SlotTicker)       | serve slot k, drop expired, publish state; each     |
  *                                                          outcome to the IED's gateway (edge-result)          |
  */
@@ -14,7 +15,7 @@ import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
-import { countRefusal, runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
+import { Refusals, runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { Outbox } from '../protocol/outbox.ts';
@@ -23,6 +24,7 @@ import { publishOptions } from '../protocol/publish-options.ts';
 import type { Offload } from '../protocol/messages.ts';
 import type { StageName } from '../sim/task-pool.ts';
 import { LiveWorld } from '../sim/live-world.ts';
+import { admitOffload } from './admission.ts';
 
 export interface EdgeServerOptions {
   readonly scenario: Scenario;
@@ -52,6 +54,8 @@ export class EdgeServerRuntime {
   private readonly waiting: Waiting[] = [];
   private closed = false;
   private readonly outbox: Outbox;
+  /** counted, rate-limited refusal logs (shared with the inbox) */
+  private readonly refusals: Refusals;
 
   private constructor(private readonly o: EdgeServerOptions) {
     this.m = o.edgeServerId - 1;
@@ -59,6 +63,7 @@ export class EdgeServerRuntime {
     this.slotMs = o.scenario.slotSeconds * 1000;
     this.registry = o.registry ?? new Registry();
     this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
+    this.refusals = new Refusals(this.metrics, o.logger);
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = LiveWorld.create<Offload>(o.scenario, this.ticker.currentSlot, {
       outcome: (msg, completed, stage, latency) => this.onOutcome(msg, completed, stage, latency),
@@ -69,7 +74,7 @@ export class EdgeServerRuntime {
   static async create(o: EdgeServerOptions): Promise<EdgeServerRuntime> {
     const rt = new EdgeServerRuntime(o);
     await listen({
-      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, subscriptions: [topics.offload(o.edgeServerId)],
+      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, refusals: rt.refusals, subscriptions: [topics.offload(o.edgeServerId)],
       dispatch: (d) => {
         if (d.kind === 'offload') rt.onOffload(d.message);
       },
@@ -80,26 +85,29 @@ export class EdgeServerRuntime {
 
   onOffload(msg: Offload): void {
     if (msg.edgeServerId !== this.o.edgeServerId) return;
-    if (msg.iedId >= this.o.scenario.ieds) {
-      countRefusal(this.metrics, 'unknown-ied');
-      this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'offload from an unknown IED');
+    if (this.seen.has(msg.taskId)) {
+      this.refusals.refuse('duplicate', { taskId: msg.taskId }, 'duplicate offload: ignored');
       return;
     }
-    if (msg.deadlineAt < msg.createdAt) {
-      countRefusal(this.metrics, 'invalid');
-      this.o.logger.warn({ taskId: msg.taskId, createdAt: msg.createdAt, deadlineAt: msg.deadlineAt }, 'offload whose deadline precedes its creation: refused');
+    const refusal = admitOffload(msg, this.o.scenario, this.o.clock.now(), (i) => this.queued(i));
+    if (refusal) {
+      this.refusals.refuse(refusal.code, { taskId: msg.taskId, iedId: msg.iedId, detail: refusal.detail }, 'offload refused');
       return;
     }
-    if (!this.seen.add(msg.taskId)) {
-      countRefusal(this.metrics, 'duplicate');
-      return;
-    }
+    this.seen.add(msg.taskId);
     // stamps from a clock ahead of ours count from now: an upload cannot finish in a slot not yet reached
     const uploadedSlot = Math.min(Math.floor(slotAt(msg.uploadedAt, this.o.epochMs, this.slotMs) + 1e-9), this.world.slot);
     this.o.logger.debug({ taskId: msg.taskId, uploadedSlot, slot: this.world.slot }, 'offload received');
     this.waiting.push({ msg, uploadedSlot });
     // an upload that finished in an earlier slot is served from the current one (as in the simulator)
     this.admit(this.world.slot - 1);
+  }
+
+  /** IED i's tasks here: in its edge queue, or waiting for the slot after their upload */
+  private queued(i: number): number {
+    let n = this.world.edgeCount[i * this.world.M + this.m] ?? 0;
+    for (const w of this.waiting) if (w.msg.iedId === i) n++;
+    return n;
   }
 
   /** Join every waiting task whose upload finished in a slot ≤ upTo. */
@@ -154,6 +162,7 @@ export class EdgeServerRuntime {
     if (this.closed) return;
     this.closed = true;
     this.ticker.stop();
+    this.refusals.flush();
     while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
   }
 }

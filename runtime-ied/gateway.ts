@@ -6,22 +6,22 @@
  *
  * | handler      | on                               | does                                                        |
  * |--------------|----------------------------------|-------------------------------------------------------------|
- * | onTask       | gmel/v1/ied/{i}/task             | dedupe, observe (core/observation.ts), infer, publish the    |
+ * | onTask       | gmel/v1/ied/{i}/task             | admit (admission.ts), dedupe, observe, infer, publish the    |
  * |              |                                  | decision, queue locally or on the uplink                    |
  * | onEdgeState  | gmel/v1/edge/{m}/state (retained)| the observation's edge load and own backlog at m            |
  * | onSlotEnd(k) | end of slot k                    | uplink stage; finished uploads → gmel/v1/edge/{m}/offload;  |
  * |              |                                  | local/uplink outcomes → gmel/v1/ied/{i}/result              |
- * | onEdgeResult | gmel/v1/ied/{i}/edge-result      | an edge server resolved one of our offloaded tasks: publish |
- * |              |                                  | it as the task's result (once)                              |
+ * | onEdgeResult | gmel/v1/ied/{i}/edge-result      | an edge server resolved one of our offloaded tasks (checked |
+ * |              |                                  | against its offload record): publish it as its result, once |
  *
  * The gateway owns every accepted task's one outcome (gmel/v1/ied/{i}/result). Watchdog: an offloaded
  * task whose edge result has not come back OFFLOAD_GRACE_MS after its deadline (the offload or its
  * result was lost, e.g. in a broker that died holding it) is reported dropped at the edge; an edge
- * result arriving after that is ignored. So every accepted task reaches exactly one outcome.
+ * result arriving after that is refused. So every accepted task reaches exactly one outcome.
  *
  * All world mutations (decisions, slot ends, model swaps) run one after another on a promise chain,
  * so an inference never interleaves with a slot's stages. If inference fails, the task runs locally:
- * an accepted task is never lost.
+ * an accepted task is never lost. Refusals (admission.ts, docs/security.md) are counted and logged.
  *
  * A little over 300 lines: the handlers in the table above and the gateway's life cycle (create,
  * swap, close) share one task-ownership invariant and read best together.
@@ -34,7 +34,7 @@ import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
 import { publishOptions } from '../protocol/publish-options.ts';
 import { Outbox } from '../protocol/outbox.ts';
-import { countRefusal, Registry } from '../protocol/observability.ts';
+import { Refusals, Registry } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { topics } from '../protocol/topics.ts';
@@ -45,6 +45,7 @@ import type { ActorSession } from './policy.ts';
 import type { LocalExecutor } from './executor.ts';
 import { RecurrentStates } from './recurrent-state.ts';
 import { gatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { admitTask, senderOf, OffloadLedger } from './admission.ts';
 
 /** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
 export const OFFLOAD_GRACE_MS = 3000;
@@ -78,8 +79,9 @@ export class IedGatewayRuntime {
   private readonly slotMs: number;
   private readonly ticker: SlotTicker;
   private readonly seen = new RecentIds();
-  /** offloaded tasks awaiting their edge result, by task id */
-  private readonly offloaded = new Map<string, TaskAnnouncement>();
+  /** offloaded tasks awaiting their edge result, and the server each went to */
+  private readonly offloaded = new OffloadLedger();
+  private readonly refusals: Refusals;
   private readonly obs: Float32Array;
   /** recurrent actors' states h_a (GRU models) */
   private readonly hidden: RecurrentStates;
@@ -100,6 +102,7 @@ export class IedGatewayRuntime {
     this.slotMs = o.scenario.slotSeconds * 1000;
     this.registry = o.registry ?? new Registry();
     this.metrics = gatewayMetrics(this.registry);
+    this.refusals = new Refusals(this.metrics, o.logger);
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = LiveWorld.create<TaskAnnouncement>(o.scenario, this.ticker.currentSlot, {
       uploaded: (msg, upload) => this.onUploaded(msg, upload),
@@ -114,7 +117,7 @@ export class IedGatewayRuntime {
     const rt = new IedGatewayRuntime(o);
     const edges = Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1));
     await listen({
-      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger,
+      mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, refusals: rt.refusals,
       subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResult(i)), ...edges],
       dispatch: (d) => {
         if (d.kind === 'task') void rt.onTask(d.message);
@@ -143,16 +146,12 @@ export class IedGatewayRuntime {
 
   onTask(msg: TaskAnnouncement): Promise<void> {
     if (this.closed || this.draining) return Promise.resolve(); // not accepted: shutting down
-    if (!this.served.has(msg.iedId)) {
-      countRefusal(this.metrics, 'unknown-ied');
-      this.o.logger.warn({ iedId: msg.iedId, taskId: msg.taskId }, 'task for an IED this gateway does not serve');
+    const refusal = admitTask(msg, this.o.scenario, this.o.clock.now(), { served: this.served, seen: this.seen });
+    if (refusal) {
+      this.refusals.refuse(refusal.code, { iedId: msg.iedId, taskId: msg.taskId, detail: refusal.detail }, 'task refused');
       return Promise.resolve();
     }
-    if (!this.seen.add(msg.taskId)) {
-      countRefusal(this.metrics, 'duplicate');
-      this.o.logger.warn({ taskId: msg.taskId }, 'duplicate task id: ignored (already accepted once)');
-      return Promise.resolve();
-    }
+    this.seen.add(msg.taskId);
     return this.enqueue(() => this.decide(msg));
   }
 
@@ -208,7 +207,7 @@ export class IedGatewayRuntime {
   onEdgeState(msg: EdgeState): void {
     const m = msg.edgeServerId - 1;
     if (!(m >= 0 && m < this.world.M)) {
-      countRefusal(this.metrics, 'unknown-edge');
+      this.refusals.refuse('unknown-edge', { edgeServerId: msg.edgeServerId }, 'edge state from a server outside the plant');
       return;
     }
     this.world.observeEdge(m, msg.activeQueues, (i) => msg.backlogMbit[String(i)] ?? 0, this.served);
@@ -222,19 +221,18 @@ export class IedGatewayRuntime {
   }
 
   onEdgeResult(r: Result): void {
-    if (!this.offloaded.delete(r.taskId)) return; // already resolved (watchdog) or a redelivery
+    const refusal = this.offloaded.settle(r, senderOf(r));
+    if (refusal) return this.refusals.refuse(refusal.code, { taskId: r.taskId, iedId: r.iedId, detail: refusal.detail }, 'edge result refused');
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
-    this.outbox.publish(topics.result(r.iedId), encode('result', r), publishOptions('result'));
+    const { v, taskId, iedId, outcome, stage, latencySeconds, at } = r; // the result's own fields only
+    this.outbox.publish(topics.result(iedId), encode('result', { v, taskId, iedId, outcome, stage, latencySeconds, at }), publishOptions('result'));
   }
 
   private watchdog(): void {
-    const now = this.o.clock.now();
-    for (const [taskId, msg] of this.offloaded) {
-      if (now < msg.createdAt + msg.deadlineSeconds * 1000 + OFFLOAD_GRACE_MS) continue;
-      this.offloaded.delete(taskId);
+    for (const msg of this.offloaded.overdue(this.o.clock.now(), OFFLOAD_GRACE_MS)) {
       this.metrics.lostOffloads.inc();
-      this.o.logger.warn({ taskId }, 'no edge result for an offloaded task: reporting it dropped');
+      this.o.logger.warn({ taskId: msg.taskId }, 'no edge result for an offloaded task: reporting it dropped');
       this.publishResult(msg, false, 'edge', msg.deadlineSeconds);
     }
   }
@@ -246,7 +244,7 @@ export class IedGatewayRuntime {
       createdAt: msg.createdAt, deadlineAt: msg.createdAt + msg.deadlineSeconds * 1000, uploadedAt: this.o.epochMs + (w.slot + 1) * this.slotMs,
       uplinkSeconds: upload.uplinkSeconds, ...(upload.sharers !== undefined ? { uplinkSharers: upload.sharers } : {}),
     });
-    this.offloaded.set(msg.taskId, msg);
+    this.offloaded.record(msg, upload.server + 1);
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
     this.outbox.publish(topics.offload(upload.server + 1), offload, publishOptions('offload')); // never expires: see publish-options.ts
   }
@@ -300,10 +298,8 @@ export class IedGatewayRuntime {
     this.ticker.stop();
     await this.idle();
     for (const [msg, stage] of this.world.abandonAll()) this.publishResult(msg, false, stage, msg.deadlineSeconds);
-    for (const [taskId, msg] of [...this.offloaded]) {
-      this.offloaded.delete(taskId);
-      this.publishResult(msg, false, 'edge', msg.deadlineSeconds);
-    }
+    for (const msg of this.offloaded.drain()) this.publishResult(msg, false, 'edge', msg.deadlineSeconds);
+    this.refusals.flush();
     while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
   }
 }

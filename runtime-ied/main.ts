@@ -13,6 +13,12 @@ import pkg from '../package.json' with { type: 'json' };
 import { exitWithError } from '../core/errors.ts';
 import { registerIed } from './command.ts';
 
+// the bundle runs on whatever Node the gateway host has: say so plainly when it is too old
+const MIN_NODE_MAJOR = 20;
+if (Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
+  console.error(`gmel-ied: needs Node.js ${MIN_NODE_MAJOR} or newer, this is ${process.version}`);
+  process.exit(2);
+}
 const program = new Command().name('gmel-ied').exitOverride();
 // `--version` before the command: the bundle's own version
 if (process.argv[2] === '--version') {

@@ -27,6 +27,10 @@ t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120
   t.ok(manifest.files['gmel-ied.mjs'] && manifest.files['model/ied-3.onnx'] && manifest.files['install.sh'] && manifest.files['gmel-ied-3.service'], 'runtime, model, installer and unit are signed');
   t.same(verifyBundle(dir, pub).files, manifest.files);
   t.equal(spawnSync('bash', ['-n', join(dir, 'install.sh')]).status, 0, 'install.sh parses');
+  const unit = readFileSync(join(dir, 'gmel-ied-3.service'), 'utf8');
+  t.match(unit, /--http-port 9103 /, 'a port of its own per IED (9100 + 3): two IEDs on one host do not clash');
+  t.match(unit, /--trusted-key \/etc\/gmel\/deploy\.pub /, 'over-the-air updates on, with the key installed out of band');
+  t.match(readFileSync(join(dir, 'install.sh'), 'utf8'), /needs Node\.js 20 or newer/, 'install.sh checks the host\'s Node');
   // install.sh checks with the host's openssl and sha256sum, never with code from the bundle
   const verify = (bundle: string, pubPath: string) => spawnSync('sh', [join(bundle, 'install.sh'), '--verify-only', pubPath], { encoding: 'utf8' });
   const v = verify(dir, keys.publicKey);
