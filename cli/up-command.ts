@@ -73,6 +73,7 @@ async function runUp(opts: UpOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   const { startPlant } = await import('../plant/live-plant.ts');
   const { buildApp } = await import('../protocol/observability.ts');
+  const { twinMetrics } = await import('../twin/metrics.ts');
   const plant = await startPlant({
     scenario, modelPath: opts.model, brokerPort: port, engine, seed: Number(opts.seed), logger,
     ...(opts.broker ? { brokerUrl: opts.broker } : {}),
@@ -84,7 +85,7 @@ async function runUp(opts: UpOptions): Promise<void> {
   const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
   const http = opts.httpPort === undefined ? undefined : buildApp({
     registry: plant.gateway.registry,
-    more: Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])),
+    more: { ...Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])), twin: twinMetrics(plant.mirror, retrainer) },
     health: () => {
       const parts = { gateway: plant.gateway.health(), edges: plant.edges.map((e) => e.health()) };
       return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };

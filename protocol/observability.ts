@@ -2,7 +2,7 @@
  * /healthz and /metrics (Prometheus text) for every runtime: a fastify app factory, tested with inject.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Registry, Counter, Gauge, Histogram } from 'prom-client';
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { RefusalCode } from './refusals.ts';
 
@@ -35,6 +35,8 @@ export function buildApp(opts: ObservabilityOptions): FastifyInstance {
 
 /** The counters every runtime keeps, named gmel_<runtime>_…; inbound errors are labelled by codec code. */
 export function runtimeMetrics(registry: Registry, prefix: string) {
+  // process_* and nodejs_* (CPU, memory, event-loop lag, GC), once per registry
+  if (!registry.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics({ register: registry });
   return {
     received: new Counter({ name: `${prefix}_messages_received_total`, help: 'inbound messages by kind', labelNames: ['kind'], registers: [registry] }),
     rejected: new Counter({ name: `${prefix}_messages_rejected_total`, help: 'inbound messages refused, by reason', labelNames: ['reason'], registers: [registry] }),

@@ -16,6 +16,7 @@ import type { Scenario } from '../core/scenario/schema.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
 import { Refusals, runtimeMetrics, Registry, type RuntimeMetrics } from '../protocol/observability.ts';
+import { Gauge } from 'prom-client';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { Outbox } from '../protocol/outbox.ts';
@@ -54,6 +55,8 @@ export class EdgeServerRuntime {
   private readonly waiting: Waiting[] = [];
   private closed = false;
   private readonly outbox: Outbox;
+  private readonly queuedTasks: Gauge;
+  private readonly backlogBytes: Gauge;
   /** counted, rate-limited refusal logs (shared with the inbox) */
   private readonly refusals: Refusals;
 
@@ -63,6 +66,8 @@ export class EdgeServerRuntime {
     this.slotMs = o.scenario.slotSeconds * 1000;
     this.registry = o.registry ?? new Registry();
     this.metrics = runtimeMetrics(this.registry, 'gmel_edge');
+    this.queuedTasks = new Gauge({ name: 'gmel_edge_queued_tasks', help: 'offloaded tasks queued here (uploaded, not yet resolved)', registers: [this.registry] });
+    this.backlogBytes = new Gauge({ name: 'gmel_edge_backlog_bytes', help: 'unprocessed task data queued here, bytes', registers: [this.registry] });
     this.refusals = new Refusals(this.metrics, o.logger);
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.onSlotEnd(k), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = LiveWorld.create<Offload>(o.scenario, this.ticker.currentSlot, {
@@ -141,6 +146,8 @@ export class EdgeServerRuntime {
       const q = i * w.M + this.m;
       if ((w.edgeCount[q] as number) > 0) backlogMbit[String(i)] = Math.round((w.edgeBacklogMbit[q] as number) * 1e6) / 1e6;
     }
+    this.queuedTasks.set(w.open);
+    this.backlogBytes.set(Object.values(backlogMbit).reduce((a, b) => a + b, 0) * 125_000); // Mbit → bytes
     const state = encode('edgeState', { v: 1, edgeServerId: this.o.edgeServerId, slot, at: this.o.clock.now(), activeQueues: w.edgeLoadLast[this.m] as number, backlogMbit, servedGcycles: Math.round((w.edgeServedGcycles[this.m] as number) * 1e6) / 1e6 });
     this.outbox.publish(topics.edgeState(this.o.edgeServerId), state, publishOptions('edgeState'));
   }

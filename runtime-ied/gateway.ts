@@ -29,7 +29,8 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { encodeObservation } from '../core/observation.ts';
+import { encodeObservation, OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { actionName } from '../core/actions.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
 import { publishOptions } from '../protocol/publish-options.ts';
@@ -102,6 +103,7 @@ export class IedGatewayRuntime {
     this.slotMs = o.scenario.slotSeconds * 1000;
     this.registry = o.registry ?? new Registry();
     this.metrics = gatewayMetrics(this.registry);
+    this.metrics.modelInfo.set({ version: o.model.version, encoder: OBS_ENCODER_VERSION }, 1);
     this.refusals = new Refusals(this.metrics, o.logger);
     this.ticker = new SlotTicker(o.clock, o.epochMs, this.slotMs, (k) => this.enqueue(() => this.onSlotEnd(k)), (err, k) => o.logger.error({ err: (err as Error)?.message ?? String(err), slot: k }, 'slot handler failed'));
     this.world = LiveWorld.create<TaskAnnouncement>(o.scenario, this.ticker.currentSlot, {
@@ -196,7 +198,7 @@ export class IedGatewayRuntime {
       );
     } else w.decide(i, action);
     this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
-    this.metrics.decisions.inc({ action: String(action) });
+    this.metrics.decisions.inc({ action: actionName(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
     const decision = encode('decision', { v: 1, taskId: msg.taskId, iedId: i, action, policyVersion: this.model.version, decidedAt: this.o.clock.now(), inferenceMicros: micros, ...(fallback ? { fallback } : {}) });
     this.o.mqtt.publish(topics.decision(i), decision, publishOptions('decision', this.o.mqtt, left), (err) => {
@@ -217,6 +219,7 @@ export class IedGatewayRuntime {
     if (this.closed) return;
     this.world.catchUpTo(slot);
     this.world.endSlot({ edge: false, uplink: true });
+    this.metrics.openTasks.set(this.world.open + this.offloaded.size);
     this.watchdog();
   }
 
@@ -263,6 +266,8 @@ export class IedGatewayRuntime {
     return this.enqueue(async () => {
       const old = this.model;
       this.model = next;
+      this.metrics.modelInfo.reset();
+      this.metrics.modelInfo.set({ version: next.version, encoder: OBS_ENCODER_VERSION }, 1);
       this.hidden.clear(); // a new actor starts from h = 0, as in training
       this.metrics.modelLoads.inc({ result: 'ok' });
       this.o.logger.info({ from: old.version, to: next.version }, 'model swapped');

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { execSync } from 'node:child_process';
 import { deriveSeed } from '../core/rng.ts';
+import { actionNames as actionNamesOf } from '../core/actions.ts';
 import { InputError } from '../core/errors.ts';
 import { canonicalScenarioJson } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
@@ -228,7 +229,7 @@ export function scenarioHash(s: Scenario): string {
 
 async function exportActors(learner: Learner, runDir: string, algo: string, episode: number): Promise<void> {
   const A = actorShape(learner.actorNet(0)).actions;
-  const actionNames = ['local', ...Array.from({ length: A - 1 }, (_, m) => `edge-${m + 1}`)];
+  const actionNames = actionNamesOf(A - 1);
   const count = (learner.replay as { agents: number }).agents;
   for (let i = 0; i < count; i++) {
     await saveActor(join(runDir, 'actors', `ied-${i}`), learner.actorNet(i), {

@@ -7,11 +7,13 @@
  * | /twin/state  | devices (last seen, online, counts, desired vs reported model), services, edge servers, uplink times |
  * | /twin/drift  | the drift report (statistics, threshold decision, lag)          |
  * | /twin/scenario | the scenario recalibrated to the live estimates              |
+ * | /metrics     | Prometheus: drift statistics, retraining outcomes (metrics.ts) |
  * | POST /twin/retrain | start a retraining cycle (202), or 409 while one runs; GET: history |
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { TwinMirror } from './mirror.ts';
 import type { Retrainer } from './retrainer.ts';
+import { twinMetrics } from './metrics.ts';
 
 export function registerTwinRoutes(app: FastifyInstance, mirror: TwinMirror): void {
   app.get('/twin/state', async () => ({
@@ -37,6 +39,8 @@ export function registerRetrainRoutes(app: FastifyInstance, retrainer: Retrainer
 export function buildTwinApp(mirror: TwinMirror, retrainer?: Retrainer): FastifyInstance {
   const app = Fastify({ logger: false });
   app.get('/healthz', async () => ({ ok: true, lagMs: mirror.drift().lagMs }));
+  const registry = twinMetrics(mirror, retrainer);
+  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   registerTwinRoutes(app, mirror);
   if (retrainer) registerRetrainRoutes(app, retrainer);
   return app;

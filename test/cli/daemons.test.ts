@@ -42,6 +42,8 @@ t.test('separate runtime processes', { timeout: 60_000 }, async (t) => {
   t.match(await (await fetch(`http://127.0.0.1:${port}/`)).text(), /Twin vs live/, 'twin: the dashboard page');
   const api = (await (await fetch(`http://127.0.0.1:${port}/api/dashboard`)).json()) as { kpi: unknown; twin: unknown };
   t.ok(api.kpi && api.twin, 'twin: /api/dashboard has KPIs and the twin verdict');
+  const twinMetrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  t.match(twinMetrics, /^gmel_twin_drift 0$/m, 'twin: /metrics serves the drift statistics');
   twin.kill('SIGTERM');
   t.equal(await new Promise((r) => twin.once('exit', (c) => r(c))), 0, 'twin: clean exit on SIGTERM');
   await broker.close();
