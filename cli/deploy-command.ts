@@ -48,10 +48,11 @@ function registerBundle(deploy: Command): void {
     .requiredOption('--key <file>', 'Ed25519 private key (gmel deploy keygen)')
     .option('--model <dir>', 'model set (newest version) or version folder', 'models/gmel2024-amarl')
     .option('--broker <url>', 'the broker the gateway will use', 'mqtt://gmel-broker:1883')
+    .option('--registry <url>', 'the model registry the gateway follows over the air', 'http://gmel-registry:9200')
     .option('--arch <arch>', 'x64 | arm64', 'x64')
     .option('--http-port <n>', 'the gateway\'s /healthz and /metrics port (default 9100 + the IED id)')
     .option('--out <dir>', 'output folder', 'bundles')
-    .action(async (o: { ied?: string; all?: boolean; key: string; model: string; broker: string; arch: string; out: string; httpPort?: string }) => {
+    .action(async (o: { ied?: string; all?: boolean; key: string; model: string; broker: string; registry: string; arch: string; out: string; httpPort?: string }) => {
       if ((o.ied === undefined) === !o.all) throw new UsageError('give either --ied <i> or --all');
       if (o.arch !== 'x64' && o.arch !== 'arm64') throw new UsageError(`--arch must be x64 or arm64, got "${o.arch}"`);
       const { buildBundle, readKey } = await import('../deploy/bundle.ts');
@@ -60,7 +61,7 @@ function registerBundle(deploy: Command): void {
       const key = readKey(o.key);
       const ieds = o.all ? Array.from({ length: readManifest(resolveModelDir(o.model)).ieds }, (_, i) => i) : [Number(o.ied)];
       for (const ied of ieds) {
-        const { dir, manifest } = await buildBundle({ ied, modelPath: o.model, outDir: o.out, privateKeyPem: key, broker: o.broker, arch: o.arch, ...(o.httpPort !== undefined ? { httpPort: Number(o.httpPort) } : {}) });
+        const { dir, manifest } = await buildBundle({ ied, modelPath: o.model, outDir: o.out, privateKeyPem: key, broker: o.broker, registry: o.registry, arch: o.arch, ...(o.httpPort !== undefined ? { httpPort: Number(o.httpPort) } : {}) });
         console.log(JSON.stringify({ dir, ied, modelVersion: manifest.modelVersion, files: Object.keys(manifest.files).length, keyId: manifest.keyId }));
       }
     });
@@ -106,15 +107,20 @@ function registerDesire(deploy: Command): void {
     .requiredOption('--model-set <name>', 'model set name in the registry')
     .requiredOption('--version <v>', 'version to run')
     .requiredOption('--registry <url>', 'model registry base URL')
-    .option('--count <n>', 'number of IEDs in the plant (for id ranges)', '1000000'))
-    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string }) => {
+    .option('--count <n>', 'number of IEDs in the plant (for id ranges)', '1000000')
+    .option('--rollback-key <file>', 'sign this desire as a rollback with the deploy private key (needed to go back to an older version)'))
+    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; version: string; registry: string; broker: string; count: string; rollbackKey?: string }) => {
       const { encode } = await import('../protocol/codec.ts');
       const { topics } = await import('../protocol/topics.ts');
       const { publishOptions } = await import('../protocol/publish-options.ts');
       const mqtt = (await import('mqtt')).default;
+      const at = Date.now();
+      const rollback = o.rollbackKey
+        ? { rollbackSignature: (await import('../core/model-signature.ts')).signRollback({ modelSet: o.modelSet, version: o.version, at }, (await import('../deploy/bundle.ts')).readKey(o.rollbackKey)) }
+        : {};
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
       for (const i of parseIedIds(o.ieds, Number(o.count)))
-        await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at: Date.now() }), publishOptions('desiredModel'));
+        await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at, ...rollback }), publishOptions('desiredModel'));
       await client.endAsync();
       console.log(JSON.stringify({ desired: o.version, ieds: o.ieds }));
     });
@@ -129,11 +135,14 @@ function registerRollout(deploy: Command): void {
     .requiredOption('--model-set <name>', 'model set name in the registry')
     .requiredOption('--from <v>', 'the version running now (rollback target)')
     .requiredOption('--to <v>', 'the new version')
-    .requiredOption('--registry <url>', 'model registry base URL'), '--window', 'the reference')
+    .requiredOption('--registry <url>', 'model registry base URL')
+    .requiredOption('--key <file>', 'the deploy private key: a rollback to --from is signed with it (gateways refuse unsigned downgrades)'), '--window', 'the reference')
     .option('--max-decision-errors <share>', 'largest tolerated share of canary decisions that fell back to local', '0.02')
     .option('--predicted <rate>', 'the twin\'s predicted completion rate (0-1) of the new version: the reference instead of the rest of the fleet'))
-    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; from: string; to: string; registry: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
+    .action(async (o: BrokerFlags & { ieds: string; modelSet: string; from: string; to: string; registry: string; key: string; broker: string; canary: string; window: string; maxDrop: string; minTasks: string; maxDecisionErrors: string; predicted?: string }) => {
       const { runRollout } = await import('../deploy/rollout.ts');
+      const { readKey } = await import('../deploy/bundle.ts');
+      const rollbackKeyPem = readKey(o.key);
       const pino = (await import('pino')).default;
       const mqtt = (await import('mqtt')).default;
       const maxDecisionErrorRate = shareFlag(o.maxDecisionErrors, '--max-decision-errors');
@@ -143,7 +152,7 @@ function registerRollout(deploy: Command): void {
       const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
       const report = await runRollout({
         mqtt: client, iedIds: parseIedIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
-        ...canary, logger: pino({ level: 'info' }, pino.destination(2)),
+        ...canary, rollbackKeyPem, logger: pino({ level: 'info' }, pino.destination(2)),
         maxDecisionErrorRate, ...predicted,
       });
       await client.endAsync();

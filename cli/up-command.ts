@@ -5,6 +5,9 @@
  */
 import type { Command } from 'commander';
 import pino from 'pino';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { readManifest, resolveModelDir } from '../core/model-set.ts';
 import { loadScenario } from '../core/scenario/load.ts';
 import type { KpiSnapshot } from '../plant/kpi.ts';
 import { UsageError } from '../core/errors.ts';
@@ -64,6 +67,7 @@ function checkUp(opts: UpOptions) {
     if (!/^(arrivals|task|radio|edge)\./.test(key)) throw new UsageError(`--plant-set ${key}: the emulated plant can differ in arrivals.*, task.*, radio.* or edge.* only`);
   const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
   if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
+  if (opts.run) checkRunMatchesModel(opts.run, opts.model);
   return { scenario, emulated, duration, port, engine: opts.engine as 'node' | 'web' };
 }
 
@@ -131,6 +135,23 @@ async function runUp(opts: UpOptions): Promise<void> {
   process.once('SIGINT', () => void finish(false));
   process.once('SIGTERM', () => void finish(false));
   if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
+}
+
+/**
+ * `--run` must be the run the `--model` set was exported from: the twin fine-tunes that run's
+ * checkpoint and swaps the result in for the running actors (a mismatch would fail minutes later).
+ */
+function checkRunMatchesModel(run: string, model: string): void {
+  const configPath = join(run, 'config.json');
+  if (!existsSync(configPath) || !existsSync(join(run, 'checkpoint'))) throw new UsageError(`--run ${run}: not a training run with a checkpoint (train one: gmel train --out ${run})`);
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as { seed?: number; scenarioHash?: string };
+  const manifest = readManifest(resolveModelDir(model));
+  const differences = [
+    ...(config.scenarioHash !== manifest.scenarioHash ? ['its scenario'] : []),
+    ...(config.seed !== manifest.training.seed ? [`its seed (${String(config.seed)} vs ${manifest.training.seed})`] : []),
+    ...(basename(manifest.training.run) !== basename(run) ? [`its name (the model set came from ${manifest.training.run})`] : []),
+  ];
+  if (differences.length > 0) throw new UsageError(`--run ${run} is not the run --model ${model} was exported from: ${differences.join(', ')} differ`);
 }
 
 /** The twin's retraining cycle inside `gmel up`: promoted versions replace the gateway's model directly. */

@@ -32,12 +32,16 @@ export interface BundleOptions {
   readonly broker: string;
   readonly arch?: 'x64' | 'arm64';
   readonly engine?: 'node' | 'web';
+  /** the model registry over-the-air updates come from (pinned in the unit: a desire naming another is refused) */
+  readonly registry?: string;
   /** /healthz and /metrics port of this IED's gateway (default GATEWAY_PORT_BASE + ied: IEDs on one host never clash) */
   readonly httpPort?: number;
 }
 
 /** Default health/metrics port of IED i's gateway: GATEWAY_PORT_BASE + i. */
 export const GATEWAY_PORT_BASE = 9100;
+/** The registry a bundle's gateway follows unless told otherwise (as the broker default, a name the plant's DNS resolves). */
+export const DEFAULT_REGISTRY = 'http://gmel-registry:9200';
 /** Where the operator installs the deploy public key out of band (the bundle never carries it). */
 export const TRUSTED_KEY_PATH = '/etc/gmel/deploy.pub';
 /** The oldest Node.js the bundled gateway runs on. */
@@ -68,8 +72,9 @@ export async function buildBundle(o: BundleOptions): Promise<{ dir: string; mani
   cpSync(join(modelDir, 'manifest.json'), join(dir, 'model', 'manifest.json'));
   writeFileSync(join(dir, 'scenario.json'), JSON.stringify(readManifest(modelDir).scenario, null, 2) + '\n');
   const httpPort = o.httpPort ?? GATEWAY_PORT_BASE + o.ied;
+  const registry = o.registry ?? DEFAULT_REGISTRY;
   if (!(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new InputError(`--http-port ${httpPort}: not a port`);
-  const config = { ied: o.ied, broker: o.broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version, httpPort, trustedKey: TRUSTED_KEY_PATH, minNodeMajor: MIN_NODE_MAJOR };
+  const config = { ied: o.ied, broker: o.broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version, httpPort, registry, trustedKey: TRUSTED_KEY_PATH, minNodeMajor: MIN_NODE_MAJOR };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const unit = `gmel-ied-${o.ied}.service`;
   writeFileSync(join(dir, unit), `[Unit]
@@ -80,7 +85,7 @@ Wants=network-online.target
 [Service]
 WorkingDirectory=/opt/gmel/ied-${o.ied}
 # over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH}
-ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --work-dir /var/lib/gmel/ied-${o.ied}/ota
+ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota
 StateDirectory=gmel/ied-${o.ied}
 Restart=always
 RestartSec=2

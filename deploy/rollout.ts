@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import { decode, encode } from '../protocol/codec.ts';
 import { subscriptions, topics } from '../protocol/topics.ts';
 import { publishOptions } from '../protocol/publish-options.ts';
+import { signRollback } from '../core/model-signature.ts';
 
 export interface RolloutOptions {
   readonly mqtt: MqttClient;
@@ -55,6 +56,11 @@ export interface RolloutOptions {
   /** how long to wait for gateways to report a version, ms */
   readonly reportTimeoutMs?: number;
   readonly logger: Logger;
+  /**
+   * The deploy private key (PEM): going back to `fromVersion` is a downgrade that gateways refuse
+   * unless the desire carries a rollback signed by this key (anti-rollback, runtime-ied/ota.ts).
+   */
+  readonly rollbackKeyPem?: string;
 }
 
 export interface RolloutReport {
@@ -171,8 +177,11 @@ function fleetListener(s: RolloutState): (topic: string, payload: Buffer) => voi
 
 /** Asks each IED, one after the other, to run `version`. */
 async function desire(o: RolloutOptions, ieds: readonly number[], version: string): Promise<void> {
+  const at = Date.now();
+  // back to the running version: a signed rollback, the only downgrade a gateway accepts
+  const rollback = version === o.fromVersion && o.rollbackKeyPem ? { rollbackSignature: signRollback({ modelSet: o.modelSet, version, at }, o.rollbackKeyPem) } : {};
   for (const i of ieds)
-    await o.mqtt.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version, registry: o.registry, at: Date.now() }), publishOptions('desiredModel'));
+    await o.mqtt.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version, registry: o.registry, at, ...rollback }), publishOptions('desiredModel'));
 }
 
 /** until every IED reports `version` running; a refusal of `version` ends the wait early */

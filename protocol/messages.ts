@@ -127,7 +127,13 @@ export const DesiredModel = Type.Object(
     version: Version,
     /** base URL of the model registry (deploy/registry.ts) */
     registry: Type.String({ minLength: 1, maxLength: 512, pattern: '^https?://' }),
+    /** wall-clock ms when wished; a gateway refuses one more than MAX_DESIRE_CLOCK_SKEW_MS (runtime-ied/ota-policy.ts) ahead of its clock */
     at: Millis,
+    /**
+     * a rollback instruction: the deploy key's Ed25519 signature (base64) of core/model-signature.ts
+     * `rollbackStatement(modelSet, version, at)`, needed to go to a set of lower release sequence
+     */
+    rollbackSignature: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9+/]+={0,2}$' })),
   },
   { additionalProperties: false },
 );

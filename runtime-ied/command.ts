@@ -28,6 +28,7 @@ interface IedFlags extends DaemonFlags {
   engine: string;
   exec?: string;
   trustedKey?: string;
+  registry?: string;
   workDir: string;
 }
 
@@ -37,6 +38,7 @@ export function registerIed(program: Command): void {
     .option('--model <dir>', 'model set (newest version) or a version folder', 'models/gmel2024-amarl')
     .option('--engine <name>', 'node | web', 'node')
     .option('--trusted-key <pem>', 'follow over-the-air model updates (gmel/v1/ied/{i}/model) signed with this deploy public key')
+    .option('--registry <url>', 'with --trusted-key: the only model registry over-the-air updates may come from (a desire naming another is refused)')
     .option('--work-dir <dir>', 'where over-the-air model versions are downloaded', 'ota-models')
     .option('--exec <command>', 'run each local task for real with this command ({taskId} {iedId} {sizeMbit} {density} substituted; killed at the deadline) instead of the emulated GPU')
     .action(async (o: IedFlags) => {
@@ -50,7 +52,7 @@ export function registerIed(program: Command): void {
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
       const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
       if (o.trustedKey) {
-        await ModelUpdater.create({ gateway: rt, mqtt, iedIds: ieds, scenario, engine, trustedPublicKey: readFileSync(o.trustedKey, 'utf8'), workDir: o.workDir, logger });
+        await ModelUpdater.create({ gateway: rt, mqtt, iedIds: ieds, scenario, engine, trustedPublicKey: readFileSync(o.trustedKey, 'utf8'), workDir: o.workDir, logger, ...(o.registry ? { registry: o.registry } : {}) });
       }
       // SIGHUP: load the newest version of the model set beside the current one, then swap atomically;
       // a version that fails verification is refused and the current one kept

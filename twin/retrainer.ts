@@ -125,7 +125,7 @@ export class Retrainer {
           rollout = await runRollout({ mqtt: d.mqtt, iedIds: d.iedIds, modelSet: d.modelSet, fromVersion: this.runningVersion, toVersion: report.exported.version, registry: d.registry, canaryFraction: d.canaryFraction, windowMs: d.windowMs, maxDropPp: d.maxDropPp, minTasks: d.minTasks,
             predictCompletion: async (canaries) => (await runModelInSim(scenario, exported.dir, d.predictionEpisodes ?? 5, PREDICTION_SEED, 'node', canaries)).summary.completionRate,
             ...(d.maxDecisionErrorRate === undefined ? {} : { maxDecisionErrorRate: d.maxDecisionErrorRate }),
-            ...(d.drainMs === undefined ? {} : { drainMs: d.drainMs }), logger: d.logger });
+            ...(d.drainMs === undefined ? {} : { drainMs: d.drainMs }), logger: d.logger, rollbackKeyPem: d.privateKeyPem });
           if (rollout.outcome === 'promoted') {
             this.runningVersion = exported.version;
             // the plant now runs actors trained on the recalibrated scenario: drift is judged against it

@@ -28,7 +28,7 @@ import { failingActorOnnx } from '../helpers/models.ts';
 const token = 'rollout-test-token-0123456789';
 const IEDS = 8;
 
-function makeSet(dir: string, version: string, model: (i: number) => Uint8Array, privateKey: string): void {
+function makeSet(dir: string, version: string, model: (i: number) => Uint8Array, privateKey: string, sequence: number): void {
   mkdirSync(dir, { recursive: true });
   const base = JSON.parse(readFileSync(join(resolveModelDir('models/gmel2024-amarl'), 'manifest.json'), 'utf8')) as ModelSetManifest;
   const files: Record<string, ModelSetManifest['files'][string]> = {};
@@ -38,7 +38,7 @@ function makeSet(dir: string, version: string, model: (i: number) => Uint8Array,
     files[`ied-${i}.onnx`] = { sha256: sha256(bytes), bytes: bytes.length, ied: i, inputSize: 20, actions: 6 };
   }
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...base, version, ieds: IEDS, files }));
-  signModelSet(dir, privateKey);
+  signModelSet(dir, privateKey, { sequence });
 }
 
 t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
@@ -49,14 +49,14 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   const trained = (i: number) => readFileSync(join(shipped, `ied-${i}.onnx`));
   const layer = { kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const };
   const localOnly = () => actorToOnnx({ kind: 'mlp', layers: [layer] }, { policyVersion: 'bad', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
-  makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey);
-  makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey);
-  makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey);
-  makeSet(join(root, 'sets', 'v4-failing'), 'v4-failing', () => failingActorOnnx(20, 6), privateKey);
+  makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey, 1);
+  makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey, 2);
+  makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey, 3);
+  makeSet(join(root, 'sets', 'v4-failing'), 'v4-failing', () => failingActorOnnx(20, 6), privateKey, 4);
   const registry = buildRegistryApp({ storeDir: join(root, 'store'), token });
   const url = await registry.listen({ port: 0, host: '127.0.0.1' });
   for (const v of ['v1', 'v2-good', 'v3-bad', 'v4-failing'])
-    for (const f of [...Array.from({ length: IEDS }, (_, i) => `ied-${i}.onnx`), 'manifest.sig', 'manifest.json'])
+    for (const f of [...Array.from({ length: IEDS }, (_, i) => `ied-${i}.onnx`), 'manifest.sig', 'release.json', 'manifest.json'])
       await fetch(`${url}/models/plant/${v}/${f}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body: readFileSync(join(root, 'sets', v, f)) });
 
   const broker = await startAedes();
@@ -69,12 +69,14 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   for (const [name, ieds] of [['canary', [0, 1]], ['rest', [2, 3, 4, 5, 6, 7]]] as const) {
     const c = await connect(`gw-${name}`);
     const gw = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model: await loadModelHandle(join(root, 'sets', 'v1'), scenario, ieds, 'node'), mqtt: c, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
-    await ModelUpdater.create({ gateway: gw, mqtt: c, iedIds: ieds, scenario, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, `ota-${name}`), logger });
+    // the sets carry signed release sequences v1 < v2-good < v3-bad < v4-failing, so the rollout's rollbacks are
+    // real downgrades: the gateways (strict, no unsigned window) accept them only as rollbacks signed with the deploy key
+    await ModelUpdater.create({ gateway: gw, mqtt: c, iedIds: ieds, scenario, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, `ota-${name}`), logger, registry: url });
     gateways.push(gw);
   }
   const emulator = PlantEmulator.create({ scenario, mqtt: await connect('emu'), clock: systemClock, epochMs: PLANT_EPOCH_MS, seed: 2, logger });
   const operator = await connect('operator');
-  const common = { mqtt: operator, iedIds: Array.from({ length: IEDS }, (_, i) => i), modelSet: 'plant', registry: url, canaryFraction: 0.25, windowMs: 4000, maxDropPp: 20, minTasks: 20, logger };
+  const common = { mqtt: operator, iedIds: Array.from({ length: IEDS }, (_, i) => i), modelSet: 'plant', registry: url, canaryFraction: 0.25, windowMs: 4000, maxDropPp: 20, minTasks: 20, logger, rollbackKeyPem: privateKey };
   await new Promise((r) => setTimeout(r, 1000));
 
   const bad = await runRollout({ ...common, fromVersion: 'v1', toVersion: 'v3-bad' });
@@ -107,11 +109,18 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   t.ok(good.timeline.length >= 3, good.timeline.map((e) => e.event).join(' → '));
 
   // an error on the way (the twin cannot predict): aborted, and the canaries go back to the running version
-  const failed = await runRollout({ ...common, fromVersion: 'v2-good', toVersion: 'v1', predictCompletion: () => Promise.reject(new Error('twin unavailable')) });
+  const failed = await runRollout({ ...common, fromVersion: 'v2-good', toVersion: 'v4-failing', predictCompletion: () => Promise.reject(new Error('twin unavailable')) });
   t.equal(failed.outcome, 'aborted');
   t.match(failed.reason, /error during the rollout: twin unavailable; IEDs 0,1 desired back on v2-good/);
   for (let k = 0; k < 100 && gateways.some((g) => g.modelVersion !== 'v2-good'); k++) await new Promise((r) => setTimeout(r, 100));
   t.same(gateways.map((g) => g.modelVersion), ['v2-good', 'v2-good'], 'the canaries are back on the running version');
+  // without the deploy key's signature, a rollback is a downgrade a stranger could ask for: refused
+  const unsigned = await runRollout({ ...common, rollbackKeyPem: undefined, fromVersion: 'v2-good', toVersion: 'v3-bad' });
+  t.equal(unsigned.outcome, 'rolled-back', `bad version again: ${unsigned.reason}`);
+  for (let k = 0; k < 30; k++) await new Promise((r) => setTimeout(r, 100));
+  t.equal(gateways[0]?.modelVersion, 'v3-bad', 'an unsigned rollback to v2-good is refused: the canaries stay on v3-bad until a signed one comes');
+  const back = await runRollout({ ...common, fromVersion: 'v3-bad', toVersion: 'v4-failing', predictCompletion: () => Promise.reject(new Error('twin unavailable')) });
+  t.equal(back.outcome, 'aborted');
   t.equal(operator.listenerCount('message'), 0, 'no rollout listener left behind');
 
   emulator.stop();

@@ -55,7 +55,7 @@ t.test('edge server slows down → drift → fine-tune → promote → canary �
   for (const [name, ieds] of [['a', [0]], ['b', [1, 2, 3]]] as const) {
     const c = await connect(`gw-${name}`);
     const gw = await IedGatewayRuntime.create({ scenario: trained, iedIds: ieds, model: await loadModelHandle(first.dir, trained, ieds, 'node'), mqtt: c, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger });
-    await ModelUpdater.create({ gateway: gw, mqtt: c, iedIds: ieds, scenario: trained, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, `ota-${name}`), logger });
+    await ModelUpdater.create({ gateway: gw, mqtt: c, iedIds: ieds, scenario: trained, engine: 'node', trustedPublicKey: readFileSync(keys.publicKey, 'utf8'), workDir: join(root, `ota-${name}`), logger, registry: url });
     gateways.push(gw);
   }
   // live accounting: each task's outcome under the policy version that decided it
