@@ -104,6 +104,15 @@ export const Result = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * An edge server's outcome for an offloaded task: a result plus the server that resolved it (optional
+ * for protocol compatibility; the gateway checks it against the server it offloaded the task to).
+ */
+export const EdgeResult = Type.Object(
+  { ...Result.properties, edgeServerId: Type.Optional(Type.Integer({ minimum: 1, maximum: 1024 })) },
+  { additionalProperties: false },
+);
+
 export const Status = Type.Object(
   {
     v: V,
@@ -167,7 +176,7 @@ export const SCHEMAS = {
   offload: Offload,
   edgeState: EdgeState,
   /** an edge server's outcome of an offloaded task, to the IED's gateway (which owns the final result) */
-  edgeResult: Result,
+  edgeResult: EdgeResult,
   result: Result,
   status: Status,
   desiredModel: DesiredModel,
@@ -179,7 +188,7 @@ export interface MessageOf {
   decision: Decision;
   offload: Offload;
   edgeState: EdgeState;
-  edgeResult: Result;
+  edgeResult: Static<typeof EdgeResult>;
   result: Result;
   status: Status;
   desiredModel: DesiredModel;

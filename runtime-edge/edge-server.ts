@@ -156,7 +156,7 @@ export class EdgeServerRuntime {
     this.metrics.outcomes.inc({ outcome: completed ? 'completed' : 'dropped', stage: stageName });
     const latency = Math.max(0, latencySeconds); // never negative, whatever the stamps said
     if (completed) this.metrics.latency.observe(latency);
-    const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds: latency, at: this.o.clock.now() });
+    const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds: latency, at: this.o.clock.now(), edgeServerId: this.o.edgeServerId });
     this.o.logger.debug({ taskId: msg.taskId, completed }, 'result');
     this.outbox.publish(topics.edgeResult(msg.iedId), result, publishOptions('edgeResult'));
   }

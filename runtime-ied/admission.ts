@@ -46,9 +46,8 @@ export function checkEdgeResult(record: OffloadRecord | undefined, r: Result, re
 }
 
 /**
- * The edge server that sent a result. Protocol v1's edgeResult does not carry it (decode refuses
- * unknown fields), so today this is undefined and the check rests on the task id, IED and stage; once
- * messages.ts adds `edgeServerId` to edgeResult (docs/security.md), it is checked here unchanged.
+ * The edge server that sent a result (edgeResult's optional `edgeServerId`; an older edge server
+ * leaves it out, and then the check rests on the task id, IED and stage).
  */
 export function senderOf(r: Result): number | undefined {
   const id = (r as Result & { readonly edgeServerId?: unknown }).edgeServerId;

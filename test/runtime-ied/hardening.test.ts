@@ -140,9 +140,10 @@ t.test('forged edge results do not end an offloaded task; the real one does, onc
   await edgeResult(0, { stage: 'local' });
   await edgeResult(0, { stage: 'uplink', outcome: 'dropped' });
   await edgeResult(1, {}); // the right task id, another IED's topic
-  await until(async () => (await rejected(r.gateway, 'forged')) >= 3, 2000);
+  await edgeResult(0, { edgeServerId: 99 }); // from a server the task was never offloaded to
+  await until(async () => (await rejected(r.gateway, 'forged')) >= 4, 2000);
   t.equal(await rejected(r.gateway, 'unknown-task'), 1, 'a result for a task never offloaded: unknown-task');
-  t.equal(await rejected(r.gateway, 'forged'), 3, 'a wrong stage or IED for an offloaded task: forged');
+  t.equal(await rejected(r.gateway, 'forged'), 4, 'a wrong stage, IED or sending server for an offloaded task: forged');
   t.notOk(r.results.has('o-1'), 'the offloaded task is still open');
   await edgeResult(0, { latencySeconds: 0.7 });
   await until(() => r.results.has('o-1'), 2000);
