@@ -167,7 +167,7 @@ t.test('the gateway keeps each IED\'s state between decisions and resets it on a
   const decide = async (n: number) => {
     for (let k = 0; k < n; k++) {
       const before = actions.length;
-      await pub.publishAsync(topics.task(0), JSON.stringify({ v: 1, taskId: `t-${Math.random()}`, iedId: 0, sizeMbit: 4, density: 0.02, deadlineSeconds: 5, createdAt: Date.now() }), { qos: 1 });
+      await pub.publishAsync(topics.task(0), JSON.stringify({ v: 1, taskId: `t-${Math.random()}`, iedId: 0, sizeMbit: 4, density: 0.02, deadlineSeconds: 2.5, createdAt: Date.now() }), { qos: 1 });
       for (let w = 0; w < 100 && actions.length === before; w++) await new Promise((r) => setTimeout(r, 10));
     }
   };

@@ -1,0 +1,85 @@
+// The README's usage block, run as written, in order, in a fresh copy of the repository (issue #13):
+// every command a newcomer types must work in a clean clone. Commands that serve until Ctrl-C run for a
+// while and must still be serving, then stop cleanly on SIGINT; the ones marked "slow" (minutes of
+// training or benchmarks) must start and run, and are stopped after a few seconds.
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+const repo = resolve('.');
+
+interface Step {
+  readonly command: string;
+  readonly note: string;
+}
+
+/** The commands of the README's Usage block (a command, then `  # note`). */
+export function usageSteps(readme: string): Step[] {
+  const block = /## Usage[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+  return block.split('\n').filter((l) => l.trim()).map((line) => {
+    const at = line.search(/\s{2,}#\s/);
+    return { command: (at < 0 ? line : line.slice(0, at)).trim(), note: at < 0 ? '' : line.slice(at).replace(/^\s+#\s*/, '') };
+  });
+}
+
+/** Serves until stopped: a plant without --duration, the twin. */
+const serves = (c: string) => (/gmel up\b/.test(c) && !/--duration/.test(c)) || /gmel twin\b/.test(c);
+
+function run(cwd: string, step: Step, limitMs: number, stopAfterMs?: number): Promise<{ code: number | null; out: string; runningAtStop: boolean }> {
+  return new Promise((done) => {
+    const child = spawn('sh', ['-c', step.command], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let runningAtStop = false;
+    child.stdout.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
+    child.stderr.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
+    const killAll = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-(child.pid as number), signal);
+      } catch {
+        // already gone
+      }
+    };
+    const stopper = stopAfterMs === undefined ? undefined : setTimeout(() => {
+      runningAtStop = child.exitCode === null;
+      killAll('SIGINT');
+    }, stopAfterMs);
+    const limit = setTimeout(() => killAll('SIGKILL'), limitMs);
+    child.once('exit', (code) => {
+      clearTimeout(limit);
+      if (stopper) clearTimeout(stopper);
+      done({ code, out, runningAtStop });
+    });
+  });
+}
+
+const files = spawnSync('git', ['ls-files', '-z'], { cwd: repo, encoding: 'utf8' });
+
+t.test('the README usage block, as written, in a fresh copy', { timeout: 900_000, skip: files.status === 0 ? false : 'not a git checkout: the clean clone\'s files are unknown' }, async (t) => {
+  const copy = mkdtempSync(join(tmpdir(), 'gmel-readme-'));
+  for (const f of files.stdout.split('\0').filter(Boolean)) {
+    mkdirSync(dirname(join(copy, f)), { recursive: true });
+    copyFileSync(join(repo, f), join(copy, f));
+  }
+  symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
+  const steps = usageSteps(readFileSync(join(copy, 'README.md'), 'utf8'));
+  t.ok(steps.length >= 15, `${steps.length} commands in the usage block`);
+  for (const step of steps) {
+    const started = Date.now();
+    if (/\bslow\b/.test(step.note)) {
+      const r = await run(copy, step, 120_000, 8_000);
+      t.ok(r.runningAtStop || r.code === 0, `starts and runs (slow, stopped after 8 s): ${step.command}${r.runningAtStop || r.code === 0 ? '' : `\n${r.out.slice(-1500)}`}`);
+    } else if (serves(step.command)) {
+      const drift = /--on-drift/.test(step.command) && /gmel up/.test(step.command);
+      const r = await run(copy, step, 240_000, drift ? 30_000 : 10_000);
+      t.ok(r.runningAtStop, `serves until stopped: ${step.command}${r.runningAtStop ? '' : `\n${r.out.slice(-1500)}`}`);
+      t.equal(r.code, 0, `stops cleanly on Ctrl-C: ${step.command}`);
+      if (drift) t.match(r.out, /DRIFT arrival probability/, 'the twin reports the drifted plant');
+    } else {
+      const r = await run(copy, step, 240_000);
+      t.equal(r.code, 0, `${step.command}${r.code === 0 ? '' : `\n${r.out.slice(-1500)}`}`);
+    }
+    t.comment(`${((Date.now() - started) / 1000).toFixed(1)} s  ${step.command}`);
+  }
+});
