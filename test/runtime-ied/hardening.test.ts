@@ -134,7 +134,7 @@ t.test('forged edge results do not end an offloaded task; the real one does, onc
   await publishTask(r.pub, task('o-1', { deadlineSeconds: 2.5 }));
   await until(() => r.offloads.includes('o-1'), 3000);
   t.ok(r.offloads.includes('o-1'), 'the gateway offloaded the task to edge server 1');
-  const edgeResult = (iedId: number, over: Partial<Result>) =>
+  const edgeResult = (iedId: number, over: Partial<Result & { edgeServerId: number }>) =>
     r.pub.publishAsync(topics.edgeResult(iedId), JSON.stringify({ v: 1, taskId: 'o-1', iedId, outcome: 'completed', stage: 'edge', latencySeconds: 0.4, at: Date.now(), ...over }), { qos: 1 });
   await edgeResult(0, { taskId: 'never-offloaded' });
   await edgeResult(0, { stage: 'local' });
