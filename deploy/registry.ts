@@ -83,31 +83,7 @@ export function buildRegistryApp(o: RegistryOptions): FastifyInstance {
     return undefined;
   });
 
-  app.get('/models', async () => {
-    const within = (...parts: string[]) => {
-      try {
-        return existsSync(confinedPath(store, ...parts));
-      } catch {
-        return false; // a symlink out of the store: not listed
-      }
-    };
-    const sets = readdirSync(store).filter((s) => NAME.test(s) && within(s));
-    return Object.fromEntries(sets.map((s) => [s, readdirSync(join(store, s)).filter((v) => NAME.test(v) && within(s, v, 'manifest.json')).sort()]));
-  });
-
-  app.get<{ Params: FileParams }>('/models/:set/:version/:file', async (req, reply) => {
-    const { set, version, file } = req.params;
-    if (![set, version, file].every((n) => NAME.test(n))) return reply.code(400).send({ error: 'bad name' });
-    let path: string;
-    try {
-      path = confinedPath(store, set, version, file);
-      confinedPath(store, set, version, 'manifest.json');
-    } catch {
-      return reply.code(404).send({ error: `no ${set}/${version}/${file}` });
-    }
-    if (!existsSync(join(store, set, version, 'manifest.json')) || fileBytes(path) === 0) return reply.code(404).send({ error: `no ${set}/${version}/${file}` });
-    return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(readFileSync(path));
-  });
+  registerReads(app, store);
 
   app.put<{ Params: FileParams; Body: Buffer }>('/models/:set/:version/:file', async (req, reply) => {
     const { set, version, file } = req.params;
@@ -143,4 +119,34 @@ export function buildRegistryApp(o: RegistryOptions): FastifyInstance {
     return reply.code(201).send({ published: `${set}/${version}` });
   });
   return app;
+}
+
+/** The reads (no token): the list of published versions, and their files, never a path out of the store. */
+function registerReads(app: FastifyInstance, store: string): void {
+  app.get('/models', async () => {
+    const within = (...parts: string[]) => {
+      try {
+        return existsSync(confinedPath(store, ...parts));
+      } catch {
+        return false; // a symlink out of the store: not listed
+      }
+    };
+    const sets = readdirSync(store).filter((s) => NAME.test(s) && within(s));
+    return Object.fromEntries(sets.map((s) => [s, readdirSync(join(store, s)).filter((v) => NAME.test(v) && within(s, v, 'manifest.json')).sort()]));
+  });
+
+  app.get<{ Params: FileParams }>('/models/:set/:version/:file', async (req, reply) => {
+    const { set, version, file } = req.params;
+    if (![set, version, file].every((n) => NAME.test(n))) return reply.code(400).send({ error: 'bad name' });
+    let path: string;
+    try {
+      path = confinedPath(store, set, version, file);
+      confinedPath(store, set, version, 'manifest.json');
+    } catch {
+      return reply.code(404).send({ error: `no ${set}/${version}/${file}` });
+    }
+    if (!existsSync(join(store, set, version, 'manifest.json')) || fileBytes(path) === 0) return reply.code(404).send({ error: `no ${set}/${version}/${file}` });
+    return reply.type(file.endsWith('.json') ? 'application/json' : 'application/octet-stream').send(readFileSync(path));
+  });
+
 }

@@ -21,6 +21,10 @@
  *   prediction for the canary IEDs under the new version when the caller has one (`predictCompletion`:
  *   the new files run on the twin's recalibrated simulator, see twin/retrainer.ts), else the
  *   other IEDs' live completion in the same window (they still run the old version).
+ *
+ * Going back to the old version is a downgrade: gateways take it only as a rollback signed with the
+ * deploy key (`rollbackKeyPem`; runtime-ied/ota.ts). A little over 300 lines: the phases above share
+ * one state and one fleet listener, and read best in order.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';

@@ -55,10 +55,8 @@ export function registerDashboard(app: FastifyInstance, src: DashboardSources): 
   return { stop: () => clearInterval(timer) };
 }
 
-function page(title: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
-<style>
+/** the page's look: one small stylesheet, no external assets (a plant network has no CDN) */
+const STYLE = `<style>
 body{font:14px system-ui,sans-serif;margin:16px;color:#222;background:#fafafa}
 h1{font-size:20px;margin:0 0 12px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:12px}
@@ -71,22 +69,10 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;pad
 .wide{grid-column:span 2;overflow-x:auto}td{white-space:nowrap}
 svg{width:100%;height:170px;background:#fff;font:9px system-ui,sans-serif}
 svg text{fill:#444}
-</style></head>
-<body>
-<h1>${title} — live plant</h1>
-<div class="grid">
-  <div class="card"><h2>Live KPIs</h2>
-    <div>completion <span id="completion" class="kpi">–</span></div>
-    <div>latency p50 <span id="p50">–</span> s, p99 <span id="p99">–</span> s</div>
-    <div>drops local/uplink/edge <span id="drops">–</span></div>
-    <div>decisions/s <span id="dps">–</span></div></div>
-  <div class="card"><h2>Twin vs live</h2><div id="twin">–</div></div>
-  <div class="card"><h2>Retraining and rollout</h2><div id="rollout">no retraining cycle yet</div></div>
-  <div class="card"><h2>Completion rate (% of announced tasks)</h2><svg id="plot-completion" viewBox="0 0 340 130"></svg></div>
-  <div class="card"><h2>Latency of completed tasks (s)</h2><svg id="plot-latency" viewBox="0 0 340 130"></svg></div>
-  <div class="card wide"><h2>Devices</h2><table><thead><tr><th>IED</th><th>online</th><th>gateway</th><th>desired model</th><th>reported model</th><th>last seen</th><th>tasks</th></tr></thead><tbody id="models"></tbody></table></div>
-</div>
-<script>
+</style>`;
+
+/** the page's behaviour: fetch /api/dashboard every second, fill the cards, draw the plots with axes */
+const SCRIPT = `<script>
 // plot area: x 40..330 (time), y 10..100 (value); axes, ticks and a legend drawn with the lines
 const X0=40, X1=330, Y0=100, Y1=10;
 function line(samples, value, max, color){
@@ -140,5 +126,25 @@ async function refresh(){
   }catch(e){ document.body.dataset.error = String(e); }
 }
 refresh(); setInterval(refresh, 1000);
-</script></body></html>`;
+</script>`;
+
+function page(title: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title>
+${STYLE}</head>
+<body>
+<h1>${title} — live plant</h1>
+<div class="grid">
+  <div class="card"><h2>Live KPIs</h2>
+    <div>completion <span id="completion" class="kpi">–</span></div>
+    <div>latency p50 <span id="p50">–</span> s, p99 <span id="p99">–</span> s</div>
+    <div>drops local/uplink/edge <span id="drops">–</span></div>
+    <div>decisions/s <span id="dps">–</span></div></div>
+  <div class="card"><h2>Twin vs live</h2><div id="twin">–</div></div>
+  <div class="card"><h2>Retraining and rollout</h2><div id="rollout">no retraining cycle yet</div></div>
+  <div class="card"><h2>Completion rate (% of announced tasks)</h2><svg id="plot-completion" viewBox="0 0 340 130"></svg></div>
+  <div class="card"><h2>Latency of completed tasks (s)</h2><svg id="plot-latency" viewBox="0 0 340 130"></svg></div>
+  <div class="card wide"><h2>Devices</h2><table><thead><tr><th>IED</th><th>online</th><th>gateway</th><th>desired model</th><th>reported model</th><th>last seen</th><th>tasks</th></tr></thead><tbody id="models"></tbody></table></div>
+</div>
+${SCRIPT}</body></html>`;
 }

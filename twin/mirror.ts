@@ -29,10 +29,11 @@
 import type { MqttClient } from 'mqtt';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { perServer } from '../core/scenario/load.ts';
-import { parseIedIds } from '../core/scenario/options.ts';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { listen, type Accepted } from '../protocol/inbox.ts';
+import type { EdgeState, Offload, TaskAnnouncement } from '../protocol/messages.ts';
+import { DeviceRegistry, type DeviceView } from './devices.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
 import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type DriftTest } from './arrival-stats.ts';
 
@@ -46,18 +47,7 @@ export interface MirrorOptions {
   readonly zThreshold?: number;
 }
 
-export interface DeviceView {
-  lastSeen: number;
-  online: boolean;
-  tasks: number;
-  decisions: { local: number; edge: number };
-  completed: number;
-  dropped: number;
-  desiredModel?: string;
-  reportedModel?: string;
-  /** the gateway process serving this IED (its status id, e.g. "0-49" or "all") */
-  gateway?: string;
-}
+export type { DeviceView } from './devices.ts';
 
 export interface DriftReport {
   readonly drift: boolean;
@@ -90,10 +80,8 @@ export interface DriftReport {
 }
 
 export class TwinMirror {
-  /** IEDs (`ied-<i>`) and edge servers (`edge-<m>`) as the telemetry shows them */
-  readonly devices = new Map<string, DeviceView>();
-  /** the processes around them: gateways (`gateway-<ieds>`), the twin, the emulator */
-  readonly services = new Map<string, DeviceView>();
+  /** devices and services as the telemetry shows them (devices.ts) */
+  private readonly registry: DeviceRegistry;
   readonly edges = new Map<number, { slot: number; activeQueues: number; backlogMbit: number; at: number }>();
   /** per edge server: recent (slot, served Gcycles) of busy slots, for F̂_m */
   private readonly served = new Map<number, { slot: number; gcycles: number }[]>();
@@ -114,6 +102,7 @@ export class TwinMirror {
     this.o = o;
     this.windowSlots = o.windowSlots ?? 300;
     this.uplinkRates = new UplinkRates(this.windowSlots, o.scenario);
+    this.registry = new DeviceRegistry(() => this.o.scenario.ieds);
   }
 
   /** The scenario the running actors were trained on (and what the twin expects of them) as of now. */
@@ -144,35 +133,6 @@ export class TwinMirror {
     return m;
   }
 
-  /** the IEDs a gateway's status id names ("all", "7", "0-49", "0,1,2"); none if it names no IED list */
-  private iedsOf(gatewayId: string): number[] {
-    const n = this.o.scenario.ieds;
-    if (gatewayId === 'all') return Array.from({ length: n }, (_, i) => i);
-    try {
-      return parseIedIds(gatewayId, n);
-    } catch {
-      return [];
-    }
-  }
-
-  private service(id: string): DeviceView {
-    let d = this.services.get(id);
-    if (!d) {
-      d = { lastSeen: 0, online: false, tasks: 0, decisions: { local: 0, edge: 0 }, completed: 0, dropped: 0 };
-      this.services.set(id, d);
-    }
-    return d;
-  }
-
-  private device(id: string): DeviceView {
-    let d = this.devices.get(id);
-    if (!d) {
-      d = { lastSeen: 0, online: false, tasks: 0, decisions: { local: 0, edge: 0 }, completed: 0, dropped: 0 };
-      this.devices.set(id, d);
-    }
-    return d;
-  }
-
   private slotOf(ms: number): number {
     return Math.floor((ms - this.o.epochMs) / (this.o.scenario.slotSeconds * 1000));
   }
@@ -183,101 +143,83 @@ export class TwinMirror {
     if (d.ok) this.accept(d);
   }
 
+  /** IEDs (`ied-<i>`) and edge servers (`edge-<m>`) as the telemetry shows them */
+  get devices(): ReadonlyMap<string, DeviceView> {
+    return this.registry.devices;
+  }
+
+  /** the processes around them: gateways (`gateway-<ieds>`), the twin, the emulator */
+  get services(): ReadonlyMap<string, DeviceView> {
+    return this.registry.services;
+  }
+
+  /** One handler per telemetry kind. */
   private accept(d: Accepted): void {
     const now = this.o.now();
     this.lastMessageAt = now;
+    const devices = this.registry;
     switch (d.kind) {
-      case 'task': {
-        const t = d.message;
-        const dev = this.device(`ied-${t.iedId}`);
-        dev.lastSeen = now;
-        dev.tasks++;
-        const slot = this.slotOf(t.createdAt);
-        this.firstSlot ??= slot;
-        if (this.lastArrivalSlot === undefined || slot > this.lastArrivalSlot) this.lastArrivalSlot = slot;
-        this.arrivals.push({ slot, ied: t.iedId, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
-        // drift() only looks back windowSlots: drop older arrivals in chunks (cheap, bounded memory)
-        const oldest = this.arrivals[0];
-        if (oldest && oldest.slot < slot - 2 * this.windowSlots) {
-          const keep = this.arrivals.findIndex((a) => a.slot >= slot - this.windowSlots);
-          this.arrivals.splice(0, keep < 0 ? this.arrivals.length : keep);
-        }
-        break;
-      }
-      case 'decision': {
-        const dev = this.device(`ied-${d.message.iedId}`);
-        dev.lastSeen = now;
-        if (d.message.action === 0) dev.decisions.local++;
-        else dev.decisions.edge++;
+      case 'task':
+        return this.onTask(d.message, now);
+      case 'decision':
+        devices.decision(d.message.iedId, d.message.action, now);
         this.decidedAt.set(d.message.taskId, d.message.decidedAt);
         if (this.decidedAt.size > 200_000) this.decidedAt.clear();
-        break;
-      }
-      case 'offload': {
-        const o = d.message;
-        const decided = this.decidedAt.get(o.taskId);
-        if (decided !== undefined) {
-          const key = `${o.iedId}:${o.edgeServerId}`;
-          const u = this.uplink.get(key) ?? { seconds: 0, samples: 0 };
-          u.seconds += (Math.max(0, o.uploadedAt - decided) / 1000 - u.seconds) / (u.samples + 1);
-          u.samples++;
-          this.uplink.set(key, u);
-        }
-        if (o.uplinkSeconds !== undefined) this.uplinkRates.add(this.slotOf(o.uploadedAt), o.iedId, o.edgeServerId, o.sizeMbit, o.uplinkSeconds, o.uplinkSharers ?? 1);
-        break;
-      }
-      case 'result': {
-        const dev = this.device(`ied-${d.message.iedId}`);
-        if (d.message.outcome === 'completed') dev.completed++;
-        else dev.dropped++;
-        break;
-      }
-      case 'edgeState': {
-        const s = d.message;
-        this.edges.set(s.edgeServerId, { slot: s.slot, activeQueues: s.activeQueues, backlogMbit: Object.values(s.backlogMbit).reduce((a, b) => a + b, 0), at: s.at });
-        if (s.servedGcycles !== undefined && s.activeQueues >= 2) {
-          const list = this.served.get(s.edgeServerId) ?? [];
-          list.push({ slot: s.slot, gcycles: s.servedGcycles });
-          if (list.length > 2 * this.windowSlots) list.splice(0, list.length - this.windowSlots);
-          this.served.set(s.edgeServerId, list);
-        }
-        const dev = this.device(`edge-${s.edgeServerId}`);
-        dev.lastSeen = now;
-        dev.online = true;
-        break;
-      }
-      case 'status': {
-        const s = d.message;
-        const online = s.state === 'online';
-        if (s.kind !== 'ied') {
-          // edge servers are devices; the twin, the emulator and other services are listed apart
-          const view = s.kind === 'edge' ? this.device(`edge-${s.id}`) : this.service(`${s.kind}-${s.id}`);
-          view.online = online;
-          view.lastSeen = now;
-          break;
-        }
-        // a gateway speaks for the IEDs it serves: each of them is online while it is
-        const gateway = this.service(`gateway-${s.id}`);
-        gateway.online = online;
-        gateway.lastSeen = now;
-        for (const i of this.iedsOf(s.id)) {
-          const dev = this.device(`ied-${i}`);
-          dev.online = online;
-          dev.lastSeen = now;
-          dev.gateway = s.id;
-          if (s.modelVersion && dev.reportedModel === undefined) dev.reportedModel = s.modelVersion;
-        }
-        break;
-      }
+        return;
+      case 'offload':
+        return this.onOffload(d.message);
+      case 'result':
+        return devices.result(d.message.iedId, d.message.outcome === 'completed');
+      case 'edgeState':
+        return this.onEdgeState(d.message, now);
+      case 'status':
+        return devices.status(d.message, now);
       case 'desiredModel':
-        this.device(`ied-${d.message.iedId}`).desiredModel = d.message.version;
-        break;
+        devices.ied(d.message.iedId).desiredModel = d.message.version;
+        return;
       case 'reportedModel':
-        this.device(`ied-${d.message.iedId}`).reportedModel = d.message.version;
-        break;
+        devices.ied(d.message.iedId).reportedModel = d.message.version;
+        return;
       default:
-        break;
+        return;
     }
+  }
+
+  private onTask(t: TaskAnnouncement, now: number): void {
+    this.registry.task(t.iedId, now);
+    const slot = this.slotOf(t.createdAt);
+    this.firstSlot ??= slot;
+    if (this.lastArrivalSlot === undefined || slot > this.lastArrivalSlot) this.lastArrivalSlot = slot;
+    this.arrivals.push({ slot, ied: t.iedId, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds });
+    // drift() only looks back windowSlots: drop older arrivals in chunks (cheap, bounded memory)
+    const oldest = this.arrivals[0];
+    if (oldest && oldest.slot < slot - 2 * this.windowSlots) {
+      const keep = this.arrivals.findIndex((a) => a.slot >= slot - this.windowSlots);
+      this.arrivals.splice(0, keep < 0 ? this.arrivals.length : keep);
+    }
+  }
+
+  private onOffload(o: Offload): void {
+    const decided = this.decidedAt.get(o.taskId);
+    if (decided !== undefined) {
+      const key = `${o.iedId}:${o.edgeServerId}`;
+      const u = this.uplink.get(key) ?? { seconds: 0, samples: 0 };
+      u.seconds += (Math.max(0, o.uploadedAt - decided) / 1000 - u.seconds) / (u.samples + 1);
+      u.samples++;
+      this.uplink.set(key, u);
+    }
+    if (o.uplinkSeconds !== undefined) this.uplinkRates.add(this.slotOf(o.uploadedAt), o.iedId, o.edgeServerId, o.sizeMbit, o.uplinkSeconds, o.uplinkSharers ?? 1);
+  }
+
+  private onEdgeState(s: EdgeState, now: number): void {
+    this.edges.set(s.edgeServerId, { slot: s.slot, activeQueues: s.activeQueues, backlogMbit: Object.values(s.backlogMbit).reduce((a, b) => a + b, 0), at: s.at });
+    if (s.servedGcycles !== undefined && s.activeQueues >= 2) {
+      const list = this.served.get(s.edgeServerId) ?? [];
+      list.push({ slot: s.slot, gcycles: s.servedGcycles });
+      if (list.length > 2 * this.windowSlots) list.splice(0, list.length - this.windowSlots);
+      this.served.set(s.edgeServerId, list);
+    }
+    this.registry.edgeState(s.edgeServerId, now);
   }
 
   /** The drift statistic over the last windowSlots complete slots (see the header). */
