@@ -76,7 +76,7 @@ async function runUp(opts: UpOptions): Promise<void> {
   const { scenario, emulated, duration, port, engine } = checkUp(opts);
   const logger = pino({ level: opts.logLevel }, pino.destination(2));
   const { startPlant } = await import('../plant/live-plant.ts');
-  const { buildApp } = await import('../protocol/observability.ts');
+  const { buildApp } = await import('../protocol/health-app.ts');
   const { twinMetrics } = await import('../twin/metrics.ts');
   const plant = await startPlant({
     scenario, modelPath: opts.model, brokerPort: port, engine, seed: Number(opts.seed), logger,

@@ -15,9 +15,13 @@ export type Decoded =
   | { ok: false; code: DecodeErrorCode; detail: string; topic: string };
 
 const ajv = new Ajv({ allErrors: false, strict: true });
-const validators = Object.fromEntries(
-  Object.entries(SCHEMAS).map(([kind, schema]) => [kind, ajv.compile(schema)]),
-) as { [K in MessageKind]: ValidateFunction<MessageOf[K]> };
+// compiled on first use: a gateway's cold start pays only for the kinds it meets first (task, decision)
+const validators = new Map<MessageKind, ValidateFunction>();
+function validatorOf(kind: MessageKind): ValidateFunction {
+  let v = validators.get(kind);
+  if (!v) validators.set(kind, (v = ajv.compile(SCHEMAS[kind])));
+  return v;
+}
 
 export function decode(topic: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded {
   const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength;
@@ -30,7 +34,7 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
   } catch (err) {
     return { ok: false, code: 'malformed-json', detail: (err as Error).message, topic };
   }
-  const validate = validators[parsed.kind] as ValidateFunction;
+  const validate = validatorOf(parsed.kind);
   if (!validate(value)) {
     const e = validate.errors?.[0];
     const field = e?.keyword === 'additionalProperties' ? `${e.instancePath}/${String((e.params as { additionalProperty: string }).additionalProperty)}` : e?.instancePath || '/';
@@ -44,7 +48,7 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
 
 /** Encode after validating (a process never publishes what it would refuse to receive). */
 export function encode<K extends MessageKind>(kind: K, message: MessageOf[K]): string {
-  const validate = validators[kind] as ValidateFunction;
+  const validate = validatorOf(kind);
   if (!validate(message)) throw new Error(`refusing to publish an invalid ${kind}: ${ajv.errorsText(validate.errors)}`);
   return JSON.stringify(message);
 }

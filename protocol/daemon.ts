@@ -10,7 +10,7 @@ import { InputError } from '../core/errors.ts';
 import { scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerOptions, type BrokerFlags } from './broker-options.ts';
 import { PLANT_EPOCH_MS } from './clock.ts';
-import { buildApp, type HealthReport } from './observability.ts';
+import type { HealthReport } from './health-app.ts';
 
 export interface DaemonFlags extends ScenarioFlags, BrokerFlags {
   broker: string;
@@ -35,6 +35,7 @@ export function logLevelOption(defaultLevel: (typeof LOG_LEVELS)[number]): Optio
 
 /** Serve /healthz and /metrics for `runtime`; on SIGINT/SIGTERM run `close`, stop serving and exit 0. */
 export async function serveRuntime(runtime: { registry: Registry; health(): HealthReport }, port: number, close: () => Promise<void>, logger: Logger): Promise<void> {
+  const { buildApp } = await import('./health-app.ts');
   const app = buildApp({ registry: runtime.registry, health: () => runtime.health() });
   const address = await app.listen({ port, host: '127.0.0.1' }).catch((err: unknown) => {
     throw (err as { code?: string }).code === 'EADDRINUSE' ? new InputError(`--http-port ${port} is already in use`) : err;

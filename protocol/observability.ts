@@ -1,37 +1,12 @@
 /**
- * /healthz and /metrics (Prometheus text) for every runtime: a fastify app factory, tested with inject.
+ * Every runtime's Prometheus metrics and its counted, rate-limited refusals. The HTTP face that serves
+ * them (/healthz, /metrics) is health-app.ts, loaded only when a process serves HTTP.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import type { RefusalCode } from './refusals.ts';
 
-export interface HealthReport {
-  readonly ok: boolean;
-  readonly [key: string]: unknown;
-}
-
-export interface ObservabilityOptions {
-  readonly registry: Registry;
-  readonly health: () => HealthReport;
-  /** more registries under /metrics/{name} (several runtimes in one process, e.g. `gmel up`) */
-  readonly more?: Readonly<Record<string, Registry>>;
-}
-
-export function buildApp(opts: ObservabilityOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
-  app.get('/healthz', async (_req, reply) => {
-    const report = opts.health();
-    return reply.code(report.ok ? 200 : 503).send(report);
-  });
-  app.get('/metrics', async (_req, reply) => reply.type(opts.registry.contentType).send(await opts.registry.metrics()));
-  app.get<{ Params: { name: string } }>('/metrics/:name', async (req, reply) => {
-    const registry = opts.more?.[req.params.name];
-    if (!registry) return reply.code(404).send({ error: `no metrics "${req.params.name}"`, known: Object.keys(opts.more ?? {}) });
-    return reply.type(registry.contentType).send(await registry.metrics());
-  });
-  return app;
-}
+export type { HealthReport } from './health-app.ts';
 
 /** The counters every runtime keeps, named gmel_<runtime>_…; inbound errors are labelled by codec code. */
 export function runtimeMetrics(registry: Registry, prefix: string) {

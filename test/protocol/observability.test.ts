@@ -1,7 +1,8 @@
 // /healthz and /metrics, through fastify's inject.
 import t from 'tap';
 import { Registry } from 'prom-client';
-import { buildApp, runtimeMetrics } from '../../protocol/observability.ts';
+import { runtimeMetrics } from '../../protocol/observability.ts';
+import { buildApp } from '../../protocol/health-app.ts';
 
 t.test('health and Prometheus metrics', async (t) => {
   const registry = new Registry();
