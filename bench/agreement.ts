@@ -2,7 +2,7 @@
  * Live vs simulator agreement (issue #4): the same scenario and the same ONNX model set, run
  * (a) in the simulator through onnxruntime-node, and (b) live for SECONDS seconds of real time
  * (emulator → gateway → edge servers over the embedded broker). Completion rates should agree within
- * 3 percentage points. Writes bench/results/agreement.json.
+ * 3 percentage points. `npm run bench -- agreement` writes it under bench/out/ (or --out).
  *
  *   npx tsx bench/agreement.ts [seconds=60]
  */

@@ -10,7 +10,7 @@
  *   the 5 edge servers and the emulator in this process: VmRSS and VmHWM from /proc/<pid>/status.
  *
  *   npx tsx bench/gateway.ts [--seconds 60] [--cold-runs 3] [--node-args "--max-semi-space-size=2"] [--out file.json]
- *   npm run bench -- gateway        (BENCH_GATEWAY_SECONDS, default 60; writes bench/results/gateway-footprint.json)
+ *   npm run bench -- gateway        (BENCH_GATEWAY_SECONDS, default 60; writes bench/out/gateway-footprint.json, --out to choose)
  *
  * Prints the JSON result; with --out also writes it there. Linux only (/proc).
  *

@@ -33,7 +33,7 @@ if (outAt >= 0 && (!outArg || outArg.startsWith('--'))) {
 }
 const resultsDir = outArg ?? join(dirname(fileURLToPath(import.meta.url)), 'out');
 mkdirSync(resultsDir, { recursive: true });
-const wanted = args.filter((_, k) => k !== outAt && k !== outAt + 1);
+const wanted = outAt < 0 ? args : args.filter((_, k) => k !== outAt && k !== outAt + 1);
 const unknown = wanted.filter((name) => !(name in benches));
 if (unknown.length > 0) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}`);

@@ -5,11 +5,12 @@
  * |-------------------------------|----------------------------------------------------------------------|
  * | no --out                      | a new folder runs/<algo>-<preset>-s<seed>-<UTC stamp> (as CleanRL)   |
  * | --out holds a run, no flag    | refused: --resume to continue it, --force to replace it              |
- * | --out holds a run, --force    | the old run folder is removed first                                  |
+ * | --out holds a run, --force    | the old run is set aside (<out>.replaced-<stamp>) and removed only   |
+ * |                               | once the new one has trained: a mistyped flag loses nothing          |
  * | --resume                      | the run's own algo, preset, seed, scenario and episode count; a flag |
  * |                               | given on the command line that disagrees with them is refused        |
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.ts';
 import { validateScenario } from '../core/scenario/load.ts';
@@ -48,6 +49,8 @@ export interface RunPlan {
   readonly scenario: Scenario;
   readonly episodes?: number;
   readonly resume: boolean;
+  /** with --force: where the replaced run waits until the new one has trained (then removeReplaced) */
+  readonly replaced?: string;
 }
 
 export function holdsRun(dir: string): boolean {
@@ -85,7 +88,15 @@ export function planRun(r: RunRequest): RunPlan {
   const outDir = r.out ?? `runs/${r.algo}-${r.preset}-s${r.seed}-${stamp}`;
   if (holdsRun(outDir)) {
     if (!r.force) throw new UsageError(`${outDir} holds a run: --resume to continue it, --force to replace it, or another --out`);
-    rmSync(outDir, { recursive: true, force: true });
+    const scenario = r.scenario(); // a bad --scenario or --set must not cost the old run
+    const replaced = `${outDir}.replaced-${stamp}`;
+    renameSync(outDir, replaced);
+    return { algo: r.algo, preset: r.preset, seed: r.seed, outDir, scenario, resume: false, replaced, ...(r.episodes !== undefined ? { episodes: r.episodes } : {}) };
   }
   return { algo: r.algo, preset: r.preset, seed: r.seed, outDir, scenario: r.scenario(), resume: false, ...(r.episodes !== undefined ? { episodes: r.episodes } : {}) };
+}
+
+/** The new run trained: the run it replaced goes. (A failed one leaves it at plan.replaced, and says so.) */
+export function removeReplaced(plan: RunPlan): void {
+  if (plan.replaced) rmSync(plan.replaced, { recursive: true, force: true });
 }

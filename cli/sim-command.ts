@@ -12,7 +12,7 @@ import { runEpisodes } from '../sim/episodes.ts';
 import { createHeuristic, HEURISTIC_NAMES, isHeuristicName, type HeuristicName } from '../sim/policies/heuristics.ts';
 import type { MetricsSummary } from '../sim/metrics.ts';
 import { UsageError } from '../core/errors.ts';
-import { parseSets, repeatable } from '../core/scenario/options.ts';
+import { parseSets, repeatable, scenarioOptions } from '../core/scenario/options.ts';
 
 interface SimOptions {
   scenario: string;
@@ -62,14 +62,12 @@ function summaryJson(policy: string, scenario: Scenario, episodes: number, seed:
 }
 
 export function registerSim(program: Command): void {
-  program
+  scenarioOptions(program
     .command('sim')
-    .description('run a heuristic policy on the simulator (or sweep a parameter for every heuristic)')
-    .option('--scenario <name|file>', 'preset name or scenario JSON file', 'gmel2024')
+    .description('run a heuristic policy on the simulator (or sweep a parameter for every heuristic)'))
     .option('--policy <name>', `one of ${HEURISTIC_NAMES.join(', ')}`, 'greedy')
     .option('--episodes <n>', 'episodes to run', '20')
     .option('--seed <n>', 'run seed (episode k uses a seed derived from it)', '1')
-    .option('--set <key=value>', 'override a scenario field, e.g. arrivals.probability=0.5 (repeatable)', repeatable, [] as string[])
     .option('--sweep <key=from:to:step>', `sweep ${Object.keys(SWEEP_KEYS).join(' | ')} for every heuristic`)
     .option('--model <dir>', 'run an ONNX model set (as the gateways do) instead of a heuristic')
     .option('--json', 'print one JSON object instead of a table')

@@ -13,8 +13,8 @@ import { PRESETS, type Preset } from '../trainer/presets.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/presets.ts';
 import { BACKEND_CHOICES, type BackendChoice } from '../trainer/presets.ts';
 import { UsageError } from '../core/errors.ts';
-import { parseSets, repeatable } from '../core/scenario/options.ts';
-import { planRun } from './run-folder.ts';
+import { parseSets, repeatable, scenarioOptions } from '../core/scenario/options.ts';
+import { planRun, removeReplaced } from './run-folder.ts';
 
 interface TrainCliOptions {
   algo: string;
@@ -38,11 +38,10 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
 }
 
 export function registerTrain(program: Command): void {
-  program
+  scenarioOptions(program
     .command('train')
-    .description('train AMARL or a baseline (maddpg, ac, dqn) on the simulator; writes a run folder')
+    .description('train AMARL or a baseline (maddpg, ac, dqn) on the simulator; writes a run folder'))
     .option('--algo <name>', ALGORITHMS.join(' | '), 'amarl')
-    .option('--scenario <name|file>', 'preset name or scenario JSON file', 'gmel2024')
     .option('--preset <name>', PRESETS.join(' | '), 'smoke')
     .option('--seed <n>', 'run seed', '1')
     .option('--out <dir>', 'run folder (default: a new runs/<algo>-<preset>-s<seed>-<UTC time>)')
@@ -50,7 +49,6 @@ export function registerTrain(program: Command): void {
     .option('--force', 'replace the run already in --out')
     .option('--backend <name>', BACKEND_CHOICES.join(' | '), 'auto')
     .option('--episodes <n>', 'override the preset\'s number of episodes')
-    .option('--set <key=value>', 'override a scenario field (repeatable)', repeatable, [] as string[])
     .option('--config <key=value>', 'override a learner setting, e.g. policyGradient=gumbel (repeatable)', repeatable, [] as string[])
     .option('--init-from <run>', 'fine-tune: start from that run\'s latest checkpoint (same algorithm and plant size)')
     .option('--no-progress', 'log lines instead of a progress bar')
@@ -96,6 +94,7 @@ export function registerTrain(program: Command): void {
         },
       });
       bar?.stop();
+      removeReplaced(plan);
       console.log(JSON.stringify({ runDir: result.runDir, backend: result.backend, episodes: result.episodes, last: result.lastLines.at(-1) ?? null }));
     });
 }

@@ -5,8 +5,8 @@
  *
  *   gmel twin --broker mqtt://host:1883 --run runs/amarl-quick-s1 --on-drift [--http-port 9300]
  */
+import { createLogger } from '../protocol/logger.ts';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
 import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
@@ -62,7 +62,7 @@ export function registerTwin(program: Command): void {
     .action(async (o: DaemonFlags & TwinCliOptions) => {
       const scenario = scenarioFrom(o);
       const deployPlan = twinDeployPlan(o, scenario.ieds);
-      const logger = pino({ level: o.logLevel, base: { twin: true } });
+      const logger = await createLogger({ level: o.logLevel, format: o.logFormat, base: { twin: true } });
       const { connectWithRetry } = await import('../protocol/mqtt.ts');
       const { TwinMirror } = await import('../twin/mirror.ts');
       const { buildTwinApp } = await import('../twin/routes.ts');

@@ -15,6 +15,7 @@ import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlag
 import { brokerAuth, brokerOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 import { retrainOptions, type RetrainFlags } from './flags.ts';
 import { logLevelOption } from '../protocol/daemon.ts';
+import { createLogger, logFormatOption, type LogFormat } from '../protocol/logger.ts';
 
 interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
   model: string;
@@ -24,6 +25,7 @@ interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
   seed: string;
   json?: boolean;
   logLevel: string;
+  logFormat: LogFormat;
   httpPort?: string;
   plantSet: string[];
   retrainEvery: string;
@@ -46,6 +48,7 @@ export function registerUp(program: Command): void {
     .option('--seed <n>', 'seed of the task emulator', '1')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
     .addOption(logLevelOption('warn'))
+    .addOption(logFormatOption())
     .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
     .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
@@ -74,7 +77,7 @@ function checkUp(opts: UpOptions) {
 /** `gmel up`: start the plant, serve the dashboard when asked, print KPIs, stop after --duration or on a signal. */
 async function runUp(opts: UpOptions): Promise<void> {
   const { scenario, emulated, duration, port, engine } = checkUp(opts);
-  const logger = pino({ level: opts.logLevel }, pino.destination(2));
+  const logger = await createLogger({ level: opts.logLevel, format: opts.logFormat });
   const { startPlant } = await import('../plant/live-plant.ts');
   const { buildApp } = await import('../protocol/health-app.ts');
   const { twinMetrics } = await import('../twin/metrics.ts');

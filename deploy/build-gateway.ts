@@ -40,6 +40,8 @@ export interface GatewayBundleReport {
   readonly inputs: readonly string[];
   /** bytes in the bundle by npm package, or by top-level folder for our own code */
   readonly bytesByPackage: Readonly<Record<string, number>>;
+  /** packages the bundle imports from outside itself at run time (the externals it uses) */
+  readonly externalImports: readonly string[];
 }
 
 /** Build the gateway bundle in memory and report what it holds. */
@@ -52,7 +54,8 @@ export async function analyzeGateway(): Promise<GatewayBundleReport> {
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.split('/')[0] ?? path;
     bytesByPackage[pkg] = (bytesByPackage[pkg] ?? 0) + input.bytesInOutput;
   }
-  return { bytes, inputs: Object.keys(output?.inputs ?? {}), bytesByPackage };
+  const externalImports = [...new Set((output?.imports ?? []).filter((i) => i.external).map((i) => i.path))].sort();
+  return { bytes, inputs: Object.keys(output?.inputs ?? {}), bytesByPackage, externalImports };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) console.log(await buildGateway());

@@ -10,12 +10,14 @@ import { InputError } from '../core/errors.ts';
 import { scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerOptions, type BrokerFlags } from './broker-options.ts';
 import { PLANT_EPOCH_MS } from './clock.ts';
+import { logFormatOption, type LogFormat } from './logger.ts';
 import type { HealthReport } from './health-app.ts';
 
 export interface DaemonFlags extends ScenarioFlags, BrokerFlags {
   broker: string;
   httpPort: string;
   logLevel: string;
+  logFormat: LogFormat;
   epochMs: string;
 }
 
@@ -23,7 +25,8 @@ export function daemonOptions(cmd: Command): Command {
   return brokerOptions(scenarioOptions(cmd))
     .option('--http-port <n>', '/healthz and /metrics port (0 = any)', '0')
     .option('--epoch-ms <ms>', 'slot origin shared by the plant', String(PLANT_EPOCH_MS))
-    .addOption(logLevelOption('info'));
+    .addOption(logLevelOption('info'))
+    .addOption(logFormatOption());
 }
 
 /** pino's levels, checked at the flag */

@@ -5,8 +5,8 @@
  *
  * Serves /healthz and /metrics (Prometheus) on --http-port and stops cleanly on SIGINT/SIGTERM.
  */
+import { createLogger } from '../protocol/logger.ts';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { UsageError } from '../core/errors.ts';
 import { scenarioFrom } from '../core/scenario/options.ts';
 import { brokerAuth } from '../protocol/broker-options.ts';
@@ -22,7 +22,7 @@ export function registerEdge(program: Command): void {
       const scenario = scenarioFrom(o);
       const id = Number(o.id);
       if (!(Number.isInteger(id) && id >= 1 && id <= scenario.edgeServers)) throw new UsageError(`--id must be 1..${scenario.edgeServers}, got "${o.id}"`);
-      const logger = pino({ level: o.logLevel, base: { edge: id } });
+      const logger = await createLogger({ level: o.logLevel, format: o.logFormat, base: { edge: id } });
       const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-edge-${id}`, device: { kind: 'edge', id: String(id) }, ...brokerAuth(o) }, (line) => logger.warn(line));
       const rt = await EdgeServerRuntime.create({ scenario, edgeServerId: id, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger });
       await serveRuntime(rt, Number(o.httpPort), async () => {

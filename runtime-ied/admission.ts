@@ -12,7 +12,7 @@
  * | edge result | another IED, a stage other than `edge`, or another edge server    | `forged`       |
  */
 import type { Scenario } from '../core/scenario/schema.ts';
-import type { Result, TaskAnnouncement } from '../protocol/messages.ts';
+import type { Result, TaskAnnouncement, MessageOf } from '../protocol/messages.ts';
 import { rangeRefusal, timeRefusal, type Refusal } from '../protocol/refusals.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
 
@@ -49,9 +49,8 @@ export function checkEdgeResult(record: OffloadRecord | undefined, r: Result, re
  * The edge server that sent a result (edgeResult's optional `edgeServerId`; an older edge server
  * leaves it out, and then the check rests on the task id, IED and stage).
  */
-export function senderOf(r: Result): number | undefined {
-  const id = (r as Result & { readonly edgeServerId?: unknown }).edgeServerId;
-  return typeof id === 'number' ? id : undefined;
+export function senderOf(r: MessageOf['edgeResult']): number | undefined {
+  return r.edgeServerId;
 }
 
 /**

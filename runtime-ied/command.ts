@@ -8,8 +8,8 @@
  * up to their longest deadline). Reloads its model set (newest version, verified) on SIGHUP without
  * dropping tasks; with --trusted-key it follows signed over-the-air updates.
  */
+import { createLogger } from '../protocol/logger.ts';
 import type { Command } from 'commander';
-import pino from 'pino';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
 import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
@@ -46,7 +46,7 @@ export function registerIed(program: Command): void {
       const ieds = parseIedIds(o.ieds, scenario.ieds);
       if (o.engine !== 'node' && o.engine !== 'web') throw new UsageError(`--engine must be node or web, got "${o.engine}"`);
       const engine = o.engine;
-      const logger = pino({ level: o.logLevel, base: { gateway: o.ieds } });
+      const logger = await createLogger({ level: o.logLevel, format: o.logFormat, base: { gateway: o.ieds } });
       const model = await loadModelHandle(o.model, scenario, ieds, engine);
       const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...brokerAuth(o) }, (line) => logger.warn(line));
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;

@@ -39,7 +39,7 @@ import { Refusals, Registry } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
 import { topics } from '../protocol/topics.ts';
-import type { EdgeState, Result, TaskAnnouncement } from '../protocol/messages.ts';
+import type { EdgeState, MessageOf, TaskAnnouncement } from '../protocol/messages.ts';
 import type { StageName } from '../sim/task-pool.ts';
 import { LiveWorld, type Upload } from '../sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
@@ -223,7 +223,7 @@ export class IedGatewayRuntime {
     this.watchdog();
   }
 
-  onEdgeResult(r: Result): void {
+  onEdgeResult(r: MessageOf['edgeResult']): void {
     const refusal = this.offloaded.settle(r, senderOf(r));
     if (refusal) return this.refusals.refuse(refusal.code, { taskId: r.taskId, iedId: r.iedId, detail: refusal.detail }, 'edge result refused');
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });

@@ -70,7 +70,12 @@ export class LiveWorld<T> extends World {
 
   /** A task arrives for IED i at `arrivalSlot` (≤ now); sizes in Mbit, density Gcycles/Mbit, deadline s. */
   arrive(i: number, task: { sizeMbit: number; density: number; deadlineSeconds: number }, arrivalSlot: number, ref: T): void {
-    this.refs.set(this.announce(i, task, arrivalSlot), ref);
+    this.refs.set(super.announce(i, task, arrivalSlot), ref);
+  }
+
+  /** Live tasks come with their runtime's reference (arrive): one without would never reach its runtime. */
+  override announce(): number {
+    throw new Error('a live world takes tasks through arrive(), with the runtime\'s reference');
   }
 
   /** The local executor's own queue wait for IED i (the observation's local wait), seconds. */

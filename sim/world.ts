@@ -35,7 +35,7 @@ import { Channel } from './channel.ts';
 
 
 /**
- * Who hears a world's events besides its metrics (tests, the twin's uplink estimates); given at
+ * Who hears a world's events besides its metrics (tests, e.g. of the uplink estimates); given at
  * construction. The live runtimes use LiveWorld (live-world.ts), which overrides both.
  */
 export interface WorldListeners {

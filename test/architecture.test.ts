@@ -4,6 +4,7 @@
 import t from 'tap';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
+import ts from 'typescript';
 import { analyzeGateway } from '../deploy/build-gateway.ts';
 
 /** What each top-level folder may import besides itself (docs/architecture.md). */
@@ -37,15 +38,29 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Relative imports of one file (static, re-exports and dynamic). */
+/**
+ * Relative imports of one file, read by the TypeScript parser (any quotes, side-effect imports,
+ * re-exports, dynamic import(), several statements on a line); type-only ones are marked.
+ */
 export function importsOf(file: string, text: string): Import[] {
   const out: Import[] = [];
-  const pattern = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^'";]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/g;
-  for (const m of text.matchAll(pattern)) {
-    const spec = m[3] ?? m[4];
-    if (!spec) continue;
-    out.push({ from: file, to: normalize(join(dirname(file), spec)), typeOnly: m[2] !== undefined });
-  }
+  const add = (spec: string, typeOnly: boolean) => {
+    if (spec.startsWith('.')) out.push({ from: file, to: normalize(join(dirname(file), spec)), typeOnly });
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const clause = node.importClause;
+      const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
+      const onlyTypes = clause !== undefined && (clause.isTypeOnly || (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      add(node.moduleSpecifier.text, onlyTypes);
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      add(node.moduleSpecifier.text, node.isTypeOnly);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteralLike(node.arguments[0])) {
+      add(node.arguments[0].text, false);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS));
   return out;
 }
 
@@ -64,6 +79,8 @@ t.test('every import points down the layers', async (t) => {
   t.notOk(rule('runtime-ied', 'trainer'), 'the gateway may not import the trainer');
   t.notOk(rule('sim', 'protocol') || rule('core', 'sim'), 'the bottom stays the bottom');
   t.same(importsOf('runtime-ied/x.ts', "import { a } from '../cli/y.ts';\nconst m = await import('../trainer/z.ts');").map((i) => i.to), ['cli/y.ts', 'trainer/z.ts']);
+  const tricky = importsOf('sim/x.ts', `import '../twin/a.ts'; import { b } from "../plant/b.ts"; export * from '../cli/c.ts';\nimport type { D } from '../trainer/d.ts';\nimport { type E } from '../deploy/e.ts';`);
+  t.same(tricky.map((i) => [i.to, i.typeOnly]), [['twin/a.ts', false], ['plant/b.ts', false], ['cli/c.ts', false], ['trainer/d.ts', true], ['deploy/e.ts', true]], 'side-effect, double-quoted, re-exported and type-only imports are all seen');
 });
 
 t.test('no cycle of value imports between files', async (t) => {
@@ -103,6 +120,7 @@ t.test('the gateway carries nothing of the trainer, the twin, the plant or the C
   const bundle = await analyzeGateway();
   const inside = bundle.inputs.map((p) => relative('.', p));
   t.same(inside.filter((p) => p.includes('node_modules/@tensorflow')), [], 'no TensorFlow.js in the bundle');
+  t.same(bundle.externalImports.filter((p) => p.startsWith('@tensorflow')), [], 'nor imported from outside it');
   t.same(inside.filter((p) => !p.includes('node_modules') && p !== 'package.json' && !['core', 'protocol', 'sim', 'runtime-ied'].includes(top(p))), [], 'none of our other folders in the bundle');
   t.ok(bundle.bytes > 100_000, `bundle ${(bundle.bytes / 1e6).toFixed(2)} MB (size goal in bench/gateway.ts)`);
 });

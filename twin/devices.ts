@@ -23,11 +23,14 @@ export interface DeviceView {
   gateway?: string;
 }
 
+/** the most devices or services the table keeps (a plant of 10⁴ IEDs fits; a flood of made-up ids does not grow it) */
+const MAX_ENTRIES = 20_000;
+
 function emptyView(): DeviceView {
   return { lastSeen: 0, online: false, tasks: 0, decisions: { local: 0, edge: 0 }, completed: 0, dropped: 0 };
 }
 
-export class DeviceRegistry {
+export class DeviceTable {
   readonly devices = new Map<string, DeviceView>();
   readonly services = new Map<string, DeviceView>();
 
@@ -97,7 +100,11 @@ export class DeviceRegistry {
 
   private get(map: Map<string, DeviceView>, id: string): DeviceView {
     let d = map.get(id);
-    if (!d) map.set(id, (d = emptyView()));
+    if (!d) {
+      // ids come from any client that may publish: the oldest entry makes room, the table stays bounded
+      if (map.size >= MAX_ENTRIES) map.delete(map.keys().next().value as string);
+      map.set(id, (d = emptyView()));
+    }
     return d;
   }
 }

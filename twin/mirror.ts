@@ -33,7 +33,7 @@ import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { listen, type Accepted } from '../protocol/inbox.ts';
 import type { EdgeState, Offload, TaskAnnouncement } from '../protocol/messages.ts';
-import { DeviceRegistry, type DeviceView } from './devices.ts';
+import { DeviceTable, type DeviceView } from './devices.ts';
 import { UplinkRates, type UplinkEstimate } from './uplink-drift.ts';
 import { arrivalStats, PER_IED_Z, type Arrival, type ArrivalStats, type DriftTest } from './arrival-stats.ts';
 
@@ -81,7 +81,7 @@ export interface DriftReport {
 
 export class TwinMirror {
   /** devices and services as the telemetry shows them (devices.ts) */
-  private readonly registry: DeviceRegistry;
+  private readonly registry: DeviceTable;
   readonly edges = new Map<number, { slot: number; activeQueues: number; backlogMbit: number; at: number }>();
   /** per edge server: recent (slot, served Gcycles) of busy slots, for F̂_m */
   private readonly served = new Map<number, { slot: number; gcycles: number }[]>();
@@ -102,7 +102,7 @@ export class TwinMirror {
     this.o = o;
     this.windowSlots = o.windowSlots ?? 300;
     this.uplinkRates = new UplinkRates(this.windowSlots, o.scenario);
-    this.registry = new DeviceRegistry(() => this.o.scenario.ieds);
+    this.registry = new DeviceTable(() => this.o.scenario.ieds);
   }
 
   /** The scenario the running actors were trained on (and what the twin expects of them) as of now. */

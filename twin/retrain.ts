@@ -46,11 +46,26 @@ export interface RetrainReport {
   readonly seconds: number;
 }
 
+/** A child command's JSON summary as a sentence for the twin's log (never JSON escaped inside a log line). */
+function describeChildLine(line: string): string {
+  let j: { runDir?: string; episodes?: number; backend?: { provider?: string }; last?: { completionRate?: number } | null };
+  try {
+    j = JSON.parse(line) as typeof j;
+  } catch {
+    return line;
+  }
+  if (j.runDir === undefined) return line;
+  const completion = j.last?.completionRate;
+  return `fine-tune finished: ${j.episodes} episodes on ${j.backend?.provider ?? '?'} in ${j.runDir}${completion === undefined ? '' : `, last episode's completion ${(100 * completion).toFixed(1)}%`}`;
+}
+
 function run(args: string[], log: (line: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stdout.on('data', (d) => log(String(d).trim()));
+    child.stdout.on('data', (d) => {
+      for (const line of String(d).split('\n').filter((l) => l.trim())) log(describeChildLine(line));
+    });
     child.stderr.on('data', (d) => (err += String(d)));
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`gmel ${args[0]} exited ${code}: ${err.slice(-500)}`))));
   });

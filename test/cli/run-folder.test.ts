@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../../core/scenario/load.ts';
-import { planRun, type RunRequest } from '../../cli/run-folder.ts';
+import { planRun, removeReplaced, type RunRequest } from '../../cli/run-folder.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'gmel-runs-'));
 const base: RunRequest = { algo: 'dqn', preset: 'smoke', seed: 1, resume: false, force: false, typed: new Set(), scenario: () => loadScenario('gmel2024') };
@@ -25,8 +25,15 @@ t.test('a new run gets a new folder; an existing one is refused without --force'
   fakeRun(dir, {});
   t.throws(() => planRun({ ...base, out: dir }), /holds a run: --resume to continue it, --force to replace it/);
   t.ok(existsSync(join(dir, 'config.json')), 'nothing was touched');
-  t.equal(planRun({ ...base, out: dir, force: true }).outDir, dir);
-  t.notOk(existsSync(join(dir, 'config.json')), '--force removed the old run first');
+  const forced = planRun({ ...base, out: dir, force: true, now: new Date('2026-11-29T10:11:12.345Z') });
+  t.equal(forced.outDir, dir);
+  t.notOk(existsSync(join(dir, 'config.json')), '--force clears the folder for the new run');
+  t.ok(existsSync(join(`${dir}.replaced-20261129T101112Z`, 'config.json')), 'the old run waits aside until the new one has trained');
+  removeReplaced(forced);
+  t.notOk(existsSync(`${dir}.replaced-20261129T101112Z`), 'then it goes');
+  fakeRun(dir, {});
+  t.throws(() => planRun({ ...base, out: dir, force: true, scenario: () => loadScenario('no-such-preset') }), /no-such-preset/);
+  t.ok(existsSync(join(dir, 'config.json')), 'a bad scenario with --force loses nothing');
   t.throws(() => planRun({ ...base, out: dir, force: true, resume: true }), /give one/);
 });
 

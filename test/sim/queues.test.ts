@@ -161,3 +161,8 @@ t.test('uplink transmit time: time on air is counted, waiting in the queue is no
   t.ok(Math.abs((uploads[0]?.seconds ?? 0) - 0.15) < 1e-9 && Math.abs((uploads[1]?.seconds ?? 0) - 0.05) < 1e-9, `transmit times ${uploads.map((u) => u.seconds)} s`);
   t.same(uploads.map((u) => u.sharers), [1, 1], 'alone on the band');
 });
+
+t.test('the pool\'s stage numbers index the one list of stage names (core/stages.ts)', async (t) => {
+  const { Stage, STAGE_NAMES } = await import('../../sim/task-pool.ts');
+  t.same(Object.entries(Stage).map(([key, index]) => [key.toLowerCase(), STAGE_NAMES[index]]), STAGE_NAMES.map((name) => [name, name]));
+});
