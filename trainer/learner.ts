@@ -170,6 +170,8 @@ export abstract class LearnerBase<C extends object> {
   readonly config: C;
   protected readonly rng: Rng;
   private readonly checkpoint: Checkpointer;
+  /** Test hook, unset in training: an update hands it named intermediate tensors (its 'target') while they live. */
+  inspect?: (name: string, value: tf.Tensor) => void;
 
   protected constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: C) {
     this.config = config;

@@ -90,6 +90,7 @@ export class ActorCritic extends LearnerBase<AcConfig> implements Learner {
       const o = tf.tensor3d(obs, [I, T, D]);
       const o2 = tf.tensor3d(next, [I, T, D]);
       const target = tf.add(tf.tensor2d(rews, [I, T]), tf.mul(tf.mul(tf.squeeze(this.critic.apply(o2), [2]), tf.tensor1d(notDone)), c.gamma));
+      this.inspect?.('target', target);
       const critic = tf.variableGrads(() => tf.mean(tf.square(tf.sub(target, tf.squeeze(this.critic.apply(o), [2])))) as tf.Scalar, this.critic.variables);
       const advantage = tf.sub(target, tf.squeeze(this.critic.apply(o), [2])); // constant for the actor
       const m = tf.tensor2d(mask, [I, T]);

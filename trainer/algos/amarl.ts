@@ -319,6 +319,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
       const nextQ = this.targetCritic.forward(nextObs, nextActions).qAll;
       const softValue = tf.sum(tf.mul(tf.exp(nextLogPi), tf.sub(nextQ, tf.mul(nextLogPi, c.temperature))), 2); // [I, B]
       const y = tf.add(rewards, tf.mul(tf.mul(softValue, notDone), c.gamma));
+      this.inspect?.('target', y);
       const seed = this.rng.nextUint32();
       const lossFn = () => {
         const out = this.critic.forward(obs, actions, seed);

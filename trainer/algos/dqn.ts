@@ -124,6 +124,7 @@ export class Dqn extends LearnerBase<DqnConfig> implements Learner {
       const nextBest = tf.oneHot(tf.argMax(this.online.q(nextObs), 2), A).toFloat(); // double DQN: online picks
       const nextValue = tf.sum(tf.mul(this.target.q(nextObs), nextBest), 2); // target evaluates
       const y = tf.add(rewards, tf.mul(tf.mul(nextValue, notDone), c.gamma));
+      this.inspect?.('target', y);
       const { value, grads } = tf.variableGrads(() => {
         const q = tf.sum(tf.mul(this.online.q(obs), actions), 2);
         return tf.sum(tf.mean(tf.square(tf.sub(q, y)), 1)) as tf.Scalar;

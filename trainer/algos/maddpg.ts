@@ -152,6 +152,7 @@ export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
       const notDone = tf.sub(1, tf.tensor1d(batch.done));
       const nextActions = tf.oneHot(tf.argMax(tf.add(this.targetActors.apply(nextObs), this.gumbel([I, B, A])), 2), A).toFloat() as tf.Tensor3D;
       const y = tf.add(tf.tensor2d(batch.rewards, [I, B]), tf.mul(tf.mul(this.targetCritics.q(nextObs, nextActions), notDone), c.gamma));
+      this.inspect?.('target', y);
       const critic = tf.variableGrads(() => tf.sum(tf.mean(tf.square(tf.sub(this.critics.q(obs, actions), y)), 1)) as tf.Scalar, this.critics.variables);
       this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.criticClipPerAgent * I));
       // actor: Q_i with IED i's own action replaced by its relaxed action (others from the replay)
