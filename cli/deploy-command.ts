@@ -6,11 +6,12 @@
  *   gmel deploy bundle --all --key keys/gmel-deploy.key --out bundles
  *   gmel deploy verify bundles/ied-7 --pub keys/gmel-deploy.pub
  *   GMEL_REGISTRY_TOKEN=… gmel deploy registry --store models --port 9200
+ *   gmel deploy acl --scenario gmel2024 --out broker-auth [--gateway 0-49] [--conf-dir /etc/mosquitto/gmel]
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
-import { parseIedIds } from '../core/scenario/options.ts';
+import { parseIedIds, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerOptions, brokerAuth, clientAuthOptions, type BrokerFlags } from '../protocol/broker-options.ts';
 import { canaryOptions, canaryPlan, shareFlag } from './flags.ts';
 
@@ -23,6 +24,7 @@ export function registerDeploy(program: Command): void {
   registerDesire(deploy);
   registerRollout(deploy);
   registerRegistry(deploy);
+  registerAcl(deploy);
 }
 
 /** `gmel deploy keygen`: an Ed25519 signing key pair. */
@@ -178,5 +180,28 @@ function registerRegistry(deploy: Command): void {
       const stop = () => void app.close().then(() => process.exit(0));
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+    });
+}
+
+/** `gmel deploy acl`: the broker's identities, passwords and per-device topic ACL (Mosquitto). */
+function registerAcl(deploy: Command): void {
+  scenarioOptions(deploy
+    .command('acl')
+    .description('write the broker\'s ACL, password file, credentials (0600) and mosquitto.conf snippet for the plant')
+    .requiredOption('--out <dir>', 'output folder (mosquitto.acl, passwd, credentials.json, mosquitto.conf)')
+    .option('--gateway <ids>', 'one gateway identity gateway-<a>-<b> for IEDs a-b (repeatable); the other IEDs get ied-<i> each', repeatable, [] as string[])
+    .option('--conf-dir <dir>', 'where passwd and mosquitto.acl will lie on the broker host (default: --out, absolute)')
+    .option('--rotate', 'draw new passwords for every identity (default: keep those in <out>/credentials.json)'))
+    .action(async (o: ScenarioFlags & { out: string; gateway: string[]; confDir?: string; rotate?: boolean }) => {
+      const { resolve } = await import('node:path');
+      const { brokerAuthFiles, parseGatewayRange, previousCredentials, writeBrokerAuthFiles } = await import('../deploy/acl.ts');
+      const s = scenarioFrom(o);
+      const previous = o.rotate ? undefined : previousCredentials(o.out);
+      const { identities, files } = brokerAuthFiles({
+        ieds: s.ieds, edgeServers: s.edgeServers, gateways: o.gateway.map((g) => parseGatewayRange(g, s.ieds)),
+        confDir: o.confDir ?? resolve(o.out), ...(previous ? { previous } : {}),
+      });
+      const written = writeBrokerAuthFiles(o.out, files);
+      console.log(JSON.stringify({ out: o.out, identities: identities.length, passwordsKept: previous ? identities.filter((i) => previous.identities[i.username]).length : 0, files: written }));
     });
 }

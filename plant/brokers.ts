@@ -52,13 +52,24 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** More for a test's Mosquitto: files written into its folder first, then lines appended to its config. */
+export interface MosquittoExtra {
+  /** file name → contents, written (mode 0600) into the broker's own folder */
+  readonly files?: Readonly<Record<string, string>>;
+  /** config lines appended, or made from the broker's folder; one that sets `allow_anonymous` replaces the default `allow_anonymous true` */
+  readonly config?: string | ((dir: string) => string);
+}
+
 /** A Mosquitto on a fresh port; restart() brings it back on the same port (broker-loss tests). */
-export async function startMosquitto(): Promise<LocalBroker & { stop(): Promise<void>; restart(): Promise<void> }> {
+export async function startMosquitto(extra: MosquittoExtra = {}): Promise<LocalBroker & { stop(): Promise<void>; restart(): Promise<void> }> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gmel-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay true\n`);
+  for (const [name, text] of Object.entries(extra.files ?? {})) writeFileSync(join(dir, name), text, { mode: 0o600 });
+  const more = typeof extra.config === 'function' ? extra.config(dir) : extra.config ?? '';
+  const anonymous = /^\s*allow_anonymous\s/m.test(more) ? '' : 'allow_anonymous true\n';
+  writeFileSync(conf, `listener ${port} 127.0.0.1\n${anonymous}persistence true\npersistence_location ${dir}/\nmax_queued_messages 100000\nmax_inflight_messages 1000\nset_tcp_nodelay true\n${more}`);
   let child: ChildProcess | undefined;
   const up = async () => {
     child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
