@@ -1,12 +1,16 @@
-// The README's usage block, run as written, in order, in a fresh copy of the repository (issue #13):
-// every command a newcomer types must work in a clean clone. Commands that serve until Ctrl-C run for a
-// while and must still be serving, then stop cleanly on SIGINT; the ones marked "slow" (minutes of
-// training or benchmarks) must start and run, and are stopped after a few seconds.
+// The README's usage block, then the docs' command blocks, run as written, in order, in a fresh copy of
+// the repository (issue #13): every command a newcomer types must work in a clean clone. Commands that
+// serve until Ctrl-C run for a while and must still be serving, then stop; the ones marked "slow"
+// (minutes of training or benchmarks) must start and run, and are stopped after a few seconds; the ones
+// marked "not here" (a GPU, a download from outside npm) or "after the runs above" (hours of training
+// first) are listed as skipped, with that reason. A broker is listening on 127.0.0.1:1883 for the docs
+// that point at one.
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { startEmbeddedBroker } from '../../plant/brokers.ts';
 
 const repo = resolve('.');
 
@@ -15,17 +19,28 @@ interface Step {
   readonly note: string;
 }
 
-/** The commands of the README's Usage block (a command, then `  # note`). */
-export function usageSteps(readme: string): Step[] {
-  const block = /## Usage[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+function stepsOf(block: string): Step[] {
   return block.split('\n').filter((l) => l.trim()).map((line) => {
     const at = line.search(/\s{2,}#\s/);
     return { command: (at < 0 ? line : line.slice(0, at)).trim(), note: at < 0 ? '' : line.slice(at).replace(/^\s+#\s*/, '') };
   });
 }
 
-/** Serves until stopped: a plant without --duration, the twin. */
-const serves = (c: string) => (/gmel up\b/.test(c) && !/--duration/.test(c)) || /gmel twin\b/.test(c);
+/** The commands of the README's Usage block (a command, then `  # note`). */
+export function usageSteps(readme: string): Step[] {
+  return stepsOf(/## Usage[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? '');
+}
+
+/** Every ```sh block of a document. */
+export function docSteps(doc: string): Step[] {
+  return [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => stepsOf(m[1] ?? ''));
+}
+
+/** The documents whose command blocks a newcomer follows after the README. */
+const DOCS = ['docs/live.md', 'trainer/README.md'];
+
+/** Serves until stopped: a plant without --duration, the daemons. */
+const serves = (c: string) => ((/gmel up\b/.test(c) || c === 'npm start') && !/--duration/.test(c)) || /gmel (twin|edge|ied)\b/.test(c);
 
 function run(cwd: string, step: Step, limitMs: number, stopAfterMs?: number, killAfterStopMs = Number.POSITIVE_INFINITY): Promise<{ code: number | null; out: string; runningAtStop: boolean }> {
   return new Promise((done) => {
@@ -67,8 +82,16 @@ t.test('the README usage block, as written, in a fresh copy', { timeout: 900_000
   symlinkSync(join(repo, 'node_modules'), join(copy, 'node_modules'));
   const steps = usageSteps(readFileSync(join(copy, 'README.md'), 'utf8'));
   t.ok(steps.length >= 15, `${steps.length} commands in the usage block`);
-  for (const step of steps) {
+  const docs = DOCS.flatMap((d) => docSteps(readFileSync(join(copy, d), 'utf8')));
+  t.ok(docs.length >= 10, `${docs.length} commands in ${DOCS.join(', ')}`);
+  // the docs point at a broker on the standard port: one is there (ours, or one already running)
+  const broker = await startEmbeddedBroker(1883).catch(() => undefined);
+  for (const step of [...steps, ...docs]) {
     const started = Date.now();
+    if (/\bnot here\b|\bafter the runs above\b/.test(step.note)) {
+      t.comment(`skipped: ${step.command} (${step.note})`);
+      continue;
+    }
     if (/\bslow\b/.test(step.note)) {
       // a slow command still running 10 s after Ctrl-C (a training between two episodes) is ended for good
       const r = await run(copy, step, 120_000, 8_000, 10_000);
@@ -87,4 +110,5 @@ t.test('the README usage block, as written, in a fresh copy', { timeout: 900_000
     }
     t.comment(`${((Date.now() - started) / 1000).toFixed(1)} s  ${step.command}`);
   }
+  await broker?.close();
 });
