@@ -120,7 +120,8 @@ function registerDesire(deploy: Command): void {
       const rollback = o.rollbackKey
         ? { rollbackSignature: (await import('../core/model-signature.ts')).signRollback({ modelSet: o.modelSet, version: o.version, at }, (await import('../deploy/bundle.ts')).readKey(o.rollbackKey)) }
         : {};
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
+      // one try: a broker that is not there is one line and exit 2, not a silent wait
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(brokerAuth(o)) });
       for (const i of parseIedIds(o.ieds, Number(o.count)))
         await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at, ...rollback }), publishOptions('desiredModel'));
       await client.endAsync();
@@ -151,7 +152,7 @@ function registerRollout(deploy: Command): void {
       const canary = canaryPlan(o, o.window, '--window');
       const predictedRate = o.predicted === undefined ? undefined : shareFlag(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, ...clientAuthOptions(brokerAuth(o)) });
+      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(brokerAuth(o)) });
       const report = await runRollout({
         mqtt: client, iedIds: parseIedIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
         ...canary, rollbackKeyPem, logger: pino({ level: 'info' }, pino.destination(2)),

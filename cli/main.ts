@@ -19,7 +19,8 @@ program
   .name('gmel')
   .description('GMEL edge: learned AIGC task offloading for industrial edge devices')
   .version(pkg.version, '--version', 'print the version')
-  .showHelpAfterError('(gmel <command> --help lists its options)')
+  // gmel's own options come before the command: `gmel export --version v3` is export's own --version
+  .enablePositionalOptions()
   .exitOverride();
 registerSim(program);
 registerTrain(program);

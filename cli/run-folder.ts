@@ -84,7 +84,8 @@ export function planRun(r: RunRequest): RunPlan {
       episodes: r.episodes ?? saved.episodes,
     };
   }
-  const stamp = (r.now ?? new Date()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  // to the millisecond: two runs started in the same second still get folders of their own
+  const stamp = (r.now ?? new Date()).toISOString().replace(/[-:.]/g, '');
   const outDir = r.out ?? `runs/${r.algo}-${r.preset}-s${r.seed}-${stamp}`;
   if (holdsRun(outDir)) {
     if (!r.force) throw new UsageError(`${outDir} holds a run: --resume to continue it, --force to replace it, or another --out`);

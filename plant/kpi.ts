@@ -112,7 +112,8 @@ export class KpiMonitor {
       latencyP99: quantile(sorted, 0.99),
       meanLatency: completed > 0 ? this.latencySum / completed : 0,
       decisions: this.decisions,
-      decisionsPerSecond: span > 0 ? this.decisions / span : 0,
+      // N decisions span N − 1 intervals between the first and the latest
+      decisionsPerSecond: span > 0 ? (this.decisions - 1) / span : 0,
       decisionsLastSecond: this.decisionTimes.filter((t) => t > since).length,
     };
   }

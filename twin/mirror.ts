@@ -49,6 +49,9 @@ export interface MirrorOptions {
 
 export type { DeviceView } from './devices.ts';
 
+/** Slots without any announced task after which the drift report says so (an advisory, not drift). */
+export const SILENT_ANNOUNCER_SLOTS = 50;
+
 export interface DriftReport {
   readonly drift: boolean;
   /** why the plant is judged drifted (each one a retraining trigger) */
@@ -263,6 +266,10 @@ export class TwinMirror {
     const slowServers = Object.entries(uplink.servers).filter(([, u]) => u.drift);
     for (const [m, u] of slowServers) reasons.push(`uplink to edge server ${m} at ${pct(u)}`);
     if (slowServers.length === 0 && uplink.fleet.drift) reasons.push(`uplinks at ${pct(uplink.fleet)}`);
+    // a plant that stopped announcing reads as a growing lag, never as drift: say so once it is long
+    const announcementLagSlots = this.lastArrivalSlot === undefined ? 0 : Math.max(0, current - 1 - this.lastArrivalSlot);
+    if (announcementLagSlots >= SILENT_ANNOUNCER_SLOTS)
+      advisories.push(`no task announced for ${(announcementLagSlots * s.slotSeconds).toFixed(1)} s: the announcer is behind the clock or the plant stopped`);
     return {
       drift: reasons.length > 0,
       reasons,
@@ -271,7 +278,7 @@ export class TwinMirror {
       tasks: recent.length,
       ...stats,
       lagMs: this.lastMessageAt ? this.o.now() - this.lastMessageAt : Number.NaN,
-      announcementLagSlots: this.lastArrivalSlot === undefined ? 0 : Math.max(0, current - 1 - this.lastArrivalSlot),
+      announcementLagSlots,
       edgeGpuGHz,
       uplink,
     };

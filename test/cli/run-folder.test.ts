@@ -20,7 +20,7 @@ function fakeRun(dir: string, saved: Record<string, unknown>): void {
 
 t.test('a new run gets a new folder; an existing one is refused without --force', async (t) => {
   const plan = planRun({ ...base, now: new Date('2026-11-29T10:11:12.345Z') });
-  t.equal(plan.outDir, 'runs/dqn-smoke-s1-20261129T101112Z');
+  t.equal(plan.outDir, 'runs/dqn-smoke-s1-20261129T101112345Z');
   const dir = join(root, 'existing');
   fakeRun(dir, {});
   t.throws(() => planRun({ ...base, out: dir }), /holds a run: --resume to continue it, --force to replace it/);
@@ -28,9 +28,9 @@ t.test('a new run gets a new folder; an existing one is refused without --force'
   const forced = planRun({ ...base, out: dir, force: true, now: new Date('2026-11-29T10:11:12.345Z') });
   t.equal(forced.outDir, dir);
   t.notOk(existsSync(join(dir, 'config.json')), '--force clears the folder for the new run');
-  t.ok(existsSync(join(`${dir}.replaced-20261129T101112Z`, 'config.json')), 'the old run waits aside until the new one has trained');
+  t.ok(existsSync(join(`${dir}.replaced-20261129T101112345Z`, 'config.json')), 'the old run waits aside until the new one has trained');
   removeReplaced(forced);
-  t.notOk(existsSync(`${dir}.replaced-20261129T101112Z`), 'then it goes');
+  t.notOk(existsSync(`${dir}.replaced-20261129T101112345Z`), 'then it goes');
   fakeRun(dir, {});
   t.throws(() => planRun({ ...base, out: dir, force: true, scenario: () => loadScenario('no-such-preset') }), /no-such-preset/);
   t.ok(existsSync(join(dir, 'config.json')), 'a bad scenario with --force loses nothing');

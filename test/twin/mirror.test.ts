@@ -30,6 +30,9 @@ t.test('an announcer running behind the clock is reported as lag, not as drift',
   t.equal(late.drift, false, `no drift at the trained rate (p̂ ${late.arrivalProbability.estimate.toFixed(3)}, z = ${late.arrivalProbability.z.toFixed(2)}; ${late.reasons.join('; ')})`);
   t.equal(late.announcementLagSlots, 30, 'the lag is reported as such');
   t.equal(late.windowSlots, 200, 'the window ends at the newest announced slot');
+  t.same(late.advisories, [], 'a short lag is not worth an advisory');
+  clock.t += 70 * slotMs; // now 100 slots without an announcement: the plant may have stopped
+  t.match(mirror.drift().advisories.join(' '), /no task announced for 10\.0 s/, 'a long silence is said, as an advisory');
 });
 
 t.test('drift detection', async (t) => {
