@@ -20,11 +20,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../core/errors.ts';
+import { MAX_CLOCK_SKEW_MS } from '../protocol/refusals.ts';
 import { rollbackStatement, signatureMatches } from '../core/model-signature.ts';
 import type { DesiredModel } from '../protocol/messages.ts';
 
-/** How far ahead of the gateway's clock a desired-model `at` may be, ms (clock skew between operator and gateway). */
-export const MAX_DESIRE_CLOCK_SKEW_MS = 5_000;
+/** How far ahead of the gateway's clock a desired-model `at` may be, ms: the plant's one clock-skew bound. */
+export const MAX_DESIRE_CLOCK_SKEW_MS = MAX_CLOCK_SKEW_MS;
 export const OTA_STATE_FILE = 'ota-state.json';
 
 /** What the updater last installed over the air (persisted across restarts). */

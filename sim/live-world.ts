@@ -182,10 +182,7 @@ export class LiveWorld<T> extends World {
   private leave(id: number): T | undefined {
     const ref = this.refs.get(id);
     this.refs.delete(id);
-    const pool = this.pool;
-    pool.resolved[id] = 1;
-    this.unresolved--;
-    pool.releaseIfDone(id);
+    this.leaveWithoutOutcome(id);
     return ref;
   }
 }

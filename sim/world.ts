@@ -302,7 +302,11 @@ export class World {
       return;
     }
     leave(id);
-    // the task now lives at the edge server: it leaves this world without an outcome here
+    this.leaveWithoutOutcome(id);
+  }
+
+  /** The task now lives elsewhere (a remote edge server, a real executor): it leaves this world without an outcome here. */
+  protected leaveWithoutOutcome(id: number): void {
     const pool = this.pool;
     pool.resolved[id] = 1;
     this.unresolved--;
