@@ -40,9 +40,8 @@ export async function listen(o: {
     }
   };
   // what the broker held for us while we were away, first (connectMqtt kept it), then live messages
-  const held = takeEarlyMessages(o.mqtt);
+  takeEarlyMessages(o.mqtt, handle);
   o.mqtt.on('message', handle);
-  for (const [topic, payload] of held) handle(topic, payload);
   const metrics = o.metrics;
   if (metrics) {
     o.mqtt.on('connect', () => metrics.connected.set(1));

@@ -27,6 +27,12 @@ export interface ConnectOptions {
   readonly protocolVersion?: 4 | 5;
   /** TLS (mqtts:// URLs): PEM of the CA that signed the broker's certificate */
   readonly ca?: string;
+  /**
+   * Hold the PUBACK of a message that arrives before listen() until a handler has taken it (a
+   * journaling gateway: acknowledged = on disk). Only for a client that calls listen() right after
+   * connecting: mqtt.js reads nothing else (not even a SUBACK) while a PUBACK is held.
+   */
+  readonly ackAfterListen?: boolean;
 }
 
 function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'online' | 'offline'): string {
@@ -35,24 +41,38 @@ function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'on
 
 /**
  * QoS 1 messages a persistent session kept for us arrive right after CONNACK, before a runtime has
- * attached its handler (listen() comes after subscriptions, imports…). mqtt.js acknowledges them
- * either way, so without a listener they would be lost: they are held here until listen() takes them.
+ * attached its handler (listen() comes after subscriptions, imports…). They are held here until
+ * listen() takes them, and so are their PUBACKs: mqtt.js sends a PUBACK when `handleMessage` calls
+ * back, and it reads no further packet until then, so at most one message waits unacknowledged and
+ * the broker keeps it (and everything after it) until a runtime has handled it, e.g. journaled it.
  */
 const EARLY_HOLD_MS = 30_000;
 const EARLY_LIMIT = 100_000;
-const early = new WeakMap<MqttClient, { messages: [string, Buffer][]; listener: (topic: string, payload: Buffer) => void }>();
+interface Early {
+  readonly messages: [string, Buffer][];
+  readonly listener: (topic: string, payload: Buffer) => void;
+  /** the acknowledgements held back (mqtt.js's handleMessage callbacks) */
+  readonly acks: (() => void)[];
+  readonly handleMessage: MqttClient['handleMessage'];
+}
+const early = new WeakMap<MqttClient, Early>();
 
-/** The messages that arrived before anyone listened, in order; later ones go to the caller's handler. */
-export function takeEarlyMessages(client: MqttClient): [string, Buffer][] {
+/**
+ * Hands the messages that arrived before anyone listened to `handle`, in order, then lets their
+ * acknowledgements go; later messages go to the caller's own 'message' listener.
+ */
+export function takeEarlyMessages(client: MqttClient, handle: (topic: string, payload: Buffer) => void = () => {}): void {
   const held = early.get(client);
-  if (!held) return [];
+  if (!held) return;
   client.removeListener('message', held.listener);
   early.delete(client);
-  return held.messages;
+  client.handleMessage = held.handleMessage;
+  for (const [topic, payload] of held.messages) handle(topic, payload);
+  for (const ack of held.acks) ack();
 }
 
 /** mqtt.connectAsync(url, opts, false), with the early-message buffer attached before CONNACK. */
-function connectHolding(url: string, options: IClientOptions): Promise<MqttClient> {
+function connectHolding(url: string, options: IClientOptions, ackAfterListen: boolean): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, options);
     const messages: [string, Buffer][] = [];
@@ -60,7 +80,14 @@ function connectHolding(url: string, options: IClientOptions): Promise<MqttClien
       if (messages.length < EARLY_LIMIT) messages.push([topic, payload]);
     };
     client.on('message', listener);
-    early.set(client, { messages, listener });
+    const acks: (() => void)[] = [];
+    const handleMessage = client.handleMessage;
+    if (ackAfterListen) {
+      client.handleMessage = (packet, callback) => {
+        acks.push(() => handleMessage.call(client, packet, callback));
+      };
+    }
+    early.set(client, { messages, listener, acks, handleMessage });
     const done = () => {
       client.off('connect', onConnect);
       client.off('error', onError);
@@ -99,12 +126,17 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   let lastError: unknown;
   for (const protocolVersion of versions) {
     try {
-      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) });
+      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true);
       // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
       const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       noDelay();
       client.on('connect', noDelay);
-      if (opts.device) await client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), publishOptions('status'));
+      if (opts.device) {
+        const online = client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), publishOptions('status'));
+        // its PUBACK may queue behind a held one (ackAfterListen): mqtt.js resends it until it is acknowledged
+        if (opts.ackAfterListen) online.catch(() => {});
+        else await online;
+      }
       return client;
     } catch (err) {
       lastError = err;

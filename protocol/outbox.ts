@@ -11,6 +11,8 @@ interface Item {
   readonly topic: string;
   readonly payload: string;
   readonly opts: IClientPublishOptions;
+  /** called once the broker acknowledged it (QoS 1) or it was written (QoS 0) */
+  readonly onSent?: () => void;
 }
 
 export class Outbox {
@@ -28,8 +30,8 @@ export class Outbox {
     return this.queue.length - this.head;
   }
 
-  publish(topic: string, payload: string, opts: IClientPublishOptions): void {
-    this.queue.push({ topic, payload, opts });
+  publish(topic: string, payload: string, opts: IClientPublishOptions, onSent?: () => void): void {
+    this.queue.push(onSent ? { topic, payload, opts, onSent } : { topic, payload, opts });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -39,9 +41,10 @@ export class Outbox {
   private flush(): void {
     const end = Math.min(this.queue.length, this.head + this.batch);
     for (; this.head < end; this.head++) {
-      const { topic, payload, opts } = this.queue[this.head] as Item;
+      const { topic, payload, opts, onSent } = this.queue[this.head] as Item;
       this.mqtt.publish(topic, payload, opts, (err) => {
         if (err) this.logger.warn({ err: err.message, topic }, 'publish failed');
+        else onSent?.();
       });
     }
     if (this.head === this.queue.length) {

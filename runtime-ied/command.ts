@@ -21,6 +21,7 @@ import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from './gateway.ts';
 import { loadModelHandle, releaseModel } from './model-loader.ts';
 import { CommandExecutor } from './executor.ts';
 import { ModelUpdater } from './ota.ts';
+import { TaskJournal } from './journal.ts';
 
 interface IedFlags extends DaemonFlags {
   ieds: string;
@@ -30,6 +31,7 @@ interface IedFlags extends DaemonFlags {
   trustedKey?: string;
   registry?: string;
   workDir: string;
+  journal?: string;
 }
 
 export function registerIed(program: Command): void {
@@ -40,6 +42,7 @@ export function registerIed(program: Command): void {
     .option('--trusted-key <pem>', 'follow over-the-air model updates (gmel/v1/ied/{i}/model) signed with this deploy public key')
     .option('--registry <url>', 'with --trusted-key: the only model registry over-the-air updates may come from (a desire naming another is refused)')
     .option('--work-dir <dir>', 'where over-the-air model versions are downloaded', 'ota-models')
+    .option('--journal <dir>', 'crash safety: journal every accepted task in this folder (fsync\'d), so that after a crash or kill -9 each still gets one outcome and replays are refused (the signed bundle\'s unit sets it)')
     .option('--exec <command>', 'run each local task for real with this command ({taskId} {iedId} {sizeMbit} {density} substituted; killed at the deadline) instead of the emulated GPU')
     .action(async (o: IedFlags) => {
       const scenario = scenarioFrom(o);
@@ -48,9 +51,11 @@ export function registerIed(program: Command): void {
       const engine = o.engine;
       const logger = await createLogger({ level: o.logLevel, format: o.logFormat, base: { gateway: o.ieds } });
       const model = await loadModelHandle(o.model, scenario, ieds, engine);
-      const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ...brokerAuth(o) }, (line) => logger.warn(line));
+      const journal = o.journal ? TaskJournal.open({ dir: o.journal, clock: systemClock }) : undefined;
+      // with a journal, a task is acknowledged to the broker only once it is on disk (protocol/mqtt.ts)
+      const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ackAfterListen: journal !== undefined, ...brokerAuth(o) }, (line) => logger.warn(line));
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;
-      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}) });
+      const rt = await IedGatewayRuntime.create({ scenario, iedIds: ieds, model, mqtt, clock: systemClock, epochMs: Number(o.epochMs), logger, ...(executor ? { executor } : {}), ...(journal ? { journal } : {}) });
       if (o.trustedKey) {
         await ModelUpdater.create({ gateway: rt, mqtt, iedIds: ieds, scenario, engine, trustedPublicKey: readFileSync(o.trustedKey, 'utf8'), workDir: o.workDir, logger, ...(o.registry ? { registry: o.registry } : {}) });
       }
@@ -68,7 +73,8 @@ export function registerIed(program: Command): void {
         // SIGTERM: accepted tasks get up to their longest deadline (plus the watchdog's grace) to finish
         await rt.close({ drainMs: scenario.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS });
         await executor?.close();
-        await mqtt.endAsync();
+        await mqtt.endAsync(); // waits for the results' acknowledgements, which the journal records
+        journal?.journal.close();
       }, logger);
     });
 }

@@ -47,6 +47,7 @@ import type { LocalExecutor } from './executor.ts';
 import { RecurrentStates } from './recurrent-state.ts';
 import { gatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { admitTask, senderOf, OffloadLedger } from './admission.ts';
+import type { Recovered, TaskJournal } from './journal.ts';
 
 /** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
 export const OFFLOAD_GRACE_MS = 3000;
@@ -69,6 +70,8 @@ export interface GatewayOptions {
   readonly registry?: Registry;
   /** run local tasks for real (default: the emulated GPU of eq. 1) */
   readonly executor?: LocalExecutor;
+  /** crash safety (journal.ts): every accepted task journaled, and what a previous process left */
+  readonly journal?: { readonly journal: TaskJournal; readonly recovered: Recovered };
 }
 
 export class IedGatewayRuntime {
@@ -117,6 +120,7 @@ export class IedGatewayRuntime {
 
   static async create(o: GatewayOptions): Promise<IedGatewayRuntime> {
     const rt = new IedGatewayRuntime(o);
+    if (o.journal) rt.recover(o.journal.recovered); // before listening: a redelivered task is known
     const edges = Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1));
     await listen({
       mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, refusals: rt.refusals,
@@ -154,6 +158,7 @@ export class IedGatewayRuntime {
       return Promise.resolve();
     }
     this.seen.add(msg.taskId);
+    this.o.journal?.journal.accepted(msg); // on disk before listen() returns, so before our PUBACK
     return this.enqueue(() => this.decide(msg));
   }
 
@@ -197,6 +202,7 @@ export class IedGatewayRuntime {
         },
       );
     } else w.decide(i, action);
+    this.o.journal?.journal.decided(msg.taskId, action);
     this.o.logger.debug({ taskId: msg.taskId, action, slot: w.slot }, 'decided');
     this.metrics.decisions.inc({ action: actionName(action) });
     const left = (msg.createdAt + msg.deadlineSeconds * 1000 - this.o.clock.now()) / 1000;
@@ -229,7 +235,7 @@ export class IedGatewayRuntime {
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
     const { v, taskId, iedId, outcome, stage, latencySeconds, at } = r; // the result's own fields only
-    this.outbox.publish(topics.result(iedId), encode('result', { v, taskId, iedId, outcome, stage, latencySeconds, at }), publishOptions('result'));
+    this.sendResult(taskId, iedId, encode('result', { v, taskId, iedId, outcome, stage, latencySeconds, at }));
   }
 
   private watchdog(): void {
@@ -248,6 +254,7 @@ export class IedGatewayRuntime {
       uplinkSeconds: upload.uplinkSeconds, ...(upload.sharers !== undefined ? { uplinkSharers: upload.sharers } : {}),
     });
     this.offloaded.record(msg, upload.server + 1);
+    this.o.journal?.journal.offloaded(msg.taskId, upload.server + 1); // before it leaves: a restart waits for its edge result
     this.o.logger.debug({ taskId: msg.taskId, slot: w.slot }, 'offload sent');
     this.outbox.publish(topics.offload(upload.server + 1), offload, publishOptions('offload')); // never expires: see publish-options.ts
   }
@@ -257,7 +264,46 @@ export class IedGatewayRuntime {
     if (completed) this.metrics.latency.observe(latencySeconds);
     const result = encode('result', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds, at: this.o.clock.now() });
     this.o.logger.debug({ taskId: msg.taskId, completed, stage: stageName }, 'result');
-    this.outbox.publish(topics.result(msg.iedId), result, publishOptions('result'));
+    this.sendResult(msg.taskId, msg.iedId, result);
+  }
+
+  /** The one result of a task: journaled before it leaves, marked published when the broker has it. */
+  private sendResult(taskId: string, iedId: number, payload: string): void {
+    const journal = this.o.journal?.journal;
+    journal?.resolved(taskId, payload);
+    this.outbox.publish(topics.result(iedId), payload, publishOptions('result'), journal ? () => journal.published(taskId) : undefined);
+  }
+
+  /**
+   * What a previous process of this gateway left in its journal: its task ids are refused as
+   * duplicates; its unacknowledged results go out again (consumers count a task id once); a task
+   * offloaded waits for its edge result (or the watchdog); any other open task is decided again if its
+   * deadline has not passed (its first run died with that process), else reported dropped where it was.
+   */
+  private recover(r: Recovered): void {
+    const journal = this.o.journal?.journal as TaskJournal;
+    for (const taskId of r.seen) this.seen.add(taskId);
+    for (const u of r.unpublished) this.outbox.publish(topics.result(u.iedId), u.payload, publishOptions('result'), () => journal.published(u.taskId));
+    const now = this.o.clock.now();
+    let redecided = 0;
+    let dropped = 0;
+    for (const { msg, action, edgeServerId } of r.open) {
+      if (!this.served.has(msg.iedId)) continue; // another gateway's IED now: not ours to report
+      if (edgeServerId !== undefined) this.offloaded.record(msg, edgeServerId);
+      else if (now < msg.createdAt + msg.deadlineSeconds * 1000) {
+        redecided++;
+        void this.enqueue(() => this.decide(msg));
+      } else {
+        dropped++;
+        this.publishResult(msg, false, action === undefined ? 'pending' : action === 0 ? 'local' : 'uplink', msg.deadlineSeconds);
+      }
+    }
+    this.metrics.journalRecovered.inc({ state: 'offloaded' }, r.open.filter((t) => t.edgeServerId !== undefined).length);
+    this.metrics.journalRecovered.inc({ state: 'redecided' }, redecided);
+    this.metrics.journalRecovered.inc({ state: 'dropped' }, dropped);
+    this.metrics.journalRecovered.inc({ state: 'republished' }, r.unpublished.length);
+    if (r.open.length + r.unpublished.length > 0 || r.tornLines > 0)
+      this.o.logger.info({ offloaded: r.open.length - redecided - dropped, redecided, dropped, republished: r.unpublished.length, remembered: r.seen.length, tornLines: r.tornLines }, 'recovered from the task journal');
   }
 
   /** Swap to another model version between two decisions; the old sessions are released after. */

@@ -1,0 +1,375 @@
+/**
+ * The gateway's task journal (issue #10, defect 9): every task the gateway accepts is written here
+ * before the broker hears our PUBACK, so a gateway killed at any instant (`kill -9`, OOM, power loss
+ * within the sync window) still gives every accepted task exactly one outcome after it restarts, and
+ * refuses replays of the tasks it accepted before (by id while the id is remembered, by age after).
+ *
+ * | record | written when                          | how           | line                          |
+ * |--------|---------------------------------------|---------------|-------------------------------|
+ * | accept | a task passed admission               | synchronously | `a{task announcement JSON}`   |
+ * | decide | the actor chose an action             | batched       | `d<taskId>\t<action>`         |
+ * | offload| an upload ended, before the offload   | synchronously | `o<taskId>\t<edgeServerId>`   |
+ * |        | message leaves                        |               |                               |
+ * | resolve| the outcome is known, before the      | synchronously | `r<taskId>\t<result JSON>`    |
+ * |        | result message leaves                 |               |                               |
+ * | publish| the broker acknowledged the result    | batched       | `p<taskId>`                   |
+ *
+ * Durability. A synchronous record is in the kernel's page cache (write(2)) before the call returns,
+ * so it survives the death of this process whatever the cause; `fdatasync` runs every
+ * `syncIntervalMs` (default 20 ms) for the power-loss case, which bounds what an outage of the whole
+ * machine can lose to the last interval's acknowledgements. Batched records are flushed with the next
+ * synchronous one or on the next turn of the event loop; losing one is harmless (a decision is
+ * re-made, a result re-published: consumers count results once per task id).
+ *
+ * Recovery reads every segment in order and hands the gateway (gateway.ts, `recover`) the tasks
+ * still open (with their action and edge server, if any), the results whose publication the broker
+ * never confirmed, and the ids to refuse as duplicates. A torn last line (a write cut by power loss)
+ * is skipped and counted.
+ *
+ * Space. The log is cut into segments of `segmentBytes`; a task is forgotten once its result was
+ * acknowledged and its id can no longer be replayed (deadline + MAX_CLOCK_SKEW_MS: admission refuses
+ * an older task as `stale`), and a segment whose tasks are all forgotten is deleted. So the journal
+ * holds about (deadline + 5 s) × task rate of tasks, on disk and in memory.
+ *
+ * Written by hand (an append-only file, ~250 lines) rather than with an embedded database: Node 20 has
+ * no built-in SQLite, and the embedded stores on npm (better-sqlite3, lmdb, classic-level) are native
+ * addons the single-file gateway bundle would have to ship per platform beside onnxruntime-node.
+ */
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { UsageError } from '../core/errors.ts';
+import { join } from 'node:path';
+import { decode } from '../protocol/codec.ts';
+import { topics } from '../protocol/topics.ts';
+import { MAX_CLOCK_SKEW_MS } from '../protocol/refusals.ts';
+import type { TaskAnnouncement } from '../protocol/messages.ts';
+import type { Clock } from '../protocol/clock.ts';
+
+export interface JournalOptions {
+  /** the journal's folder (created if missing); one gateway process per folder */
+  readonly dir: string;
+  readonly clock: Clock;
+  /** fdatasync the open segment at most this often, ms (default 20): the power-loss window */
+  readonly syncIntervalMs?: number;
+  /** start a new segment beyond this size, bytes (default 8 MiB) */
+  readonly segmentBytes?: number;
+}
+
+/** An accepted task with no outcome yet when the journal was opened. */
+export interface OpenTask {
+  readonly msg: TaskAnnouncement;
+  /** the action decided for it, if the decision was journaled */
+  readonly action?: number;
+  /** the edge server (1-based) its offload went to, if one left */
+  readonly edgeServerId?: number;
+}
+
+/** A result journaled before it was sent, whose publication the broker never acknowledged. */
+export interface UnpublishedResult {
+  readonly taskId: string;
+  readonly iedId: number;
+  /** the result message exactly as it was to be sent */
+  readonly payload: string;
+}
+
+export interface Recovered {
+  readonly open: readonly OpenTask[];
+  readonly unpublished: readonly UnpublishedResult[];
+  /** every task id still remembered (accepted and not yet past deadline + MAX_CLOCK_SKEW_MS) */
+  readonly seen: readonly string[];
+  /** segments read, lines skipped as torn or unreadable */
+  readonly segments: number;
+  readonly tornLines: number;
+}
+
+interface Entry {
+  msg: TaskAnnouncement;
+  /** the segment holding its accept record */
+  segment: number;
+  action?: number;
+  edgeServerId?: number;
+  result?: string;
+  published: boolean;
+}
+
+const LOCK = 'journal.lock';
+
+/**
+ * One process per journal: a second gateway on the same folder would interleave two histories. The
+ * lock names its owner's pid; a lock whose process is gone (a crash, kill -9) is taken over.
+ */
+function lock(dir: string): void {
+  const path = join(dir, LOCK);
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const owner = Number(readFileSync(path, 'utf8').trim());
+  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) throw new UsageError(`--journal ${dir} is in use by process ${owner}: one gateway process per journal`);
+  writeFileSync(path, String(process.pid));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const SEGMENT = /^journal-(\d{8})\.log$/;
+const segmentName = (n: number) => `journal-${String(n).padStart(8, '0')}.log`;
+/** when a task id may be forgotten: admission refuses the task as stale from then on */
+const forgetAt = (msg: TaskAnnouncement) => msg.createdAt + msg.deadlineSeconds * 1000 + MAX_CLOCK_SKEW_MS;
+
+export class TaskJournal {
+  private readonly entries = new Map<string, Entry>();
+  /** tasks accepted per live segment and not yet forgotten */
+  private readonly live = new Map<number, number>();
+  /** published tasks waiting to be forgotten, in publication order */
+  private readonly forgetting: string[] = [];
+  private forgetHead = 0;
+  private segment = 0;
+  private fd = -1;
+  private bytes = 0;
+  private batched: string[] = [];
+  private flushScheduled = false;
+  private dirty = false;
+  private syncing = false;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private closed = false;
+  private readonly segmentBytes: number;
+
+  private constructor(private readonly o: JournalOptions) {
+    this.segmentBytes = o.segmentBytes ?? 8 * 1024 * 1024;
+    this.timer = setInterval(() => this.tick(), o.syncIntervalMs ?? 20);
+    this.timer.unref();
+  }
+
+  /** Opens (or creates) the journal in `o.dir`, reads what a previous process left, and starts a new segment. */
+  static open(o: JournalOptions): { journal: TaskJournal; recovered: Recovered } {
+    mkdirSync(o.dir, { recursive: true });
+    lock(o.dir);
+    const j = new TaskJournal(o);
+    const recovered = j.replay();
+    j.startSegment(j.segment + 1);
+    return { journal: j, recovered };
+  }
+
+  /** tasks accepted and not yet forgotten (memory and disk are proportional to it) */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** segments on disk */
+  get segments(): number {
+    return this.live.size;
+  }
+
+  /** The task passed admission: on disk before this returns (so before our PUBACK). */
+  accepted(msg: TaskAnnouncement): void {
+    this.entries.set(msg.taskId, { msg, segment: this.segment, published: false });
+    this.live.set(this.segment, (this.live.get(this.segment) ?? 0) + 1);
+    this.write(`a${JSON.stringify(msg)}\n`, true);
+  }
+
+  decided(taskId: string, action: number): void {
+    const e = this.entries.get(taskId);
+    if (!e) return;
+    e.action = action;
+    this.write(`d${taskId}\t${action}\n`, false);
+  }
+
+  /** The offload to edge server `edgeServerId` is about to leave: on disk before this returns. */
+  offloaded(taskId: string, edgeServerId: number): void {
+    const e = this.entries.get(taskId);
+    if (!e) return;
+    e.edgeServerId = edgeServerId;
+    this.write(`o${taskId}\t${edgeServerId}\n`, true);
+  }
+
+  /** The task's result message is about to leave: on disk before this returns. */
+  resolved(taskId: string, payload: string): void {
+    const e = this.entries.get(taskId);
+    if (!e) return;
+    e.result = payload;
+    this.write(`r${taskId}\t${payload}\n`, true);
+  }
+
+  /** The broker acknowledged the result: the task may be forgotten once it can no longer be replayed. */
+  published(taskId: string): void {
+    const e = this.entries.get(taskId);
+    if (!e || e.published) return;
+    e.published = true;
+    this.forgetting.push(taskId);
+    this.write(`p${taskId}\n`, false);
+  }
+
+  /** Flush, sync and close (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.flush();
+    fdatasyncSync(this.fd);
+    closeSync(this.fd);
+    unlinkSync(join(this.o.dir, LOCK));
+  }
+
+  private write(line: string, now: boolean): void {
+    if (this.closed) return;
+    this.batched.push(line);
+    if (now) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.batched.length === 0 || this.closed && this.fd < 0) return;
+    const buf = Buffer.from(this.batched.length === 1 ? (this.batched[0] as string) : this.batched.join(''));
+    this.batched = [];
+    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+    this.bytes += buf.length;
+    this.dirty = true;
+    if (this.bytes >= this.segmentBytes && !this.closed) this.startSegment(this.segment + 1);
+  }
+
+  /** every syncIntervalMs: fdatasync if something was written, forget what may be, drop empty segments */
+  private tick(): void {
+    if (this.closed) return;
+    if (this.dirty && !this.syncing) {
+      this.dirty = false;
+      this.syncing = true;
+      const fd = this.fd;
+      fdatasync(fd, () => {
+        this.syncing = false;
+      });
+    }
+    this.forget();
+  }
+
+  private forget(): void {
+    const now = this.o.clock.now();
+    while (this.forgetHead < this.forgetting.length) {
+      const taskId = this.forgetting[this.forgetHead] as string;
+      const e = this.entries.get(taskId);
+      if (e && forgetAt(e.msg) > now) break; // roughly in order; a later one waits behind it
+      this.forgetHead++;
+      if (!e) continue;
+      this.entries.delete(taskId);
+      this.live.set(e.segment, (this.live.get(e.segment) ?? 1) - 1);
+    }
+    if (this.forgetHead > 4096 && this.forgetHead * 2 > this.forgetting.length) {
+      this.forgetting.splice(0, this.forgetHead);
+      this.forgetHead = 0;
+    }
+    for (const [segment, count] of this.live) {
+      if (segment >= this.segment) break; // Map keeps insertion order: oldest first
+      if (count > 0) break; // a segment is deleted only after every older one
+      this.live.delete(segment);
+      unlinkSync(join(this.o.dir, segmentName(segment)));
+    }
+  }
+
+  private startSegment(n: number): void {
+    if (this.fd >= 0) {
+      fdatasyncSync(this.fd);
+      closeSync(this.fd);
+    }
+    this.segment = n;
+    this.fd = openSync(join(this.o.dir, segmentName(n)), 'a');
+    this.bytes = 0;
+    if (!this.live.has(n)) this.live.set(n, 0);
+    // the new file's name must survive a power loss too
+    const dirFd = openSync(this.o.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+
+  private replay(): Recovered {
+    const names = readdirSync(this.o.dir).filter((f) => SEGMENT.test(f)).sort();
+    let tornLines = 0;
+    for (const name of names) {
+      const segment = Number(SEGMENT.exec(name)?.[1]);
+      this.segment = Math.max(this.segment, segment);
+      this.live.set(segment, 0);
+      const text = readFileSync(join(this.o.dir, name), 'utf8');
+      for (const line of text.split('\n')) {
+        if (line.length === 0) continue;
+        if (!this.replayLine(line, segment)) tornLines++;
+      }
+    }
+    const now = this.o.clock.now();
+    const open: OpenTask[] = [];
+    const unpublished: UnpublishedResult[] = [];
+    for (const [taskId, e] of this.entries) {
+      if (e.result === undefined) open.push({ msg: e.msg, ...(e.action !== undefined ? { action: e.action } : {}), ...(e.edgeServerId !== undefined ? { edgeServerId: e.edgeServerId } : {}) });
+      else if (!e.published) unpublished.push({ taskId, iedId: e.msg.iedId, payload: e.result });
+      else if (forgetAt(e.msg) <= now) {
+        this.entries.delete(taskId);
+        this.live.set(e.segment, (this.live.get(e.segment) ?? 1) - 1);
+        continue;
+      } else this.forgetting.push(taskId);
+    }
+    this.forget();
+    return { open, unpublished, seen: [...this.entries.keys()], segments: names.length, tornLines };
+  }
+
+  /** one record of a previous process; false if it cannot be read (a torn write) */
+  private replayLine(line: string, segment: number): boolean {
+    const kind = line[0];
+    if (kind === 'a') {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(line.slice(1));
+      } catch {
+        return false;
+      }
+      const iedId = (raw as { iedId?: unknown })?.iedId;
+      if (typeof iedId !== 'number') return false;
+      // the same codec as on the wire: a damaged record is never taken for a task
+      const d = decode(topics.task(iedId), Buffer.from(line.slice(1)));
+      if (!d.ok || d.kind !== 'task') return false;
+      if (this.entries.has(d.message.taskId)) return true;
+      this.entries.set(d.message.taskId, { msg: d.message, segment, published: false });
+      this.live.set(segment, (this.live.get(segment) ?? 0) + 1);
+      return true;
+    }
+    const tab = line.indexOf('\t');
+    const taskId = tab < 0 ? line.slice(1) : line.slice(1, tab);
+    const e = this.entries.get(taskId);
+    if (kind === 'p') {
+      if (e) e.published = true;
+      return true;
+    }
+    if (tab < 0) return false;
+    const rest = line.slice(tab + 1);
+    if (kind === 'd' || kind === 'o') {
+      const value = Number(rest);
+      if (!Number.isInteger(value)) return false;
+      if (e && kind === 'd') e.action = value;
+      if (e && kind === 'o') e.edgeServerId = value;
+      return true;
+    }
+    if (kind === 'r') {
+      try {
+        JSON.parse(rest);
+      } catch {
+        return false;
+      }
+      if (e) e.result = rest;
+      return true;
+    }
+    return false;
+  }
+}

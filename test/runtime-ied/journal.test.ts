@@ -1,0 +1,123 @@
+// The task journal on its own (runtime-ied/journal.ts): what one process writes, the next one reads
+// back; torn writes, forgetting, segments and the one-process lock.
+import t from 'tap';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TaskJournal } from '../../runtime-ied/journal.ts';
+import type { TaskAnnouncement } from '../../protocol/messages.ts';
+import { MAX_CLOCK_SKEW_MS } from '../../protocol/refusals.ts';
+
+let nowMs = 1_800_000_000_000;
+const clock = { now: () => nowMs, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+const task = (taskId: string, iedId = 0, deadlineSeconds = 2): TaskAnnouncement => ({ v: 1, taskId, iedId, sizeMbit: 8, density: 0.02, deadlineSeconds, createdAt: nowMs });
+const result = (taskId: string) => JSON.stringify({ v: 1, taskId, iedId: 0, outcome: 'completed', stage: 'local', latencySeconds: 0.5, at: nowMs });
+const dir = () => mkdtempSync(join(tmpdir(), 'gmel-journal-'));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+t.test('a second process reads back what the first left, record by record', async (t) => {
+  const d = dir();
+  const { journal, recovered } = TaskJournal.open({ dir: d, clock });
+  t.same([recovered.open.length, recovered.unpublished.length, recovered.seen.length], [0, 0, 0], 'an empty folder: nothing to recover');
+  journal.accepted(task('pending'));
+  journal.accepted(task('local'));
+  journal.decided('local', 0);
+  journal.accepted(task('offloaded', 1));
+  journal.decided('offloaded', 2);
+  journal.offloaded('offloaded', 2);
+  journal.accepted(task('resolved'));
+  journal.resolved('resolved', result('resolved'));
+  journal.accepted(task('published'));
+  journal.resolved('published', result('published'));
+  journal.published('published');
+  await sleep(5); // batched records go out on the next turn of the event loop
+  // no close(): the process dies here; the lock it leaves names a process that is gone
+  writeFileSync(join(d, 'journal.lock'), '999999999');
+  const next = TaskJournal.open({ dir: d, clock });
+  t.teardown(() => next.journal.close());
+  const r = next.recovered;
+  t.same(r.open.map((o) => [o.msg.taskId, o.action, o.edgeServerId]), [['pending', undefined, undefined], ['local', 0, undefined], ['offloaded', 2, 2]], 'open tasks with their action and edge server');
+  t.same(r.open[2]?.msg, task('offloaded', 1), 'the announcement itself, field for field');
+  t.same(r.unpublished, [{ taskId: 'resolved', iedId: 0, payload: result('resolved') }], 'a result the broker never acknowledged, exactly as it was to be sent');
+  t.same([...r.seen].sort(), ['local', 'offloaded', 'pending', 'published', 'resolved'], 'every id is remembered');
+  t.equal(r.tornLines, 0);
+});
+
+t.test('records written synchronously are on disk when the call returns', async (t) => {
+  const d = dir();
+  const { journal } = TaskJournal.open({ dir: d, clock });
+  t.teardown(() => journal.close());
+  journal.accepted(task('x'));
+  const [segment] = readdirSync(d).filter((f) => f.endsWith('.log'));
+  t.match(readFileSync(join(d, segment as string), 'utf8'), /^a\{"v":1,"taskId":"x"/, 'accept is in the file before anything else runs');
+  journal.offloaded('x', 3);
+  journal.resolved('x', result('x'));
+  t.match(readFileSync(join(d, segment as string), 'utf8'), /\nox\t3\nrx\t/, 'offload and resolve too');
+});
+
+t.test('a torn or damaged line is skipped and counted, never taken for a task', async (t) => {
+  const d = dir();
+  const first = TaskJournal.open({ dir: d, clock });
+  first.journal.accepted(task('good'));
+  first.journal.close();
+  const [segment] = readdirSync(d).filter((f) => f.endsWith('.log'));
+  appendFileSync(join(d, segment as string), 'a{"v":1,"taskId":"cut","iedId":0,"sizeMb'); // power lost mid-write
+  appendFileSync(join(d, segment as string), '\na{"v":1,"taskId":"bad id!","iedId":0,"sizeMbit":8,"density":0.02,"deadlineSeconds":2,"createdAt":1}\n');
+  const { journal, recovered } = TaskJournal.open({ dir: d, clock });
+  t.teardown(() => journal.close());
+  t.same(recovered.open.map((o) => o.msg.taskId), ['good']);
+  t.equal(recovered.tornLines, 2, 'the cut line and the one the codec refuses');
+});
+
+t.test('a task is forgotten once published and past deadline + skew bound; empty segments are deleted', async (t) => {
+  const d = dir();
+  const { journal } = TaskJournal.open({ dir: d, clock, segmentBytes: 400, syncIntervalMs: 5 });
+  t.teardown(() => journal.close());
+  for (let k = 0; k < 20; k++) {
+    journal.accepted(task(`t${k}`));
+    journal.resolved(`t${k}`, result(`t${k}`));
+  }
+  t.ok(journal.segments > 3, `several segments written (${journal.segments})`);
+  for (let k = 0; k < 19; k++) journal.published(`t${k}`);
+  nowMs += 2000 + MAX_CLOCK_SKEW_MS - 1;
+  await sleep(30);
+  t.equal(journal.size, 20, 'nothing forgotten while a replay could still be refused by id only');
+  nowMs += 2;
+  await sleep(30);
+  t.equal(journal.size, 1, 'then only the unpublished task remains');
+  t.ok(journal.segments <= 2, `the segments before it are deleted (${journal.segments} left)`);
+  journal.published('t19');
+  await sleep(30);
+  t.equal(journal.size, 0);
+  t.equal(journal.segments, 1, 'only the open segment is left');
+  t.equal(readdirSync(d).filter((f) => f.endsWith('.log')).length, 1, 'and on disk too');
+});
+
+t.test('a published task still within its replay window is remembered by the next process', async (t) => {
+  const d = dir();
+  const first = TaskJournal.open({ dir: d, clock });
+  first.journal.accepted(task('recent'));
+  first.journal.resolved('recent', result('recent'));
+  first.journal.published('recent');
+  first.journal.accepted(task('old', 0, 0.5));
+  first.journal.resolved('old', result('old'));
+  first.journal.published('old');
+  first.journal.close();
+  nowMs += 500 + MAX_CLOCK_SKEW_MS + 1;
+  const { journal, recovered } = TaskJournal.open({ dir: d, clock });
+  t.teardown(() => journal.close());
+  t.same(recovered.seen, ['recent'], 'the old one is past its window (admission refuses it as stale)');
+  t.same([recovered.open.length, recovered.unpublished.length], [0, 0]);
+});
+
+t.test('one process per journal', async (t) => {
+  const d = dir();
+  const { journal } = TaskJournal.open({ dir: d, clock });
+  writeFileSync(join(d, 'journal.lock'), String(process.ppid)); // a live process other than us
+  t.throws(() => TaskJournal.open({ dir: d, clock }), /in use by process/);
+  writeFileSync(join(d, 'journal.lock'), String(process.pid));
+  journal.close();
+  const again = TaskJournal.open({ dir: d, clock });
+  again.journal.close();
+  t.pass('closed: the folder can be opened again');
+});
