@@ -14,7 +14,8 @@ import * as ortWeb from 'onnxruntime-web';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario } from '../core/scenario/load.ts';
 import { loadVerifiedModel } from '../core/model-set.ts';
@@ -116,7 +117,7 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
  * The same measurement with the gateway in its own process (the bundled `gmel-ied`, as deployed)
  * and the plant around it (emulator, 5 edge servers, the observer) in this one: 2 cores, 2 processes.
  */
-async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string) {
+async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string, gatewayArgs: readonly string[] = []) {
   const sets = ['--set', `ieds=${ieds}`, '--set', 'arrivals.probability=0.5'];
   const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': 0.5 });
   const observer = await mqtt.connectAsync(broker.url, { clientId: `bench-observer-split-${ieds}-${Date.now()}` });
@@ -133,7 +134,7 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
     }
   });
   await observer.subscribeAsync([subscriptions.allDecisions, topics.status('ied', `0-${ieds - 1}`)], { qos: 1 });
-  const child = spawn(process.execPath, [bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets, ...gatewayArgs], { stdio: 'ignore' });
   for (let k = 0; k < 200 && !online; k++) await new Promise((r) => setTimeout(r, 50));
   const logger = pino({ level: 'error' });
   const clients: mqtt.MqttClient[] = [];
@@ -165,7 +166,7 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
   });
   const q = quantiles(latencies);
   const atGateway = quantiles(stampLatencies(measured, decidedAt));
-  return { broker: brokerName, ieds, gateway: 'separate process (dist/gmel-ied.mjs)', offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, goalP99Under10ms: q.p99 <= 10 };
+  return { broker: brokerName, ieds, gateway: `separate process (dist/gmel-ied.mjs${gatewayArgs.length ? ' ' + gatewayArgs.join(' ') : ''})`, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, goalP99Under10ms: q.p99 <= 10 };
 }
 
 async function rssOf(args: string[], brokerUrl: string): Promise<{ rssMB: number; peakRssMB: number }> {
@@ -190,6 +191,41 @@ async function gatewayRss(): Promise<Record<string, unknown>> {
     viaTsx: { process: 'gmel ied --ieds 0 (TypeScript through the tsx loader)', ...viaTsx },
     goalMB: 120,
     met: bundled.rssMB <= 120,
+  };
+}
+
+/**
+ * The task journal's cost (`npm run bench -- journal`, issue #10): the deployed configuration (bundled
+ * gateway in its own process, Mosquitto, 1,000 IEDs at p = 0.5: 5,000 tasks/s) without and with
+ * `--journal`, alternating, BENCH_JOURNAL_REPEAT (default 3) pairs of BENCH_LIVE_SECONDS (default 8).
+ */
+export async function benchJournal(): Promise<Record<string, unknown>> {
+  if (!hasMosquitto) return { name: 'journal-cost', skipped: 'needs mosquitto (apt-get install mosquitto)' };
+  const bundle = await buildGateway();
+  const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
+  const runs: { journal: boolean; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; journalBytes?: number }[] = [];
+  for (let k = 0; k < Number(process.env.BENCH_JOURNAL_REPEAT ?? 3); k++) {
+    for (const journal of [false, true]) {
+      const dir = mkdtempSync(join(tmpdir(), 'gmel-bench-journal-'));
+      const mosquitto = await startMosquitto();
+      const r = await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', 1000, seconds, bundle, journal ? ['--journal', dir] : []);
+      await mosquitto.close();
+      const journalBytes = readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+      rmSync(dir, { recursive: true, force: true });
+      runs.push({ journal, offeredTasksPerSecond: r.offeredTasksPerSecond, decided: r.decided, announced: r.announced, milliseconds: r.milliseconds, ...(journal ? { journalBytes } : {}) });
+    }
+  }
+  const worstP99 = (journal: boolean) => Math.max(...runs.filter((r) => r.journal === journal).map((r) => r.milliseconds.p99));
+  const medianP99 = (journal: boolean) => {
+    const s = runs.filter((r) => r.journal === journal).map((r) => r.milliseconds.p99).sort((a, b) => a - b);
+    return s[Math.floor(s.length / 2)] ?? NaN;
+  };
+  return {
+    name: 'journal-cost',
+    what: 'announcement → decision at an independent subscriber, ms; gateway = bundled gmel-ied in its own process, 1,000 IEDs, p = 0.5 (5,000 tasks/s), Mosquitto; journalBytes: the journal folder after the run (segments deleted as their tasks are forgotten)',
+    runs,
+    p99Ms: { withoutJournal: { median: medianP99(false), worst: worstP99(false) }, withJournal: { median: medianP99(true), worst: worstP99(true) } },
+    goalP99Under10msWithJournal: worstP99(true) <= 10,
   };
 }
 

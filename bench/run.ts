@@ -12,7 +12,7 @@ import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
 import { benchTraining } from './train.ts';
-import { benchLive } from './live.ts';
+import { benchJournal, benchLive } from './live.ts';
 import { measureAgreement } from './agreement.ts';
 import { benchGateway } from './gateway.ts';
 
@@ -20,6 +20,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
   live: () => benchLive(),
+  journal: () => benchJournal(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),
   gateway: () => benchGateway({ seconds: Number(process.env.BENCH_GATEWAY_SECONDS ?? 60), coldRuns: 3 }),
 };

@@ -32,3 +32,31 @@ t.test('messages kept by a persistent session survive the gap before listen()', 
   await pub.endAsync();
   await broker.close();
 });
+
+for (const ackAfterListen of [true, false]) {
+  t.test(`a process that dies before it listens ${ackAfterListen ? 'with ackAfterListen loses nothing' : 'without ackAfterListen has acknowledged what it never handled'}`, async (t) => {
+    const broker = await startAedes();
+    const logger = pino({ level: 'silent' });
+    const subscriptions = [topics.offload(1)];
+    const first = await connectMqtt({ url: broker.url, clientId: 'dies-early' });
+    await listen({ mqtt: first, logger, subscriptions, dispatch: () => {} });
+    await first.endAsync();
+    const pub = await connectMqtt({ url: broker.url, clientId: 'dies-early-pub' });
+    const offload = (taskId: string) => JSON.stringify({ v: 1, taskId, iedId: 0, edgeServerId: 1, sizeMbit: 1, density: 0.01, createdAt: Date.now(), deadlineAt: Date.now() + 5000, uploadedAt: Date.now() });
+    for (const id of ['a', 'b']) await pub.publishAsync(topics.offload(1), offload(id), { qos: 1 });
+    const doomed = await connectMqtt({ url: broker.url, clientId: 'dies-early', ackAfterListen });
+    await sleep(300); // the kept messages arrive while it starts up; then it dies (kill -9: no DISCONNECT)
+    doomed.stream.destroy();
+    doomed.end(true);
+    await sleep(100);
+    const got: string[] = [];
+    const next = await connectMqtt({ url: broker.url, clientId: 'dies-early' });
+    await listen({ mqtt: next, logger, subscriptions, dispatch: (d: Accepted) => void (d.kind === 'offload' && got.push(d.message.taskId)) });
+    for (let k = 0; k < 20 && got.length < 2; k++) await sleep(25);
+    if (ackAfterListen) t.same(got, ['a', 'b'], 'the broker kept both: neither was acknowledged before a handler took it');
+    else t.notOk(got.includes('a'), 'the first was acknowledged on arrival and is gone with the process');
+    await next.endAsync();
+    await pub.endAsync();
+    await broker.close();
+  });
+}
