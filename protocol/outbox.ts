@@ -24,6 +24,8 @@ export class Outbox {
     private readonly mqtt: MqttClient,
     private readonly logger: Logger,
     private readonly batch = 16,
+    /** runs before each batch is sent (a journal writing what the batch's messages depend on) */
+    private readonly beforeSend?: () => void,
   ) {}
 
   get pending(): number {
@@ -39,6 +41,7 @@ export class Outbox {
   }
 
   private flush(): void {
+    this.beforeSend?.();
     const end = Math.min(this.queue.length, this.head + this.batch);
     for (; this.head < end; this.head++) {
       const { topic, payload, opts, onSent } = this.queue[this.head] as Item;

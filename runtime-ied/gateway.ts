@@ -115,7 +115,8 @@ export class IedGatewayRuntime {
     });
     this.obs = new Float32Array(this.world.obsSize);
     this.hidden = new RecurrentStates(o.scenario.episodeSlots);
-    this.outbox = new Outbox(o.mqtt, o.logger);
+    const journal = o.journal?.journal;
+    this.outbox = new Outbox(o.mqtt, o.logger, undefined, journal ? () => journal.flush() : undefined); // the journal's records before the messages that need them
   }
 
   static async create(o: GatewayOptions): Promise<IedGatewayRuntime> {

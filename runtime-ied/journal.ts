@@ -8,14 +8,16 @@
  * |--------|---------------------------------------|---------------|-------------------------------|
  * | accept | a task passed admission               | synchronously | `a{task announcement JSON}`   |
  * | decide | the actor chose an action             | batched       | `d<taskId>\t<action>`         |
- * | offload| an upload ended, before the offload   | synchronously | `o<taskId>\t<edgeServerId>`   |
- * |        | message leaves                        |               |                               |
- * | resolve| the outcome is known, before the      | synchronously | `r<taskId>\t<result JSON>`    |
- * |        | result message leaves                 |               |                               |
+ * | offload| an upload ended                       | before it     | `o<taskId>\t<edgeServerId>`   |
+ * |        |                                       | leaves (flush)|                               |
+ * | resolve| the outcome is known                  | before it     | `r<taskId>\t<result JSON>`    |
+ * |        |                                       | leaves (flush)|                               |
  * | publish| the broker acknowledged the result    | batched       | `p<taskId>`                   |
  *
  * Durability. A synchronous record is in the kernel's page cache (write(2)) before the call returns,
- * so it survives the death of this process whatever the cause; `fdatasync` runs every
+ * so it survives the death of this process whatever the cause. Offload and resolve records are batched
+ * too, but the gateway's outbox calls flush() before it sends anything (gateway.ts), so each is on
+ * disk before its message leaves, at one write per outbox batch instead of one per record; `fdatasync` runs every
  * `syncIntervalMs` (default 20 ms) for the power-loss case, which bounds what an outage of the whole
  * machine can lose to the last interval's acknowledgements. Batched records are flushed with the next
  * synchronous one or on the next turn of the event loop; losing one is harmless (a decision is
@@ -182,20 +184,20 @@ export class TaskJournal {
     this.write(`d${taskId}\t${action}\n`, false);
   }
 
-  /** The offload to edge server `edgeServerId` is about to leave: on disk before this returns. */
+  /** The offload to edge server `edgeServerId` is about to leave: on disk at the next flush(), before it is sent. */
   offloaded(taskId: string, edgeServerId: number): void {
     const e = this.entries.get(taskId);
     if (!e) return;
     e.edgeServerId = edgeServerId;
-    this.write(`o${taskId}\t${edgeServerId}\n`, true);
+    this.write(`o${taskId}\t${edgeServerId}\n`, false);
   }
 
-  /** The task's result message is about to leave: on disk before this returns. */
+  /** The task's result message is about to leave: on disk at the next flush(), before it is sent. */
   resolved(taskId: string, payload: string): void {
     const e = this.entries.get(taskId);
     if (!e) return;
     e.result = payload;
-    this.write(`r${taskId}\t${payload}\n`, true);
+    this.write(`r${taskId}\t${payload}\n`, false);
   }
 
   /** The broker acknowledged the result: the task may be forgotten once it can no longer be replayed. */
@@ -231,7 +233,8 @@ export class TaskJournal {
     }
   }
 
-  private flush(): void {
+  /** Writes the batched records now (the outbox calls it before each send). */
+  flush(): void {
     if (this.batched.length === 0 || this.closed && this.fd < 0) return;
     const buf = Buffer.from(this.batched.length === 1 ? (this.batched[0] as string) : this.batched.join(''));
     this.batched = [];
