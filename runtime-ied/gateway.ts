@@ -237,6 +237,7 @@ export class IedGatewayRuntime {
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
     const { v, taskId, iedId, outcome, stage, latencySeconds, at } = r; // the result's own fields only
     this.sendResult(taskId, iedId, encode('result', { v, taskId, iedId, outcome, stage, latencySeconds, at }));
+    this.o.journal?.journal.flush(); // on disk before this handler returns, so before the edge result's PUBACK
   }
 
   private watchdog(): void {

@@ -263,7 +263,7 @@ export class TaskJournal {
     while (this.forgetHead < this.forgetting.length) {
       const taskId = this.forgetting[this.forgetHead] as string;
       const e = this.entries.get(taskId);
-      if (e && forgetAt(e.msg) > now) break; // roughly in order; a later one waits behind it
+      if (e && forgetAt(e.msg) >= now) break; // admission refuses as stale only from forgetAt + 1 ms // roughly in order; a later one waits behind it
       this.forgetHead++;
       if (!e) continue;
       this.entries.delete(taskId);
@@ -318,7 +318,7 @@ export class TaskJournal {
     for (const [taskId, e] of this.entries) {
       if (e.result === undefined) open.push({ msg: e.msg, ...(e.action !== undefined ? { action: e.action } : {}), ...(e.edgeServerId !== undefined ? { edgeServerId: e.edgeServerId } : {}) });
       else if (!e.published) unpublished.push({ taskId, iedId: e.msg.iedId, payload: e.result });
-      else if (forgetAt(e.msg) <= now) {
+      else if (forgetAt(e.msg) < now) {
         this.entries.delete(taskId);
         this.live.set(e.segment, (this.live.get(e.segment) ?? 1) - 1);
         continue;
