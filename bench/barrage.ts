@@ -173,14 +173,14 @@ export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<
   const ied8 = await connect('ied-8');
   const edge2 = await connect('edge-2');
   await run('forged-results', 'ied-8 publishes results and edge results for IEDs 0–7; edge-2 publishes edge results for tasks offloaded to edge 1 (seen in decisions)', async () => {
-    let refused = await many(ied8, 100, (j) => [j % 2 ? topics.result(j % 8) : topics.edgeResult(j % 8), JSON.stringify({ v: 1, taskId: `legit-${n - 1 - j}`, iedId: j % 8, outcome: 'completed', stage: 'edge', latencySeconds: 0, at: Date.now() })]);
+    let refused = await many(ied8, 100, (j) => [j % 2 ? topics.result(j % 8) : topics.edgeResult(j % 8, 1), JSON.stringify({ v: 1, taskId: `legit-${n - 1 - j}`, iedId: j % 8, outcome: 'completed', stage: 'edge', latencySeconds: 0, at: Date.now() })]);
     let sent = 100;
     for (let k = 0; k < 30; k++) {
       await sleep(100);
       const victims = legit.slice(-40).filter((l) => decidedEdge.get(l.taskId) === 1 && !results.has(l.taskId));
       for (const l of victims.slice(0, 5)) {
         sent++;
-        if ((await publish(edge2, topics.edgeResult(l.iedId), JSON.stringify({ v: 1, taskId: l.taskId, iedId: l.iedId, edgeServerId: 1, outcome: 'completed', stage: 'edge', latencySeconds: 0, at: Date.now() }))) >= 0x80) refused++;
+        if ((await publish(edge2, topics.edgeResult(l.iedId, 1), JSON.stringify({ v: 1, taskId: l.taskId, iedId: l.iedId, edgeServerId: 1, outcome: 'completed', stage: 'edge', latencySeconds: 0, at: Date.now() }))) >= 0x80) refused++;
       }
     }
     return { sent, refusedByBroker: refused };
@@ -189,7 +189,7 @@ export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<
     const imp = await connect('ied-8', 'gmel-ied-0-7');
     let got = 0;
     imp.on('message', () => got++);
-    const granted = await imp.subscribeAsync([topics.task(0), topics.edgeResult(0)], { qos: 1 }).then((g) => g.filter((s) => s.qos < 0x80).length, () => 0);
+    const granted = await imp.subscribeAsync([topics.task(0), topics.edgeResultsOf(0)], { qos: 1 }).then((g) => g.filter((s) => s.qos < 0x80).length, () => 0);
     await sleep(2000);
     imp.end(true);
     // Mosquitto 2.0 grants a subscription its ACL forbids and then delivers nothing on it: what counts is `got`

@@ -14,7 +14,7 @@
  * |----------------|------------------------------------------------------------------|-------|
  * | `ied-<i>`      | its decision, result, model/reported, offloads to any edge server, its status | its task, edge-result, desired model; every edge state |
  * | `gateway-<a>-<b>` | the same for each IED a..b (one gateway process serving them, `gmel ied --ieds a-b`) | the same |
- * | `edge-<m>`     | edge results for any IED, its state, its status                  | its offloads |
+ * | `edge-<m>`     | edge results for any IED under its own id (`ied/+/edge-result/<m>`), its state, its status | its offloads |
  * | `plant`        | tasks for any IED, its status (`emulator/plant`)                 | — |
  * | `twin`         | its status (`twin/mirror`)                                       | everything under gmel/v1 |
  * | `rollout`      | desired models (the only one)                                    | reported models, decisions, results |
@@ -77,16 +77,20 @@ export const gatewayStatusId = (r: GatewayRange): string => (r.first === r.last 
 /** A gateway serving IEDs `r`: per IED its task, edge results and desired model in, its outcomes out. */
 export function gatewayRules(r: GatewayRange): Rule[] {
   const rules: Rule[] = [];
-  for (let i = r.first; i <= r.last; i++) rules.push(read(topics.task(i)), read(topics.edgeResult(i)), read(topics.desiredModel(i)));
+  for (let i = r.first; i <= r.last; i++) rules.push(read(topics.task(i)), read(topics.edgeResultsOf(i)), read(topics.desiredModel(i)));
   rules.push(read(subscriptions.allEdgeStates));
   for (let i = r.first; i <= r.last; i++) rules.push(write(topics.decision(i)), write(topics.result(i)), write(topics.reportedModel(i)));
   rules.push(write(subscriptions.allOffloads), write(topics.status('ied', gatewayStatusId(r))));
   return rules;
 }
 
-/** Edge server m: its offloads in; edge results (for any IED: the broker cannot know whose), its state and status out. */
+/**
+ * Edge server m: its offloads in; its state, its status and edge results out, for any IED (the
+ * broker cannot know which tasks were offloaded to m) but only under its own server id, so the gateway
+ * knows who sent each result from the topic and refuses results for tasks it offloaded elsewhere.
+ */
 export function edgeRules(m: number): Rule[] {
-  return [read(topics.offload(m)), write(anyId(topics.edgeResult)), write(topics.edgeState(m)), write(topics.status('edge', m))];
+  return [read(topics.offload(m)), write(anyId((i) => topics.edgeResult(i, m))), write(topics.edgeState(m)), write(topics.status('edge', m))];
 }
 
 /** The plant's services: task announcer, twin, rollout, read-only operator. */

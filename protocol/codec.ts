@@ -11,7 +11,7 @@ export { DECODE_ERRORS, type DecodeErrorCode } from './refusals.ts';
 import type { DecodeErrorCode } from './refusals.ts';
 
 export type Decoded =
-  { [K in MessageKind]: { ok: true; kind: K; topicId: string; message: MessageOf[K] } }[MessageKind]
+  { [K in MessageKind]: { ok: true; kind: K; topicId: string; message: MessageOf[K]; /** edge results: the server named by the topic */ topicServer?: number } }[MessageKind]
   | { ok: false; code: DecodeErrorCode; detail: string; topic: string };
 
 const ajv = new Ajv({ allErrors: false, strict: true });
@@ -43,7 +43,9 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
   const msg = value as Record<string, unknown>;
   const payloadId = parsed.kind === 'offload' || parsed.kind === 'edgeState' ? msg.edgeServerId : parsed.kind === 'status' ? msg.id : msg.iedId;
   if (String(payloadId) !== parsed.id) return { ok: false, code: 'id-mismatch', detail: `topic says ${parsed.id}, payload says ${String(payloadId)}`, topic };
-  return { ok: true, kind: parsed.kind, topicId: parsed.id, message: value } as Decoded;
+  if (parsed.server !== undefined && msg.edgeServerId !== undefined && String(msg.edgeServerId) !== parsed.server)
+    return { ok: false, code: 'id-mismatch', detail: `topic says edge server ${parsed.server}, payload says ${String(msg.edgeServerId)}`, topic };
+  return { ok: true, kind: parsed.kind, topicId: parsed.id, message: value, ...(parsed.server !== undefined ? { topicServer: Number(parsed.server) } : {}) } as Decoded;
 }
 
 /** Encode after validating (a process never publishes what it would refuse to receive). */

@@ -95,8 +95,9 @@ function connectHolding(url: string, options: IClientOptions, ackAfterListen: bo
     };
     const onConnect = () => {
       done();
-      // clients that never call listen() (publishers, monitors with their own handler) stop holding soon
-      setTimeout(() => takeEarlyMessages(client), EARLY_HOLD_MS).unref();
+      // clients that never call listen() (publishers, monitors with their own handler) stop holding soon;
+      // not one that holds acknowledgements: releasing them unhandled would lose what they acknowledge
+      if (!ackAfterListen) setTimeout(() => takeEarlyMessages(client), EARLY_HOLD_MS).unref();
       resolve(client);
     };
     const onError = (err: Error) => {

@@ -7,12 +7,19 @@
 import type { MqttClient, IClientPublishOptions } from 'mqtt';
 import type { Logger } from 'pino';
 
+/**
+ * The broker's final word on a message: accepted (no argument), or refused with an MQTT 5 reason
+ * code ≥ 0x80 (not authorized, quota exceeded…), which sending it again cannot change. Not called
+ * when the connection failed before the answer: mqtt.js sends a QoS 1 message again on reconnect.
+ */
+export type Settled = (refused?: { readonly code: number; readonly message: string }) => void;
+
 interface Item {
   readonly topic: string;
   readonly payload: string;
   readonly opts: IClientPublishOptions;
-  /** called once the broker acknowledged it (QoS 1) or it was written (QoS 0) */
-  readonly onSent?: () => void;
+  /** called once the broker acknowledged it (QoS 1) or it was written (QoS 0), or refused it for good */
+  readonly onSettled?: Settled;
 }
 
 export class Outbox {
@@ -32,8 +39,8 @@ export class Outbox {
     return this.queue.length - this.head;
   }
 
-  publish(topic: string, payload: string, opts: IClientPublishOptions, onSent?: () => void): void {
-    this.queue.push(onSent ? { topic, payload, opts, onSent } : { topic, payload, opts });
+  publish(topic: string, payload: string, opts: IClientPublishOptions, onSettled?: Settled): void {
+    this.queue.push(onSettled ? { topic, payload, opts, onSettled } : { topic, payload, opts });
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -44,10 +51,12 @@ export class Outbox {
     this.beforeSend?.();
     const end = Math.min(this.queue.length, this.head + this.batch);
     for (; this.head < end; this.head++) {
-      const { topic, payload, opts, onSent } = this.queue[this.head] as Item;
+      const { topic, payload, opts, onSettled } = this.queue[this.head] as Item;
       this.mqtt.publish(topic, payload, opts, (err) => {
-        if (err) this.logger.warn({ err: err.message, topic }, 'publish failed');
-        else onSent?.();
+        if (!err) return onSettled?.();
+        const code = (err as { code?: unknown }).code;
+        this.logger.warn({ err: err.message, topic, ...(typeof code === 'number' ? { reasonCode: code } : {}) }, 'publish failed');
+        if (typeof code === 'number' && code >= 0x80) onSettled?.({ code, message: err.message });
       });
     }
     if (this.head === this.queue.length) {

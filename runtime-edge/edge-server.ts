@@ -158,7 +158,7 @@ export class EdgeServerRuntime {
     if (completed) this.metrics.latency.observe(latency);
     const result = encode('edgeResult', { v: 1, taskId: msg.taskId, iedId: msg.iedId, outcome: completed ? 'completed' : 'dropped', stage: stageName, latencySeconds: latency, at: this.o.clock.now(), edgeServerId: this.o.edgeServerId });
     this.o.logger.debug({ taskId: msg.taskId, completed }, 'result');
-    this.outbox.publish(topics.edgeResult(msg.iedId), result, publishOptions('edgeResult'));
+    this.outbox.publish(topics.edgeResult(msg.iedId, this.o.edgeServerId), result, publishOptions('edgeResult'));
   }
 
   health(): { ok: boolean; connected: boolean; slot: number; queued: number } {

@@ -46,14 +46,6 @@ export function checkEdgeResult(record: OffloadRecord | undefined, r: Result, re
 }
 
 /**
- * The edge server that sent a result (edgeResult's optional `edgeServerId`; an older edge server
- * leaves it out, and then the check rests on the task id, IED and stage).
- */
-export function senderOf(r: MessageOf['edgeResult']): number | undefined {
-  return r.edgeServerId;
-}
-
-/**
  * The gateway's offloaded tasks awaiting their edge result, each with the server it went to, and the
  * recently resolved ones (so a later edge result is told apart from one for a task never offloaded).
  */

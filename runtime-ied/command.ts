@@ -51,7 +51,13 @@ export function registerIed(program: Command): void {
       const engine = o.engine;
       const logger = await createLogger({ level: o.logLevel, format: o.logFormat, base: { gateway: o.ieds } });
       const model = await loadModelHandle(o.model, scenario, ieds, engine);
-      const journal = o.journal ? TaskJournal.open({ dir: o.journal, clock: systemClock }) : undefined;
+      // a journal that cannot write can no longer promise anything: stop before another PUBACK goes out
+      // (synchronously, inside the message handler); systemd restarts us and the journal is replayed
+      const onFatal = (err: Error) => {
+        logger.fatal({ err: err.message, journal: o.journal }, 'the task journal failed: stopping before another task is acknowledged');
+        process.exit(74); // EX_IOERR
+      };
+      const journal = o.journal ? TaskJournal.open({ dir: o.journal, clock: systemClock, onFatal }) : undefined;
       // with a journal, a task is acknowledged to the broker only once it is on disk (protocol/mqtt.ts)
       const mqtt = await connectWithRetry({ url: o.broker, clientId: `gmel-ied-${o.ieds}`, device: { kind: 'ied', id: o.ieds, modelVersion: model.version }, ackAfterListen: journal !== undefined, ...brokerAuth(o) }, (line) => logger.warn(line));
       const executor = o.exec ? new CommandExecutor(o.exec.split(/\s+/).filter(Boolean), scenario.ied.gpuGHz, systemClock) : undefined;

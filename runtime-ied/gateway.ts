@@ -11,7 +11,7 @@
  * | onEdgeState  | gmel/v1/edge/{m}/state (retained)| the observation's edge load and own backlog at m            |
  * | onSlotEnd(k) | end of slot k                    | uplink stage; finished uploads → gmel/v1/edge/{m}/offload;  |
  * |              |                                  | local/uplink outcomes → gmel/v1/ied/{i}/result              |
- * | onEdgeResult | gmel/v1/ied/{i}/edge-result      | an edge server resolved one of our offloaded tasks (checked |
+ * | onEdgeResult | gmel/v1/ied/{i}/edge-result/{m}  | edge server m resolved one of our offloaded tasks (checked  |
  * |              |                                  | against its offload record): publish it as its result, once |
  *
  * The gateway owns every accepted task's one outcome (gmel/v1/ied/{i}/result). Watchdog: an offloaded
@@ -46,7 +46,7 @@ import type { ActorSession } from './policy.ts';
 import type { LocalExecutor } from './executor.ts';
 import { RecurrentStates } from './recurrent-state.ts';
 import { gatewayMetrics, type GatewayMetrics } from './metrics.ts';
-import { admitTask, senderOf, OffloadLedger } from './admission.ts';
+import { admitTask, OffloadLedger } from './admission.ts';
 import type { Recovered, TaskJournal } from './journal.ts';
 
 /** How long after its deadline an offloaded task may still get its edge result before the watchdog reports it. */
@@ -97,6 +97,8 @@ export class IedGatewayRuntime {
   private draining = false;
   /** local tasks with a real executor, not yet reported */
   private executing = 0;
+  /** journaled tasks left open at close for the next process of this gateway */
+  private leftToNext = 0;
 
   private constructor(private readonly o: GatewayOptions) {
     this.served = new Set(o.iedIds);
@@ -125,11 +127,11 @@ export class IedGatewayRuntime {
     const edges = Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1));
     await listen({
       mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, refusals: rt.refusals,
-      subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResult(i)), ...edges],
+      subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResultsOf(i)), ...edges],
       dispatch: (d) => {
         if (d.kind === 'task') void rt.onTask(d.message);
         else if (d.kind === 'edgeState') rt.onEdgeState(d.message);
-        else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message);
+        else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message, d.topicServer);
       },
     });
     rt.ticker.start();
@@ -151,16 +153,24 @@ export class IedGatewayRuntime {
     return next;
   }
 
+  /**
+   * A task message: every one that passes admission is accepted and gets one outcome, also while the
+   * gateway drains (it runs as usual) or has closed (its PUBACK goes out all the same): then a
+   * journaled task is left open in the journal for the next process, any other one reported dropped.
+   */
   onTask(msg: TaskAnnouncement): Promise<void> {
-    if (this.closed || this.draining) return Promise.resolve(); // not accepted: shutting down
     const refusal = admitTask(msg, this.o.scenario, this.o.clock.now(), { served: this.served, seen: this.seen });
     if (refusal) {
       this.refusals.refuse(refusal.code, { iedId: msg.iedId, taskId: msg.taskId, detail: refusal.detail }, 'task refused');
       return Promise.resolve();
     }
+    const journal = this.o.journal?.journal;
+    journal?.accepted(msg); // on disk before this handler returns, so before our PUBACK; a failed write stops the process
     this.seen.add(msg.taskId);
-    this.o.journal?.journal.accepted(msg); // on disk before listen() returns, so before our PUBACK
-    return this.enqueue(() => this.decide(msg));
+    if (!this.closed) return this.enqueue(() => this.decide(msg));
+    if (journal) this.leftToNext++;
+    else this.publishResult(msg, false, 'pending', msg.deadlineSeconds);
+    return Promise.resolve();
   }
 
   private async decide(msg: TaskAnnouncement): Promise<void> {
@@ -230,8 +240,9 @@ export class IedGatewayRuntime {
     this.watchdog();
   }
 
-  onEdgeResult(r: MessageOf['edgeResult']): void {
-    const refusal = this.offloaded.settle(r, senderOf(r));
+  /** `server`: the edge server the topic names (the broker's ACL lets only that server publish there) */
+  onEdgeResult(r: MessageOf['edgeResult'], server?: number): void {
+    const refusal = this.offloaded.settle(r, server ?? r.edgeServerId);
     if (refusal) return this.refusals.refuse(refusal.code, { taskId: r.taskId, iedId: r.iedId, detail: refusal.detail }, 'edge result refused');
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
@@ -269,11 +280,23 @@ export class IedGatewayRuntime {
     this.sendResult(msg.taskId, msg.iedId, result);
   }
 
-  /** The one result of a task: journaled before it leaves, marked published when the broker has it. */
+  /**
+   * The one result of a task: journaled before it leaves, marked published when the broker has it, or
+   * has refused it for good (an ACL that does not let this identity speak for the IED): sending it
+   * again could not help, and the journal must not keep it forever. Counted and logged.
+   */
   private sendResult(taskId: string, iedId: number, payload: string): void {
     const journal = this.o.journal?.journal;
     journal?.resolved(taskId, payload);
-    this.outbox.publish(topics.result(iedId), payload, publishOptions('result'), journal ? () => journal.published(taskId) : undefined);
+    this.outbox.publish(topics.result(iedId), payload, publishOptions('result'), (refused) => this.resultSettled(taskId, iedId, refused));
+  }
+
+  private resultSettled(taskId: string, iedId: number, refused?: { code: number; message: string }): void {
+    if (refused) {
+      this.metrics.resultsRefused.inc();
+      this.o.logger.error({ taskId, iedId, reasonCode: refused.code, err: refused.message }, 'the broker refused a result: it is not sent again (check the broker ACL for this gateway)');
+    }
+    this.o.journal?.journal.published(taskId);
   }
 
   /**
@@ -283,29 +306,32 @@ export class IedGatewayRuntime {
    * deadline has not passed (its first run died with that process), else reported dropped where it was.
    */
   private recover(r: Recovered): void {
-    const journal = this.o.journal?.journal as TaskJournal;
     for (const taskId of r.seen) this.seen.add(taskId);
-    for (const u of r.unpublished) this.outbox.publish(topics.result(u.iedId), u.payload, publishOptions('result'), () => journal.published(u.taskId));
+    for (const u of r.unpublished) this.outbox.publish(topics.result(u.iedId), u.payload, publishOptions('result'), (refused) => this.resultSettled(u.taskId, u.iedId, refused));
     const now = this.o.clock.now();
-    let redecided = 0;
-    let dropped = 0;
+    const count = { offloaded: 0, redecided: 0, dropped: 0 };
     for (const { msg, action, edgeServerId } of r.open) {
-      if (!this.served.has(msg.iedId)) continue; // another gateway's IED now: not ours to report
-      if (edgeServerId !== undefined) this.offloaded.record(msg, edgeServerId);
-      else if (now < msg.createdAt + msg.deadlineSeconds * 1000) {
-        redecided++;
+      const stage: StageName = edgeServerId !== undefined ? 'edge' : action === undefined ? 'pending' : action === 0 ? 'local' : 'uplink';
+      // an IED this process no longer serves (--ieds changed): its edge result cannot reach us, and
+      // no model here can decide it; this journal accepted it, so its one outcome is ours to report
+      if (!this.served.has(msg.iedId)) {
+        count.dropped++;
+        this.publishResult(msg, false, stage, msg.deadlineSeconds);
+      } else if (edgeServerId !== undefined) {
+        count.offloaded++;
+        this.offloaded.record(msg, edgeServerId);
+      } else if (now < msg.createdAt + msg.deadlineSeconds * 1000) {
+        count.redecided++;
         void this.enqueue(() => this.decide(msg));
       } else {
-        dropped++;
-        this.publishResult(msg, false, action === undefined ? 'pending' : action === 0 ? 'local' : 'uplink', msg.deadlineSeconds);
+        count.dropped++;
+        this.publishResult(msg, false, stage, msg.deadlineSeconds);
       }
     }
-    this.metrics.journalRecovered.inc({ state: 'offloaded' }, r.open.filter((t) => t.edgeServerId !== undefined).length);
-    this.metrics.journalRecovered.inc({ state: 'redecided' }, redecided);
-    this.metrics.journalRecovered.inc({ state: 'dropped' }, dropped);
+    for (const [state, n] of Object.entries(count)) this.metrics.journalRecovered.inc({ state }, n);
     this.metrics.journalRecovered.inc({ state: 'republished' }, r.unpublished.length);
     if (r.open.length + r.unpublished.length > 0 || r.tornLines > 0)
-      this.o.logger.info({ offloaded: r.open.length - redecided - dropped, redecided, dropped, republished: r.unpublished.length, remembered: r.seen.length, tornLines: r.tornLines }, 'recovered from the task journal');
+      this.o.logger.info({ ...count, republished: r.unpublished.length, remembered: r.seen.length, tornLines: r.tornLines }, 'recovered from the task journal');
   }
 
   /** Swap to another model version between two decisions; the old sessions are released after. */
@@ -338,9 +364,11 @@ export class IedGatewayRuntime {
   }
 
   /**
-   * Stop accepting tasks; give the accepted ones up to `drainMs` to reach their outcomes (the world and
-   * the watchdog keep running); report what is still open as dropped (the process is going away: a
-   * restart would not know these tasks), then flush. Tasks with the local executor report themselves.
+   * Give the accepted tasks up to `drainMs` to reach their outcomes (the world and the watchdog keep
+   * running, and tasks that arrive meanwhile are served as usual); then stop. What is still open then
+   * is left in the journal for this gateway's next process (it re-decides, awaits or drops each one as
+   * after a crash) or, without a journal, reported dropped (a restart would not know these tasks).
+   * Tasks with the local executor report themselves.
    */
   async close(opts: { drainMs?: number } = {}): Promise<void> {
     if (this.closed || this.draining) return;
@@ -350,9 +378,11 @@ export class IedGatewayRuntime {
     this.closed = true;
     this.ticker.stop();
     await this.idle();
-    for (const [msg, stage] of this.world.abandonAll()) this.publishResult(msg, false, stage, msg.deadlineSeconds);
-    for (const msg of this.offloaded.drain()) this.publishResult(msg, false, 'edge', msg.deadlineSeconds);
+    const open = [...this.world.abandonAll(), ...this.offloaded.drain().map((msg): [TaskAnnouncement, StageName] => [msg, 'edge'])];
+    if (this.o.journal) this.leftToNext += open.length;
+    else for (const [msg, stage] of open) this.publishResult(msg, false, stage, msg.deadlineSeconds);
     this.refusals.flush();
     while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
+    if (this.leftToNext > 0) this.o.logger.info({ tasks: this.leftToNext }, 'open tasks left in the journal for the next process');
   }
 }

@@ -37,8 +37,8 @@
  * no built-in SQLite, and the embedded stores on npm (better-sqlite3, lmdb, classic-level) are native
  * addons the single-file gateway bundle would have to ship per platform beside onnxruntime-node.
  */
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { UsageError } from '../core/errors.ts';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { lockJournal, unlockJournal } from './journal-lock.ts';
 import { join } from 'node:path';
 import { decode } from '../protocol/codec.ts';
 import { topics } from '../protocol/topics.ts';
@@ -54,6 +54,12 @@ export interface JournalOptions {
   readonly syncIntervalMs?: number;
   /** start a new segment beyond this size, bytes (default 8 MiB) */
   readonly segmentBytes?: number;
+  /**
+   * A write or sync failed (a full or failing disk): the journal can no longer promise anything, so
+   * the process must stop before it acknowledges another task (`gmel ied` logs and exits). If it
+   * returns, the failing call throws.
+   */
+  readonly onFatal?: (err: Error) => void;
 }
 
 /** An accepted task with no outcome yet when the journal was opened. */
@@ -93,34 +99,6 @@ interface Entry {
   published: boolean;
 }
 
-const LOCK = 'journal.lock';
-
-/**
- * One process per journal: a second gateway on the same folder would interleave two histories. The
- * lock names its owner's pid; a lock whose process is gone (a crash, kill -9) is taken over.
- */
-function lock(dir: string): void {
-  const path = join(dir, LOCK);
-  try {
-    writeFileSync(path, String(process.pid), { flag: 'wx' });
-    return;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const owner = Number(readFileSync(path, 'utf8').trim());
-  if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) throw new UsageError(`--journal ${dir} is in use by process ${owner}: one gateway process per journal`);
-  writeFileSync(path, String(process.pid));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 const SEGMENT = /^journal-(\d{8})\.log$/;
 const segmentName = (n: number) => `journal-${String(n).padStart(8, '0')}.log`;
 /** when a task id may be forgotten: admission refuses the task as stale from then on */
@@ -139,7 +117,11 @@ export class TaskJournal {
   private batched: string[] = [];
   private flushScheduled = false;
   private dirty = false;
-  private syncing = false;
+  /** the fd an fdatasync is running on, if one is */
+  private syncing: number | undefined;
+  /** segments' fds closed by startSegment/close while their fdatasync ran: closed when it ends */
+  private readonly retired = new Set<number>();
+  private failed: Error | undefined;
   private readonly timer: ReturnType<typeof setInterval>;
   private closed = false;
   private readonly segmentBytes: number;
@@ -153,7 +135,7 @@ export class TaskJournal {
   /** Opens (or creates) the journal in `o.dir`, reads what a previous process left, and starts a new segment. */
   static open(o: JournalOptions): { journal: TaskJournal; recovered: Recovered } {
     mkdirSync(o.dir, { recursive: true });
-    lock(o.dir);
+    lockJournal(o.dir);
     const j = new TaskJournal(o);
     const recovered = j.replay();
     j.startSegment(j.segment + 1);
@@ -172,9 +154,10 @@ export class TaskJournal {
 
   /** The task passed admission: on disk before this returns (so before our PUBACK). */
   accepted(msg: TaskAnnouncement): void {
-    this.entries.set(msg.taskId, { msg, segment: this.segment, published: false });
-    this.live.set(this.segment, (this.live.get(this.segment) ?? 0) + 1);
-    this.write(`a${JSON.stringify(msg)}\n`, true);
+    const segment = this.segment;
+    this.write(`a${JSON.stringify(msg)}\n`, true); // throws if it did not reach the file: the task is not accepted
+    this.entries.set(msg.taskId, { msg, segment, published: false });
+    this.live.set(segment, (this.live.get(segment) ?? 0) + 1);
   }
 
   decided(taskId: string, action: number): void {
@@ -212,16 +195,37 @@ export class TaskJournal {
   /** Flush, sync and close (idempotent). */
   close(): void {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     clearInterval(this.timer);
-    this.flush();
-    fdatasyncSync(this.fd);
-    closeSync(this.fd);
-    unlinkSync(join(this.o.dir, LOCK));
+    this.retire(this.fd);
+    unlockJournal(this.o.dir);
+  }
+
+  /** Syncs and closes a segment's fd, or leaves the close to the fdatasync still running on it. */
+  private retire(fd: number): void {
+    this.io(() => fdatasyncSync(fd));
+    if (this.syncing === fd) this.retired.add(fd);
+    else closeSync(fd);
+  }
+
+  /** Runs an I/O step; a failure is fatal to the journal (onFatal), and then thrown. */
+  private io<T>(step: () => T): T {
+    if (this.failed) throw this.failed;
+    try {
+      return step();
+    } catch (err) {
+      this.failed = err as Error;
+      this.o.onFatal?.(this.failed);
+      throw this.failed;
+    }
   }
 
   private write(line: string, now: boolean): void {
-    if (this.closed) return;
+    if (this.closed) {
+      if (now) throw new Error('the task journal is closed');
+      return;
+    }
     this.batched.push(line);
     if (now) this.flush();
     else if (!this.flushScheduled) {
@@ -235,10 +239,13 @@ export class TaskJournal {
 
   /** Writes the batched records now (the outbox calls it before each send). */
   flush(): void {
-    if (this.batched.length === 0 || this.closed && this.fd < 0) return;
+    if (this.batched.length === 0 || this.closed) return;
     const buf = Buffer.from(this.batched.length === 1 ? (this.batched[0] as string) : this.batched.join(''));
+    // the batch is dropped only once written: a failed write stops the process (onFatal) with it unacknowledged
+    this.io(() => {
+      for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
+    });
     this.batched = [];
-    for (let off = 0; off < buf.length; ) off += writeSync(this.fd, buf, off, buf.length - off);
     this.bytes += buf.length;
     this.dirty = true;
     if (this.bytes >= this.segmentBytes && !this.closed) this.startSegment(this.segment + 1);
@@ -247,12 +254,18 @@ export class TaskJournal {
   /** every syncIntervalMs: fdatasync if something was written, forget what may be, drop empty segments */
   private tick(): void {
     if (this.closed) return;
-    if (this.dirty && !this.syncing) {
+    if (this.failed) return;
+    if (this.dirty && this.syncing === undefined) {
       this.dirty = false;
-      this.syncing = true;
       const fd = this.fd;
-      fdatasync(fd, () => {
-        this.syncing = false;
+      this.syncing = fd;
+      fdatasync(fd, (err) => {
+        this.syncing = undefined;
+        if (this.retired.delete(fd)) closeSync(fd);
+        if (err && !this.failed) {
+          this.failed = err;
+          this.o.onFatal?.(err);
+        }
       });
     }
     this.forget();
@@ -276,27 +289,30 @@ export class TaskJournal {
     for (const [segment, count] of this.live) {
       if (segment >= this.segment) break; // Map keeps insertion order: oldest first
       if (count > 0) break; // a segment is deleted only after every older one
+      try {
+        unlinkSync(join(this.o.dir, segmentName(segment)));
+      } catch {
+        break; // kept (a replay of it is harmless: all its tasks are forgotten); tried again next tick
+      }
       this.live.delete(segment);
-      unlinkSync(join(this.o.dir, segmentName(segment)));
     }
   }
 
   private startSegment(n: number): void {
-    if (this.fd >= 0) {
-      fdatasyncSync(this.fd);
-      closeSync(this.fd);
-    }
+    if (this.fd >= 0) this.retire(this.fd);
     this.segment = n;
-    this.fd = openSync(join(this.o.dir, segmentName(n)), 'a');
+    this.fd = this.io(() => openSync(join(this.o.dir, segmentName(n)), 'a'));
     this.bytes = 0;
     if (!this.live.has(n)) this.live.set(n, 0);
     // the new file's name must survive a power loss too
-    const dirFd = openSync(this.o.dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
+    this.io(() => {
+      const dirFd = openSync(this.o.dir, 'r');
+      try {
+        fsyncSync(dirFd);
+      } finally {
+        closeSync(dirFd);
+      }
+    });
   }
 
   private replay(): Recovered {

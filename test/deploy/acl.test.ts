@@ -101,7 +101,8 @@ t.test('Mosquitto enforces the generated ACL', { skip: hasMosquitto ? false : 'n
     const ied1 = await connect('ied-1');
     t.equal(await publish(edge2, topics.result(3), 'forged-1'), NOT_AUTHORIZED, 'edge-2 publishing a result for IED 3: refused');
     t.equal(await publish(ied1, topics.result(3), 'forged-2'), NOT_AUTHORIZED, 'ied-1 publishing a result for IED 3: refused');
-    t.equal(await publish(ied1, topics.edgeResult(3), 'forged-3'), NOT_AUTHORIZED, 'ied-1 publishing an edge result for IED 3: refused');
+    t.equal(await publish(ied1, topics.edgeResult(3, 2), 'forged-3'), NOT_AUTHORIZED, 'ied-1 publishing an edge result for IED 3: refused');
+    t.equal(await publish(edge2, topics.edgeResult(1, 1), 'forged-8'), NOT_AUTHORIZED, 'edge-2 publishing an edge result as edge server 1: refused');
     t.equal(await publish(ied1, topics.decision(3), 'forged-4'), NOT_AUTHORIZED, 'ied-1 publishing a decision for IED 3: refused');
     t.equal(await publish(ied1, topics.task(1), 'forged-5'), NOT_AUTHORIZED, 'a gateway announcing tasks, even its own: refused');
     t.equal(await publish(edge2, topics.edgeState(1), 'forged-6'), NOT_AUTHORIZED, 'edge-2 publishing edge 1\'s state: refused');
@@ -162,7 +163,7 @@ t.test('Mosquitto enforces the generated ACL', { skip: hasMosquitto ? false : 'n
 
   t.test('(f) the legitimate flows', async (t) => {
     const [plant, ied1, edge2, rollout] = await Promise.all(['plant', 'ied-1', 'edge-2', 'rollout'].map((u) => connect(u)));
-    for (const topic of [topics.task(1), topics.edgeResult(1), 'gmel/v1/edge/+/state'])
+    for (const topic of [topics.task(1), topics.edgeResultsOf(1), 'gmel/v1/edge/+/state'])
       t.equal(await subscribe(ied1 as MqttClient, topic), 1, `ied-1 subscribes to ${topic}`);
     t.equal(await subscribe(edge2 as MqttClient, topics.offload(2)), 1, 'edge-2 subscribes to its offloads');
     t.equal(await subscribe(rollout as MqttClient, 'gmel/v1/ied/+/decision'), 1, 'rollout subscribes to every decision');
@@ -175,12 +176,12 @@ t.test('Mosquitto enforces the generated ACL', { skip: hasMosquitto ? false : 'n
     await sleep(200);
     t.same(edge, [`${topics.offload(2)} ok-offload`], 'edge-2 receives the offload');
     t.equal(await publish(edge2 as MqttClient, topics.edgeState(2), 'ok-state'), 0, 'edge-2 publishes its state');
-    t.equal(await publish(edge2 as MqttClient, topics.edgeResult(1), 'ok-edge-result'), 0, 'edge-2 publishes the edge result for IED 1');
+    t.equal(await publish(edge2 as MqttClient, topics.edgeResult(1, 2), 'ok-edge-result'), 0, 'edge-2 publishes the edge result for IED 1');
     await sleep(200);
     t.equal(await publish(ied1 as MqttClient, topics.result(1), 'ok-result'), 0, 'ied-1 publishes the result');
     t.equal(await publish(ied1 as MqttClient, topics.reportedModel(1), 'ok-reported'), 0, 'ied-1 reports its model');
     await sleep(300);
-    t.same(gw.slice(1), [`${topics.edgeState(2)} ok-state`, `${topics.edgeResult(1)} ok-edge-result`], 'ied-1 receives the edge state and its edge result');
+    t.same(gw.slice(1), [`${topics.edgeState(2)} ok-state`, `${topics.edgeResult(1, 2)} ok-edge-result`], 'ied-1 receives the edge state and its edge result');
     t.same(ro, [`${topics.decision(1)} ok-decision`], 'rollout sees the decision');
     for (const m of ['ok-task', 'ok-decision', 'ok-offload', 'ok-state', 'ok-edge-result', 'ok-result', 'ok-reported'])
       t.ok(seen.some((s) => s.endsWith(` ${m}`)), `the twin sees ${m}`);

@@ -10,6 +10,8 @@ t.test('topics', async (t) => {
   t.same(parseTopic(topics.task(7)), { kind: 'task', id: '7' });
   t.same(parseTopic(topics.edgeState(3)), { kind: 'edgeState', id: '3' });
   t.same(parseTopic(topics.offload(2)), { kind: 'offload', id: '2' });
+  t.same(parseTopic(topics.edgeResult(4, 2)), { kind: 'edgeResult', id: '4', server: '2' });
+  t.equal(parseTopic('gmel/v1/ied/4/edge-result'), undefined, 'an edge result topic names its server');
   t.same(parseTopic(topics.status('ied', 'gw-1')), { kind: 'status', id: 'gw-1', deviceKind: 'ied' });
   t.equal(parseTopic('gmel/v2/ied/7/task'), undefined);
   t.equal(parseTopic('gmel/v1/ied/x/task'), undefined);

@@ -38,7 +38,7 @@ async function rig() {
     const r = JSON.parse(payload.toString()) as Result;
     results.set(r.taskId, [...(results.get(r.taskId) ?? []), r]);
   });
-  await pub.subscribeAsync('gmel/v1/ied/+/edge-result', { qos: 1 });
+  await pub.subscribeAsync('gmel/v1/ied/+/edge-result/+', { qos: 1 });
   return {
     edge, pub, results,
     async close() {

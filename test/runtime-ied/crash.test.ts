@@ -58,12 +58,19 @@ t.test('kill -9 of a journaling gateway: one result per task, replays refused', 
   t.teardown(() => child?.kill('SIGKILL'));
 
   const obs = await connect('observer');
-  const results = new Map<string, number>();
+  // a result the broker had not acknowledged when the process died is sent again, byte for byte
+  // (at-least-once): a task's outcome is the set of distinct result payloads under its id
+  const results = new Map<string, Set<string>>();
+  let repeats = 0;
   const decisions = new Map<string, number>();
   obs.on('message', (topic, payload) => {
     const { taskId } = JSON.parse(payload.toString()) as { taskId: string };
-    const into = topic.endsWith('/decision') ? decisions : results;
-    into.set(taskId, (into.get(taskId) ?? 0) + 1);
+    if (topic.endsWith('/decision')) decisions.set(taskId, (decisions.get(taskId) ?? 0) + 1);
+    else {
+      const seen = results.get(taskId) ?? new Set<string>();
+      if (seen.has(payload.toString())) repeats++;
+      results.set(taskId, seen.add(payload.toString()));
+    }
   });
   await obs.subscribeAsync([topics.result(0).replace('/0/', '/+/'), topics.decision(0).replace('/0/', '/+/')], { qos: 1 });
   const pub = await connect('announcer');
@@ -93,7 +100,8 @@ t.test('kill -9 of a journaling gateway: one result per task, replays refused', 
   for (const id of replayed) await announce(id, Number(id.split('-')[1] ?? 0) % IEDS.length);
   await sleep(800);
 
-  t.same(announced.filter((id) => results.get(id) !== 1).map((id) => `${id}: ${results.get(id) ?? 0}`), [], 'every announced task has exactly one result');
+  t.same(announced.filter((id) => results.get(id)?.size !== 1).map((id) => `${id}: ${results.get(id)?.size ?? 0}`), [], 'every announced task has exactly one result (one distinct result message)');
+  t.comment(`identical results sent again after a kill (at-least-once): ${repeats}`);
   t.equal(decisions.get('kept'), 1, 'the retained task, resolved before the kills, was decided once over three processes');
   // a task open at a kill is decided again by the next process (its first run died with the process),
   // so a decision count can be 2; a replay must add none

@@ -73,7 +73,7 @@ t.test('an edge server survives impossible stamps: a deadline before creation, c
   const edge = await EdgeServerRuntime.create({ scenario, edgeServerId: 1, mqtt: await connect('edge-stamps'), clock: systemClock, epochMs, logger });
   const pub = await connect('pub-stamps');
   const results: { taskId: string; outcome: string; latencySeconds: number }[] = [];
-  await pub.subscribeAsync(topics.edgeResult(0), { qos: 1 });
+  await pub.subscribeAsync(topics.edgeResultsOf(0), { qos: 1 });
   pub.on('message', (_topic, payload) => results.push(JSON.parse(payload.toString())));
   const offload = (taskId: string, createdAt: number, deadlineAt: number, uploadedAt: number) =>
     pub.publishAsync(topics.offload(1), JSON.stringify({ v: 1, taskId, iedId: 0, edgeServerId: 1, sizeMbit: 1, density: 0.01, createdAt, deadlineAt, uploadedAt }), { qos: 1 });

@@ -134,13 +134,16 @@ t.test('forged edge results do not end an offloaded task; the real one does, onc
   await publishTask(r.pub, task('o-1', { deadlineSeconds: 2.5 }));
   await until(() => r.offloads.includes('o-1'), 3000);
   t.ok(r.offloads.includes('o-1'), 'the gateway offloaded the task to edge server 1');
-  const edgeResult = (iedId: number, over: Partial<Result & { edgeServerId: number }>) =>
-    r.pub.publishAsync(topics.edgeResult(iedId), JSON.stringify({ v: 1, taskId: 'o-1', iedId, outcome: 'completed', stage: 'edge', latencySeconds: 0.4, at: Date.now(), ...over }), { qos: 1 });
+  const edgeResult = (iedId: number, over: Partial<Result & { edgeServerId: number }>, server = 1) =>
+    r.pub.publishAsync(topics.edgeResult(iedId, server), JSON.stringify({ v: 1, taskId: 'o-1', iedId, outcome: 'completed', stage: 'edge', latencySeconds: 0.4, at: Date.now(), ...over }), { qos: 1 });
   await edgeResult(0, { taskId: 'never-offloaded' });
   await edgeResult(0, { stage: 'local' });
   await edgeResult(0, { stage: 'uplink', outcome: 'dropped' });
   await edgeResult(1, {}); // the right task id, another IED's topic
-  await edgeResult(0, { edgeServerId: 99 }); // from a server the task was never offloaded to
+  await edgeResult(0, {}, 2); // from a server the task was never offloaded to (the topic names the sender)
+  await edgeResult(0, { edgeServerId: 1 }, 2); // a payload claiming another server than its topic
+  await until(async () => (await rejected(r.gateway, 'id-mismatch')) >= 1, 2000);
+  t.equal(await rejected(r.gateway, 'id-mismatch'), 1, 'a payload naming another server than its topic: id-mismatch');
   await until(async () => (await rejected(r.gateway, 'forged')) >= 4, 2000);
   t.equal(await rejected(r.gateway, 'unknown-task'), 1, 'a result for a task never offloaded: unknown-task');
   t.equal(await rejected(r.gateway, 'forged'), 4, 'a wrong stage, IED or sending server for an offloaded task: forged');
@@ -201,7 +204,7 @@ t.test('property: 200 random schema-valid messages, then every legitimate task i
     } else {
       const i = ied();
       const result = { v: 1, taskId: id(), iedId: i, outcome: pick(['completed', 'dropped']), stage: pick(['pending', 'local', 'uplink', 'edge']), latencySeconds: rng.between(0, 1e4), at: time() };
-      await r.pub.publishAsync(topics.edgeResult(i), JSON.stringify(result), { qos: 1 });
+      await r.pub.publishAsync(topics.edgeResult(i, pick([1, 2, 3, 1 + rng.int(1024)])), JSON.stringify(result), { qos: 1 });
     }
   }
   const sentBy = Date.now();

@@ -1,7 +1,7 @@
 // The task journal on its own (runtime-ied/journal.ts): what one process writes, the next one reads
 // back; torn writes, forgetting, segments and the one-process lock.
 import t from 'tap';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TaskJournal } from '../../runtime-ied/journal.ts';
@@ -117,11 +117,49 @@ t.test('a published task still within its replay window is remembered by the nex
 t.test('one process per journal', async (t) => {
   const d = dir();
   const { journal } = TaskJournal.open({ dir: d, clock });
-  writeFileSync(join(d, 'journal.lock'), String(process.ppid)); // a live process other than us
+  writeFileSync(join(d, 'journal.lock'), String(process.ppid)); // a live process other than us (an older gateway's pid-only lock)
   t.throws(() => TaskJournal.open({ dir: d, clock }), /in use by process/);
-  writeFileSync(join(d, 'journal.lock'), String(process.pid));
+  writeFileSync(join(d, 'journal.lock'), JSON.stringify(identity(process.ppid))); // the same, named in full
+  t.throws(() => TaskJournal.open({ dir: d, clock }), /in use by process/, 'a live owner named by pid, boot and start time');
+  writeFileSync(join(d, 'journal.lock'), JSON.stringify({ ...identity(process.pid), pid: process.pid }));
   journal.close();
   const again = TaskJournal.open({ dir: d, clock });
   again.journal.close();
   t.pass('closed: the folder can be opened again');
+});
+
+/** a process's lock identity as journal-lock.ts writes it (Linux /proc) */
+function identity(pid: number): { pid: number; boot?: string; start?: string } {
+  const boot = existsSync('/proc/sys/kernel/random/boot_id') ? readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() : undefined;
+  const start = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[19] : undefined;
+  return { pid, ...(boot ? { boot } : {}), ...(start ? { start } : {}) };
+}
+
+t.test('a stale lock is taken over: its owner gone, booted before, or its pid reused', { skip: existsSync('/proc/self/stat') ? false : 'needs Linux /proc' }, async (t) => {
+  const live = identity(process.ppid);
+  for (const [label, owner] of [
+    ['an owner from before a reboot (another boot id)', { ...live, boot: '00000000-0000-0000-0000-000000000000' }],
+    ['a live pid that started at another time (the pid was reused)', { ...live, start: '1' }],
+    ['a pid no process holds', { pid: 999_999_999 }],
+  ] as const) {
+    const d = dir();
+    writeFileSync(join(d, 'journal.lock'), JSON.stringify(owner));
+    const { journal } = TaskJournal.open({ dir: d, clock });
+    t.same(JSON.parse(readFileSync(join(d, 'journal.lock'), 'utf8')), identity(process.pid), `${label}: taken over, the lock names us`);
+    journal.close();
+  }
+});
+
+t.test('a failed write stops the journal: the task is not taken as accepted, the process is told', { skip: existsSync('/dev/full') ? false : 'needs /dev/full' }, async (t) => {
+  const d = dir();
+  const fatal: string[] = [];
+  const { journal } = TaskJournal.open({ dir: d, clock, segmentBytes: 64, onFatal: (err) => fatal.push((err as NodeJS.ErrnoException).code ?? err.message) });
+  symlinkSync('/dev/full', join(d, 'journal-00000002.log')); // the next segment: a disk that is full
+  journal.accepted(task('fits')); // over 64 bytes: the journal moves to segment 2
+  t.equal(journal.size, 1);
+  t.throws(() => journal.accepted(task('no-space')), /ENOSPC|no space/i, 'the accept throws');
+  t.same(fatal, ['ENOSPC'], 'onFatal was told once, with the cause');
+  t.equal(journal.size, 1, 'the task was not taken as accepted');
+  t.throws(() => journal.accepted(task('after')), /ENOSPC|no space/i, 'nor any later one');
+  t.throws(() => journal.flush(), /ENOSPC|no space/i, 'and nothing batched is dropped silently');
 });

@@ -1,5 +1,6 @@
-// A gateway asked to stop: it refuses new tasks, lets the accepted ones reach their outcomes, reports
-// any still open as dropped, and every accepted task gets exactly one result.
+// A gateway asked to stop: it lets the accepted tasks reach their outcomes (and serves those that
+// arrive meanwhile), reports any still open as dropped, and every accepted task, a late one too, gets
+// exactly one result. With a journal, what is still open is left to the gateway's next process.
 import t from 'tap';
 import pino from 'pino';
 import { loadScenario } from '../../core/scenario/load.ts';
@@ -9,11 +10,15 @@ import { EdgeServerRuntime } from '../../runtime-edge/edge-server.ts';
 import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
 import { topics } from '../../protocol/topics.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
+import { TaskJournal } from '../../runtime-ied/journal.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const [label, drainMs] of [['with time to drain', 6000], ['without time to drain', 0]] as const) {
-  t.test(`gateway.close(), ${label}: one result per accepted task, no task accepted after`, { timeout: 30_000 }, async (t) => {
+  t.test(`gateway.close(), ${label}: one result per accepted task, the late one too`, { timeout: 30_000 }, async (t) => {
     const scenario = loadScenario('gmel2024', { ieds: 4 });
     const logger = pino({ level: 'silent' });
     const broker = await startAedes();
@@ -39,11 +44,53 @@ for (const [label, drainMs] of [['with time to drain', 6000], ['without time to 
     await closing;
     await sleep(300);
     t.same(accepted.filter((id) => results.get(id) !== 1), [], 'every accepted task has exactly one result');
-    t.notOk(decided.has('late') || results.has('late'), 'the task announced during shutdown was not accepted');
-    if (drainMs === 0) t.ok([...results.values()].length === accepted.length, 'open tasks reported dropped at once');
+    t.equal(results.get('late'), 1, 'the task announced during shutdown has exactly one result');
+    if (drainMs > 0) t.ok(decided.has('late'), 'while draining, it was decided as usual');
+    else t.notOk(decided.has('late'), 'after the drain, it was reported dropped undecided');
+    if (drainMs === 0) t.equal(results.size, accepted.length + 1, 'open tasks reported dropped at once');
     for (const e of edges) await e.close();
     await releaseModel(gateway.currentModel);
     await endAll();
     await broker.close();
   });
 }
+
+t.test('with a journal, close() leaves open tasks to the next process; tasks of IEDs it no longer serves are reported', { timeout: 30_000 }, async (t) => {
+  const scenario = loadScenario('gmel2024', { ieds: 4 });
+  const logger = pino({ level: 'silent' });
+  const broker = await startAedes();
+  const { connect, endAll } = clientPool(broker.url);
+  const dir = mkdtempSync(join(tmpdir(), 'gmel-close-journal-'));
+  const pub = await connect('pub');
+  const results = new Map<string, string[]>();
+  pub.on('message', (_topic, payload) => {
+    const r = JSON.parse(payload.toString()) as { taskId: string; outcome: string; stage: string };
+    results.set(r.taskId, [...(results.get(r.taskId) ?? []), `${r.outcome} ${r.stage}`]);
+  });
+  await pub.subscribeAsync('gmel/v1/ied/+/result', { qos: 1 });
+  const gateway = async (iedIds: number[]) => {
+    const journal = TaskJournal.open({ dir, clock: systemClock });
+    const model = await loadModelHandle('models/gmel2024-amarl', scenario, iedIds, 'node');
+    const rt = await IedGatewayRuntime.create({ scenario, iedIds, model, mqtt: await connect(`gw-${iedIds.join('')}`), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger, journal });
+    return { rt, journal: journal.journal, recovered: journal.recovered };
+  };
+  const first = await gateway([0, 1, 2, 3]);
+  const ids = Array.from({ length: 8 }, (_, k) => `j-${k}`);
+  for (const [k, id] of ids.entries()) await pub.publishAsync(topics.task(k % 4), JSON.stringify({ v: 1, taskId: id, iedId: k % 4, sizeMbit: 30, density: 0.06, deadlineSeconds: 2.5, createdAt: Date.now() }), { qos: 1 });
+  for (let k = 0; k < 40 && first.journal.size < ids.length; k++) await sleep(25);
+  await first.rt.close({ drainMs: 0 }); // no edge servers: the tasks are pending, local, uplink or offloaded
+  await sleep(200);
+  const reportedAtClose = [...results.keys()].length;
+  first.journal.close();
+  await releaseModel(first.rt.currentModel);
+  const second = await gateway([0, 1]); // IEDs 2 and 3 have moved to another gateway
+  t.equal(second.recovered.open.length + second.recovered.unpublished.length, ids.length - reportedAtClose, 'the next process found every task not yet reported');
+  for (let k = 0; k < 200 && ids.some((id) => !results.has(id)); k++) await sleep(50);
+  t.same(ids.filter((id) => results.get(id)?.length !== 1).map((id) => `${id}: ${results.get(id)?.join(', ') ?? 'none'}`), [], 'every task has exactly one result over the two processes');
+  t.ok(ids.filter((_, k) => k % 4 >= 2).every((id) => results.get(id)?.[0]?.startsWith('dropped')), 'the tasks of IEDs 2 and 3 were reported dropped by the journal that accepted them');
+  await second.rt.close({ drainMs: 0 });
+  second.journal.close();
+  await releaseModel(second.rt.currentModel);
+  await endAll();
+  await broker.close();
+});
