@@ -178,14 +178,17 @@ export class Processes {
 interface Seen {
   readonly payloads: Set<string>;
   messages: number;
-  firstAt: number;
   lastAt: number;
+  /** results: the outcome was completed; decisions: the action */
+  completed: boolean;
+  action: number;
+  readonly firstAt: number;
 }
 
 /** Every result and decision the plant published, by task id (what a KPI consumer or the twin sees). */
 export class Observer {
-  readonly results = new Map<string, Seen & { completed: boolean }>();
-  readonly decisions = new Map<string, Seen & { action: number }>();
+  readonly results = new Map<string, Seen>();
+  readonly decisions = new Map<string, Seen>();
   /** results carrying the forged edge results' marker latency: an accepted forgery */
   forgedAccepted = 0;
 
@@ -202,13 +205,13 @@ export class Observer {
     if (typeof m.taskId !== 'string') return;
     const now = Date.now();
     const isDecision = topic.endsWith('/decision');
-    const map: Map<string, Seen> = isDecision ? this.decisions : this.results;
-    let s = map.get(m.taskId);
-    if (!s) map.set(m.taskId, (s = isDecision ? { payloads: new Set(), messages: 0, firstAt: now, lastAt: now, action: m.action ?? 0 } : { payloads: new Set(), messages: 0, firstAt: now, lastAt: now, completed: false }));
+    const map = isDecision ? this.decisions : this.results;
+    const s = map.get(m.taskId) ?? { payloads: new Set<string>(), messages: 0, firstAt: now, lastAt: now, completed: false, action: m.action ?? 0 };
+    map.set(m.taskId, s);
     s.payloads.add(text);
     s.messages++;
     s.lastAt = now;
-    if (!isDecision && m.outcome === 'completed') (s as Seen & { completed: boolean }).completed = true;
+    if (!isDecision && m.outcome === 'completed') s.completed = true;
     if (!isDecision && m.latencySeconds === this.forgedLatency) this.forgedAccepted++;
   }
 }

@@ -52,6 +52,7 @@ interface Phase extends Outcome {
   readonly attack: string;
   readonly what: string;
   readonly journal: boolean;
+  readonly refusedByRuntime: number;
   readonly runtimeRefusals: Record<string, number>;
   /** kill phases: from the SIGKILL until the restarted process was healthy */
   readonly outage?: { readonly from: number; readonly to: number };

@@ -87,9 +87,11 @@ Wants=network-online.target
 
 [Service]
 WorkingDirectory=/opt/gmel/ied-${o.ied}
-# over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH}
-ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota
+# over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH};
+# the task journal: accepted tasks survive a crash or kill -9 (docs/security.md, crash safety)
+ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota --journal /var/lib/gmel/ied-${o.ied}/journal
 StateDirectory=gmel/ied-${o.ied}
+StateDirectoryMode=0700
 Restart=always
 RestartSec=2
 User=gmel
