@@ -329,21 +329,22 @@ async function forgedResults(x: AttackContext): Promise<Outcome> {
   });
   refused += await many(rogueEdge, 20, (j) => [topics.edgeResult(victim(j).iedId, 1), result(x, victim(j).taskId, victim(j).iedId, 1)]);
   let sent = 120;
-  const hit = new Set<string>();
+  const hit = new Map<string, number>();
   for (let k = 0; k < 30; k++) {
     await sleep(100);
-    // decided for edge server 1 a while ago (so most are uploaded: on the gateway's offload ledger) and not resolved yet
+    // offloaded to another server (edge 1 first) a while ago, so most are uploaded (on the gateway's offload ledger), and not resolved yet
     const victims = x.announcer.recent(80).filter((l) => {
       const d = x.observer.decisions.get(l.taskId);
-      return d?.action === 1 && Date.now() - d.firstAt > 200 && !x.observer.results.has(l.taskId) && !hit.has(l.taskId);
-    });
+      return d !== undefined && d.action !== 0 && d.action !== 2 && Date.now() - d.firstAt > 200 && !x.observer.results.has(l.taskId) && !hit.has(l.taskId);
+    }).sort((a, b) => Number(x.observer.decisions.get(a.taskId)?.action !== 1) - Number(x.observer.decisions.get(b.taskId)?.action !== 1));
     for (const l of victims.slice(0, 5)) {
-      hit.add(l.taskId);
+      hit.set(l.taskId, x.observer.decisions.get(l.taskId)?.action ?? 0);
       sent++;
       if ((await publish(rogueEdge, topics.edgeResult(l.iedId, 2), result(x, l.taskId, l.iedId, 2))) >= 0x80) refused++;
     }
   }
-  return { sent, refusedByBroker: refused, note: `${hit.size} of them on edge-result/2 for tasks offloaded to edge 1; forged results that came out as results: ${x.observer.forgedAccepted}` };
+  const toEdge1 = [...hit.values()].filter((m) => m === 1).length;
+  return { sent, refusedByBroker: refused, note: `${hit.size} of them on edge-result/2 for tasks offloaded elsewhere: ${toEdge1} to edge 1, ${hit.size - toEdge1} to edges 3–5; forged results that came out as results: ${x.observer.forgedAccepted}` };
 }
 
 /** a second connection with ied-8's stolen credentials (asking for the gateway's client id) subscribes to IED 0's task and edge results */
@@ -406,7 +407,7 @@ export const ATTACKS: readonly Attack[] = [
       }) };
     },
   },
-  { attack: 'forged-results', what: 'ied-8 publishes results and edge results for IEDs 0–7; rogue-edge-2 (edge 2\'s rights) publishes on edge-result/1, and on its own edge-result/2 for tasks offloaded to edge 1 (seen in decisions)', body: forgedResults },
+  { attack: 'forged-results', what: 'ied-8 publishes results and edge results for IEDs 0–7; rogue-edge-2 (edge 2\'s rights) publishes on edge-result/1, and on its own edge-result/2 for tasks offloaded to edge 1 (or 3–5; seen in decisions)', body: forgedResults },
   { attack: 'impersonation', what: 'a second connection with ied-8\'s credentials (client id gmel-ied-0-7) subscribes to IED 0\'s task and edge results', body: impersonation },
   {
     attack: 'ota', what: 'ied-8, rogue-plant and rogue-edge-2 publish a retained desired model for IED 0',

@@ -116,7 +116,7 @@ async function runAll(p: Plant, floodSeconds: number): Promise<{ phases: Phase[]
   for (const a of ATTACKS) phases.push(await runPhase(p, a.attack, a.what, () => a.body(p.x)));
   const startEdge1 = () => p.procs.start('edge-1', ['edge', '--id', '1'], 'edge-1');
   const crash = async (label: string) => {
-    phases.push(await runPhase(p, `kill-9 gateway${label}`, 'SIGKILL of the gateway mid-run, restarted at once (same journal)', killBody(p, 'gateway', p.startGateway)));
+    phases.push(await runPhase(p, `kill-9 gateway${label}`, `SIGKILL of the gateway mid-run, restarted at once (${p.journal.on ? 'same journal' : 'no journal'})`, killBody(p, 'gateway', p.startGateway)));
     phases.push(await runPhase(p, `kill-9 edge server 1${label}`, 'SIGKILL of edge server 1 mid-run, restarted at once', killBody(p, 'edge-1', startEdge1)));
   };
   await crash('');
@@ -162,6 +162,16 @@ function tally(tasks: readonly Legit[], obs: Observer) {
   };
 }
 
+/** legitimate tasks by their (first) decision: 0 local, m edge server m */
+function decisionsByAction(obs: Observer): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const [taskId, d] of obs.decisions) {
+    const k = d.action === 0 ? 'local' : `edge-${d.action}`;
+    if (taskId.startsWith('legit-')) by[k] = (by[k] ?? 0) + 1;
+  }
+  return by;
+}
+
 function table(phases: readonly Phase[], p: Plant, horizonMs: number) {
   const { announcer, observer } = p.x;
   const owned = new Map<string, Legit[]>();
@@ -171,7 +181,8 @@ function table(phases: readonly Phase[], p: Plant, horizonMs: number) {
   }
   const rows = phases.map((ph) => {
     const { attack, what, sent, refusedByBroker, refusedByRuntime, runtimeRefusals } = ph;
-    return { attack, what, sent, refusedByBroker, refusedByRuntime, runtimeRefusals, announceFailed: announcer.failed.get(attack) ?? 0, ...tally(owned.get(attack) ?? [], observer) };
+    const outage = ph.outage ? { outageSeconds: round1((ph.outage.to - ph.outage.from) / 1000) } : {};
+    return { attack, what, sent, refusedByBroker, refusedByRuntime, runtimeRefusals, announceFailed: announcer.failed.get(attack) ?? 0, ...tally(owned.get(attack) ?? [], observer), ...outage };
   });
   const all = (journal: boolean) => {
     const mine = phases.filter((ph) => ph.journal === journal);
@@ -232,6 +243,7 @@ export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<
       table: rows,
       totals,
       flood: { ...floodOut, note: 'gateway VmRSS, MiB, sampled each second while flooded' },
+      decisionsByAction: decisionsByAction(p.x.observer),
       checks: { forgedResultsAccepted: p.x.observer.forgedAccepted, processesCrashed: crashed },
       wallSeconds: Math.round((Date.now() - began) / 1000),
       goal: { lostAndTwiceZeroWithJournal: withJournal.tasksLost === 0 && withJournal.tasksRunTwice === 0 && p.x.observer.forgedAccepted === 0 && crashed.length === 0 },

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
 import { benchTraining } from './train.ts';
+import { benchTrainingProfile } from './train-profile.ts';
 import { benchJournal, benchLive } from './live.ts';
 import { measureAgreement } from './agreement.ts';
 import { benchGateway } from './gateway.ts';
@@ -20,6 +21,7 @@ import { benchBarrage } from './barrage.ts';
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
+  'training-profile': () => benchTrainingProfile(),
   live: () => benchLive(),
   journal: () => benchJournal(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),

@@ -33,6 +33,8 @@ export interface ConnectOptions {
    * connecting: mqtt.js reads nothing else (not even a SUBACK) while a PUBACK is held.
    */
   readonly ackAfterListen?: boolean;
+  /** how long messages that arrive before listen() wait for it before they are let go (default 30 s; never with ackAfterListen) */
+  readonly earlyHoldMs?: number;
 }
 
 function statusPayload(device: NonNullable<ConnectOptions['device']>, state: 'online' | 'offline'): string {
@@ -72,7 +74,7 @@ export function takeEarlyMessages(client: MqttClient, handle: (topic: string, pa
 }
 
 /** mqtt.connectAsync(url, opts, false), with the early-message buffer attached before CONNACK. */
-function connectHolding(url: string, options: IClientOptions, ackAfterListen: boolean): Promise<MqttClient> {
+function connectHolding(url: string, options: IClientOptions, ackAfterListen: boolean, holdMs: number): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, options);
     const messages: [string, Buffer][] = [];
@@ -97,7 +99,7 @@ function connectHolding(url: string, options: IClientOptions, ackAfterListen: bo
       done();
       // clients that never call listen() (publishers, monitors with their own handler) stop holding soon;
       // not one that holds acknowledgements: releasing them unhandled would lose what they acknowledge
-      if (!ackAfterListen) setTimeout(() => takeEarlyMessages(client), EARLY_HOLD_MS).unref();
+      if (!ackAfterListen) setTimeout(() => takeEarlyMessages(client), holdMs).unref();
       resolve(client);
     };
     const onError = (err: Error) => {
@@ -127,7 +129,7 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   let lastError: unknown;
   for (const protocolVersion of versions) {
     try {
-      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true);
+      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true, opts.earlyHoldMs ?? EARLY_HOLD_MS);
       // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
       const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
       noDelay();

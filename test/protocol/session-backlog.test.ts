@@ -60,3 +60,26 @@ for (const ackAfterListen of [true, false]) {
     await broker.close();
   });
 }
+
+for (const ackAfterListen of [true, false]) {
+  t.test(`a runtime slower to listen than the early hold ${ackAfterListen ? 'with ackAfterListen still gets what arrived early' : 'without ackAfterListen: the early messages were let go'}`, async (t) => {
+    const broker = await startAedes();
+    const logger = pino({ level: 'silent' });
+    const subscriptions = [topics.offload(1)];
+    const first = await connectMqtt({ url: broker.url, clientId: 'slow-start' });
+    await listen({ mqtt: first, logger, subscriptions, dispatch: () => {} });
+    await first.endAsync();
+    const pub = await connectMqtt({ url: broker.url, clientId: 'slow-start-pub' });
+    await pub.publishAsync(topics.offload(1), JSON.stringify({ v: 1, taskId: 'early', iedId: 0, edgeServerId: 1, sizeMbit: 1, density: 0.01, createdAt: Date.now(), deadlineAt: Date.now() + 5000, uploadedAt: Date.now() }), { qos: 1 });
+    const slow = await connectMqtt({ url: broker.url, clientId: 'slow-start', ackAfterListen, earlyHoldMs: 100 });
+    await sleep(400); // longer than the hold
+    const got: string[] = [];
+    await listen({ mqtt: slow, logger, subscriptions, dispatch: (d: Accepted) => void (d.kind === 'offload' && got.push(d.message.taskId)) });
+    await sleep(100);
+    if (ackAfterListen) t.same(got, ['early'], 'held until a handler took it: a journaling gateway never acknowledges what it did not journal');
+    else t.same(got, [], 'a client that never listens does not hold messages (or PUBACKs) forever');
+    await slow.endAsync();
+    await pub.endAsync();
+    await broker.close();
+  });
+}
