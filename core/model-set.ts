@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from './errors.ts';
-import { OBS_ENCODER_VERSION } from './observation.ts';
+import { OBS_ENCODER_VERSION, pickScales, scalesProblem, type ObservationScales } from './observation.ts';
 import type { Scenario } from './scenario/schema.ts';
 
 export const MODEL_SET_FORMAT = 'gmel-model-set/1';
@@ -34,6 +34,8 @@ export interface ModelSetManifest {
   readonly version: string;
   readonly algo: string;
   readonly obsEncoderVersion: string;
+  /** the observation scales the actors were trained with: every consumer encodes with these (gmel-obs/2) */
+  readonly obsScales: ObservationScales;
   readonly actionNames: readonly string[];
   readonly ieds: number;
   readonly scenario: Scenario;
@@ -90,6 +92,18 @@ export function loadVerifiedModel(dir: string, ied: number, manifest: ModelSetMa
   const actual = sha256(bytes);
   if (actual !== entry.sha256) throw new InputError(`model set ${dir}: ${file} has sha256 ${actual.slice(0, 12)}…, the manifest says ${entry.sha256.slice(0, 12)}… (tampered or corrupt)`);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * The scales a model set's actors were trained with, checked against the plant it is to run in (its
+ * number of edge servers): the one set of scales its consumers encode observations with.
+ */
+export function manifestScales(dir: string, manifest: ModelSetManifest, edgeServers: number): ObservationScales {
+  if (manifest.obsEncoderVersion !== OBS_ENCODER_VERSION)
+    throw new InputError(`model set ${dir}: built for observations ${manifest.obsEncoderVersion}, this runtime encodes ${OBS_ENCODER_VERSION}`);
+  const problem = scalesProblem(manifest.obsScales, edgeServers);
+  if (problem) throw new InputError(`model set ${dir}: ${problem}`);
+  return pickScales(manifest.obsScales);
 }
 
 /** Every file of a model set, verified (e.g. before publishing or bundling it). */

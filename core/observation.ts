@@ -20,8 +20,14 @@
  */
 import type { Scenario } from './scenario/schema.ts';
 
-/** Bump on any change of layout or scaling: exported models record it and runtimes refuse a mismatch. */
-export const OBS_ENCODER_VERSION = 'gmel-obs/1';
+/**
+ * Bump on any change of layout or scaling: exported models record it and runtimes refuse a mismatch.
+ * gmel-obs/2: the scales below belong to the model (fixed when it is trained, from its training plant,
+ * recorded in its run config, actors and manifest) and every consumer encodes with them, whatever
+ * plant it runs in; gmel-obs/1 took them from the plant being run, so a model evaluated at another
+ * sweep point saw inputs out of the scale it was trained on.
+ */
+export const OBS_ENCODER_VERSION = 'gmel-obs/2';
 
 /** Full-band spectral efficiency (bit/s/Hz) that maps to channel quality 1. */
 export const SPECTRAL_EFFICIENCY_SCALE = 30;
@@ -51,6 +57,7 @@ export interface ObservationFields {
   channelOffset: number;
 }
 
+/** A plant's own scales: what a model trained on this plant records as its scales. */
 export function observationScales(s: Scenario): ObservationScales {
   return {
     edgeServers: s.edgeServers,
@@ -59,6 +66,30 @@ export function observationScales(s: Scenario): ObservationScales {
     densityMax: s.task.densityGcyclesPerMbit.max,
     deadlineMaxSeconds: s.task.deadlineSeconds.max,
   };
+}
+
+const SCALE_FIELDS = ['edgeServers', 'ieds', 'sizeMaxMbit', 'densityMax', 'deadlineMaxSeconds'] as const;
+
+/**
+ * A model's recorded scales, checked: every field a positive finite number (the counts integers), and
+ * the observation layout (the number of edge servers) that of the plant it is to run in. Why not, if
+ * not: the caller refuses the model with it.
+ */
+export function scalesProblem(value: unknown, edgeServers: number): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'no observation scales recorded (obsScales)';
+  const v = value as Record<string, unknown>;
+  for (const f of SCALE_FIELDS) {
+    const x = v[f];
+    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) return `obsScales.${f} is ${JSON.stringify(x)}, not a positive number`;
+    if ((f === 'edgeServers' || f === 'ieds') && !Number.isInteger(x)) return `obsScales.${f} is ${x}, not a whole number`;
+  }
+  if (v.edgeServers !== edgeServers) return `trained for ${String(v.edgeServers)} edge servers, the plant has ${edgeServers}`;
+  return undefined;
+}
+
+/** The scales fields alone (a manifest or config may carry them among others). */
+export function pickScales(v: ObservationScales): ObservationScales {
+  return { edgeServers: v.edgeServers, ieds: v.ieds, sizeMaxMbit: v.sizeMaxMbit, densityMax: v.densityMax, deadlineMaxSeconds: v.deadlineMaxSeconds };
 }
 
 export function observationSize(edgeServers: number): number {

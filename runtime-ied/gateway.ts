@@ -29,7 +29,7 @@
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { encodeObservation, OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { encodeObservation, OBS_ENCODER_VERSION, type ObservationScales } from '../core/observation.ts';
 import { actionName } from '../core/actions.ts';
 import { SlotTicker, slotAt, type Clock } from '../protocol/clock.ts';
 import { RecentIds } from '../protocol/recent-ids.ts';
@@ -56,6 +56,8 @@ export interface ModelHandle {
   readonly version: string;
   /** one session per served IED */
   readonly sessions: ReadonlyMap<number, ActorSession>;
+  /** the observation scales the model was trained with (its manifest's): observations are encoded with these */
+  readonly scales: ObservationScales;
 }
 
 export interface GatewayOptions {
@@ -181,7 +183,7 @@ export class IedGatewayRuntime {
     w.arrive(i, { sizeMbit: msg.sizeMbit, density: msg.density, deadlineSeconds: msg.deadlineSeconds }, arrival, msg);
     const executor = this.o.executor;
     if (executor) w.setLocalWait(i, executor.waitSeconds(i)); // the observation's local wait
-    encodeObservation(this.obs, 0, w.observationFields(i), w.scales);
+    encodeObservation(this.obs, 0, w.observationFields(i), this.model.scales);
     const session = this.model.sessions.get(i) as ActorSession;
     let action = 0;
     let micros = 0;

@@ -4,7 +4,7 @@
  * A model-set folder loads its newest version (core/model-set.ts `resolveModelDir`).
  */
 import { InputError } from '../core/errors.ts';
-import { loadVerifiedModel, readManifest, resolveModelDir } from '../core/model-set.ts';
+import { loadVerifiedModel, manifestScales, readManifest, resolveModelDir } from '../core/model-set.ts';
 import { observationSize } from '../core/observation.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { createActorSession, type ActorSession, type Engine } from './policy.ts';
@@ -13,6 +13,12 @@ import type { ModelHandle } from './gateway.ts';
 export async function loadModelHandle(path: string, scenario: Scenario, iedIds: readonly number[], engine: Engine): Promise<ModelHandle> {
   const dir = resolveModelDir(path);
   const manifest = readManifest(dir);
+  let scales;
+  try {
+    scales = manifestScales(dir, manifest, scenario.edgeServers); // the model's own, not the plant's
+  } catch (err) {
+    throw err instanceof InputError ? new InputError(`model ${dir}: ${err.message.replace(`model set ${dir}: `, '')}`) : err;
+  }
   const sessions = new Map<number, ActorSession>();
   const expected = { inputs: observationSize(scenario.edgeServers), actions: scenario.edgeServers + 1 };
   // a plant larger than the trained one reuses actors cyclically (as the evaluation does): IEDs that
@@ -33,7 +39,7 @@ export async function loadModelHandle(path: string, scenario: Scenario, iedIds: 
     if (err instanceof InputError) throw new InputError(`model ${dir}: ${err.message.replace(`model set ${dir}: `, '')}`);
     throw err;
   }
-  return { version: manifest.version, sessions };
+  return { version: manifest.version, sessions, scales };
 }
 
 /** Release every session of a model handle once (IEDs may share sessions). */

@@ -18,6 +18,7 @@
  */
 import { World } from './world.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
+import type { ObservationScales } from '../core/observation.ts';
 import type { Metrics } from './metrics.ts';
 
 export type AgentId = `ied_${number}`;
@@ -83,8 +84,12 @@ export class GmelParallelEnv {
   private readonly hasTask: Uint8Array;
   private readonly actionBuffer: Int32Array;
 
-  constructor(readonly scenario: Scenario) {
+  /** the scales observations are encoded with: the model's (a fine-tune keeps its parent's), default the plant's */
+  readonly obsScales: ObservationScales;
+
+  constructor(readonly scenario: Scenario, opts: { readonly obsScales?: ObservationScales } = {}) {
     this.world = new World(scenario);
+    this.obsScales = opts.obsScales ?? this.world.scales;
     this.possibleAgents = Array.from({ length: scenario.ieds }, (_, i) => `ied_${i}` as AgentId);
     this.obs = new Float32Array(scenario.ieds * this.world.obsSize);
     this.hasTask = new Uint8Array(scenario.ieds);
@@ -153,7 +158,7 @@ export class GmelParallelEnv {
 
   private snapshot(): VectorStep {
     const w = this.world;
-    w.observeAll(this.obs);
+    w.observeAll(this.obs, this.obsScales);
     for (let i = 0; i < w.I; i++) this.hasTask[i] = w.currentTask[i] !== -1 ? 1 : 0;
     return {
       observations: this.obs,

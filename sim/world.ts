@@ -443,7 +443,8 @@ export class World {
   }
 
   /** All IEDs' encoded observations into out[i·obsSize ..] (core/observation.ts). */
-  observeAll(out: Float32Array): void {
-    for (let i = 0; i < this.I; i++) encodeObservation(out, i * this.obsSize, this.observationFields(i), this.scales);
+  /** Every IED's o_i, encoded with `scales`: the model's (default: this world's, see WorldOptions). */
+  observeAll(out: Float32Array, scales: ObservationScales = this.scales): void {
+    for (let i = 0; i < this.I; i++) encodeObservation(out, i * this.obsSize, this.observationFields(i), scales);
   }
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, scalesProblem, type ObservationScales } from '../core/observation.ts';
 import { emptyDropCounts, type DropCounts } from '../core/stages.ts';
 import { World } from '../sim/world.ts';
 import { runEpisode, type Policy } from '../sim/episodes.ts';
@@ -39,6 +39,8 @@ export interface PolicySpec {
   readonly name: string;
   /** a fresh policy for one episode; its random draws come from rng */
   make(rng: Rng): Policy;
+  /** a learned policy: the observation scales it encodes with (its training plant's, whatever plant it runs in) */
+  readonly obsScales?: ObservationScales;
 }
 
 export interface Estimate {
@@ -112,8 +114,14 @@ export async function loadRunPolicy(runDir: string, name?: string): Promise<Poli
       throw new InputError(`${runDir}: actor of IED ${a.metadata.ied} expects observations ${a.metadata.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
   const algo = actors[0]?.metadata.algo ?? 'learned';
   const shape = actorShape((actors[0] as LoadedActor).net);
+  // the scales the actors were trained with: the same physical task gives the same inputs at every sweep point
+  const recorded = actors[0]?.metadata.obsScales;
+  const scalesBad = scalesProblem(recorded, shape.actions - 1);
+  if (scalesBad) throw new InputError(`${runDir}: actor of IED 0: ${scalesBad}`);
+  const scales = recorded as ObservationScales;
   return {
     name: name ?? algo,
+    obsScales: scales,
     make: () => {
       // one runner (scratch buffers) per actor; recurrent state per IED, zero at the episode's start
       const runners = actors.map((a) => new ActorRunner(a.net));
@@ -127,7 +135,7 @@ export async function loadRunPolicy(runDir: string, name?: string): Promise<Poli
           if (shape.actions !== world.M + 1) throw new InputError(`${runDir}: actors choose among ${shape.actions} actions, this scenario has ${world.M + 1}`);
           if (obs.length !== world.I * D) obs = new Float32Array(world.I * D);
           if (hidden.length !== world.I) hidden = Array.from({ length: world.I }, () => new Float32Array(shape.hiddenSize));
-          world.observeAll(obs);
+          world.observeAll(obs, scales);
           for (let i = 0; i < world.I; i++) {
             if (world.currentTask[i] === -1) continue;
             const logits = (runners[i % runners.length] as ActorRunner).logits(obs, i * D, hidden[i]);

@@ -19,6 +19,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { actorShape, type ActorLayer, type ActorNet } from './actor-net.ts';
+import type { ObservationScales } from '../core/observation.ts';
 
 const { onnx } = onnxProto;
 
@@ -31,6 +32,8 @@ export interface OnnxActorMetadata {
   readonly ied: number;
   readonly algo: string;
   readonly actionNames: readonly string[];
+  /** the observation scales the actor was trained with (gmel-obs/2) */
+  readonly obsScales: ObservationScales;
 }
 
 function floatTensor(name: string, dims: number[], data: Float32Array) {
@@ -132,6 +135,7 @@ export function actorToOnnx(net: ActorNet, meta: OnnxActorMetadata): Uint8Array 
       { key: 'gmel.ied', value: String(meta.ied) },
       { key: 'gmel.algo', value: meta.algo },
       { key: 'gmel.action_names', value: JSON.stringify(meta.actionNames) },
+      { key: 'gmel.obs_scales', value: JSON.stringify(meta.obsScales) },
       { key: 'gmel.actor', value: net.kind },
     ],
   });

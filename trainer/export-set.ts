@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, basename, resolve } from 'node:path';
 import { execSync } from 'node:child_process';
 import { InputError } from '../core/errors.ts';
-import { OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, pickScales, scalesProblem, type ObservationScales } from '../core/observation.ts';
 import { MODEL_SET_FORMAT, modelFileName, sha256, type ModelFileEntry, type ModelSetManifest } from '../core/model-set.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { readActor } from './actor-file.ts';
@@ -32,6 +32,7 @@ interface RunConfig {
   commit: string;
   backend: { provider: string };
   obsEncoderVersion: string;
+  obsScales?: ObservationScales;
 }
 
 function commit(): string {
@@ -48,13 +49,16 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfig;
   if (config.obsEncoderVersion !== OBS_ENCODER_VERSION)
     throw new InputError(`${opts.runDir}: trained on observations ${config.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
+  const problem = scalesProblem(config.obsScales, config.scenario.edgeServers);
+  if (problem) throw new InputError(`${opts.runDir}: ${problem}`);
+  const obsScales = pickScales(config.obsScales as ObservationScales);
   const actorsDir = join(opts.runDir, 'actors');
   if (!existsSync(actorsDir)) throw new InputError(`${opts.runDir}: no actors/ folder (has the run reached a checkpoint?)`);
   const ieds = config.scenario.ieds;
   const lines = readFileSync(join(opts.runDir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpisodeLine);
   const actors = Array.from({ length: ieds }, (_, i) => readActor(join(actorsDir, `ied-${i}`)));
   const episode = actors[0]?.metadata.episode ?? lines.length;
-  const provisional = actors.map((a, i) => actorToOnnx(a.net, { policyVersion: 'pending', obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames }));
+  const provisional = actors.map((a, i) => actorToOnnx(a.net, { policyVersion: 'pending', obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames, obsScales }));
   const contentHash = sha256(Buffer.concat(provisional.map((b) => Buffer.from(b)))).slice(0, 10);
   const version = opts.version ?? `${config.algo}-e${episode}-${contentHash}`;
   if (!/^[\w.-]+$/.test(version)) throw new InputError(`--version "${version}": use letters, digits, dot, dash, underscore`);
@@ -62,7 +66,7 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   mkdirSync(dir, { recursive: true });
   const files: Record<string, ModelFileEntry> = {};
   actors.forEach((a, i) => {
-    const bytes = actorToOnnx(a.net, { policyVersion: version, obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames });
+    const bytes = actorToOnnx(a.net, { policyVersion: version, obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo: config.algo, actionNames: a.metadata.actionNames, obsScales });
     const file = modelFileName(i);
     writeFileSync(join(dir, file), bytes);
     const shape = actorShape(a.net);
@@ -76,6 +80,7 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
     version,
     algo: config.algo,
     obsEncoderVersion: OBS_ENCODER_VERSION,
+    obsScales,
     actionNames: actors[0]?.metadata.actionNames ?? [],
     ieds,
     scenario: config.scenario,

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ActorLayer, ActorNet, GruCell } from './actor-net.ts';
+import type { ObservationScales } from '../core/observation.ts';
 
 export interface ActorMetadata {
   readonly obsEncoderVersion: string;
@@ -24,6 +25,8 @@ export interface ActorMetadata {
   readonly actionNames: readonly string[];
   readonly runName: string;
   readonly episode: number;
+  /** the observation scales it was trained with (gmel-obs/2: the model's own, core/observation.ts) */
+  readonly obsScales?: ObservationScales;
 }
 
 /** Layer names of the spelled-out GRU cell: x·W + b and h·U per gate. */

@@ -22,7 +22,7 @@ import { actionNames as actionNamesOf } from '../core/actions.ts';
 import { InputError } from '../core/errors.ts';
 import { canonicalScenarioJson } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { OBS_ENCODER_VERSION } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, observationScales, pickScales, scalesProblem, type ObservationScales } from '../core/observation.ts';
 import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.ts';
 import { collectEpisode } from './collect.ts';
@@ -95,6 +95,7 @@ interface RunSchedule {
   readonly episodes: number;
   readonly checkpointEvery: number;
   readonly backend: BackendInfo;
+  readonly obsScales: ObservationScales;
 }
 
 export async function train(opts: TrainOptions): Promise<TrainResult> {
@@ -102,7 +103,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const preset = presetFor(opts.algo, opts.preset);
   const episodes = opts.episodes ?? preset.episodes;
   const checkpointEvery = opts.checkpointEvery ?? preset.checkpointEvery;
-  const env = new GmelParallelEnv(opts.scenario);
+  const obsScales = runScales(opts);
+  const env = new GmelParallelEnv(opts.scenario, { obsScales });
   const shape: RunShape = { I: env.world.I, D: env.world.obsSize, A: env.world.M + 1 };
   const runDir = opts.outDir;
   const learner = createRunLearner(opts, shape, preset.config);
@@ -110,7 +112,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const metricsPath = join(runDir, 'metrics.jsonl');
   try {
     const start = await prepareStart(opts, learner, shape, metricsPath);
-    writeRunConfig(opts, { episodes, checkpointEvery, backend }, learner, shape);
+    writeRunConfig(opts, { episodes, checkpointEvery, backend, obsScales }, learner, shape);
     const lastLines: EpisodeLine[] = [];
     for (let episode = start; episode < episodes; episode++) {
       const line = runEpisode(opts, env, learner, episode);
@@ -119,12 +121,28 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (lastLines.length > 20) lastLines.shift();
       opts.onEpisode?.(line, episodes);
       const isLast = episode + 1 === episodes;
-      if ((episode + 1) % checkpointEvery === 0 || isLast) await saveCheckpoint(learner, runDir, opts.algo, episode + 1);
+      if ((episode + 1) % checkpointEvery === 0 || isLast) await saveCheckpoint(learner, runDir, opts.algo, episode + 1, obsScales);
     }
     return { runDir, backend, episodes, lastLines };
   } finally {
     learner.dispose();
   }
+}
+
+/**
+ * The observation scales of this run, fixed for its life (core/observation.ts, gmel-obs/2): a resumed
+ * run keeps its own, a fine-tune its parent's (its actors were trained on those inputs), a new run
+ * takes its plant's. A run config without them (gmel-obs/1) implied its own scenario's.
+ */
+function runScales(opts: TrainOptions): ObservationScales {
+  const from = opts.resume ? opts.outDir : opts.initFrom;
+  const path = from ? join(from, 'config.json') : undefined;
+  if (!path || !existsSync(path)) return observationScales(opts.scenario);
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as { obsScales?: ObservationScales; scenario?: Scenario };
+  const scales = saved.obsScales ?? (saved.scenario ? observationScales(saved.scenario) : observationScales(opts.scenario));
+  const problem = scalesProblem(scales, opts.scenario.edgeServers);
+  if (problem) throw new InputError(`${from}: ${problem}`);
+  return pickScales(scales);
 }
 
 /** The learner, built with the settings this run must keep so that its networks fit the checkpoint it loads. */
@@ -174,12 +192,12 @@ async function warmStart(opts: TrainOptions, learner: Learner, shape: RunShape, 
 
 /** config.json: what a resume checks against, a fine-tune inherits from, and a reader needs to reproduce the run. */
 function writeRunConfig(opts: TrainOptions, schedule: RunSchedule, learner: Learner, shape: RunShape): void {
-  const { episodes, checkpointEvery, backend } = schedule;
+  const { episodes, checkpointEvery, backend, obsScales } = schedule;
   writeFileSync(
     join(opts.outDir, 'config.json'),
     JSON.stringify({
       algo: opts.algo, preset: opts.preset, seed: opts.seed, episodes, checkpointEvery,
-      backend, obsEncoderVersion: OBS_ENCODER_VERSION, initFrom: opts.initFrom ?? null, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
+      backend, obsEncoderVersion: OBS_ENCODER_VERSION, obsScales, initFrom: opts.initFrom ?? null, scenario: opts.scenario, scenarioHash: scenarioHash(opts.scenario),
       learner: learner.config, command: opts.command ?? null, commit: gitCommit(), agents: shape.I, obsSize: shape.D, actions: shape.A,
     }, null, 2) + '\n',
   );
@@ -210,9 +228,9 @@ function runEpisode(opts: TrainOptions, env: GmelParallelEnv, learner: Learner, 
 }
 
 /** A checkpoint to resume from, and the per-IED actors exported as they stand at that episode. */
-async function saveCheckpoint(learner: Learner, runDir: string, algo: Algorithm, episode: number): Promise<void> {
-  writeCheckpoint(runDir, episode, await learner.saveState(), learner.replay.snapshot(), {});
-  await exportActors(learner, runDir, algo, episode);
+async function saveCheckpoint(learner: Learner, runDir: string, algo: Algorithm, episode: number, obsScales: ObservationScales): Promise<void> {
+  writeCheckpoint(runDir, episode, await learner.saveState(), learner.replay.snapshot(), { obsScales });
+  await exportActors(learner, runDir, algo, episode, obsScales);
 }
 
 /** The learner settings a run was made with, if it is a run of `algo` (else the caller's checks report the mismatch). */
@@ -227,13 +245,13 @@ export function scenarioHash(s: Scenario): string {
   return createHash('sha256').update(canonicalScenarioJson(s)).digest('hex');
 }
 
-async function exportActors(learner: Learner, runDir: string, algo: string, episode: number): Promise<void> {
+async function exportActors(learner: Learner, runDir: string, algo: string, episode: number, obsScales: ObservationScales): Promise<void> {
   const A = actorShape(learner.actorNet(0)).actions;
   const actionNames = actionNamesOf(A - 1);
   const count = (learner.replay as { agents: number }).agents;
   for (let i = 0; i < count; i++) {
     await saveActor(join(runDir, 'actors', `ied-${i}`), learner.actorNet(i), {
-      obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo, actionNames, runName: runDir.split('/').filter(Boolean).at(-1) ?? runDir, episode,
+      obsEncoderVersion: OBS_ENCODER_VERSION, ied: i, algo, actionNames, runName: runDir.split('/').filter(Boolean).at(-1) ?? runDir, episode, obsScales,
     });
   }
 }

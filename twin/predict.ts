@@ -31,7 +31,7 @@ export async function runModelInSim(scenario: Scenario, modelPath: string, episo
           actions[i] = 0;
           continue;
         }
-        encodeObservation(obs, 0, w.observationFields(i), w.scales);
+        encodeObservation(obs, 0, w.observationFields(i), model.scales); // the model's scales, not the plant's
         const d = await session.decide(obs, hidden.get(i) ?? new Float32Array(session.hiddenSize));
         hidden.set(i, d.hidden);
         actions[i] = d.action;

@@ -19,7 +19,7 @@ t.test('train a smoke run, then evaluate it', async (t) => {
   t.match(out.backend.provider, /^(tfjs-node-gpu|tfjs-node|wasm|cpu)$/, 'the backend used is reported');
   const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
   t.equal(config.algo, 'dqn');
-  t.equal(config.obsEncoderVersion, 'gmel-obs/1');
+  t.equal(config.obsEncoderVersion, 'gmel-obs/2');
   t.equal(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 6, 'one metrics line per episode');
   for (let i = 0; i < 4; i++) t.ok(existsSync(join(run, 'actors', `ied-${i}`, 'model.json')), `actor of IED ${i} exported`);
 

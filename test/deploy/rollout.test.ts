@@ -23,7 +23,7 @@ import { PlantEmulator } from '../../plant/emulator.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { runModelInSim } from '../../twin/predict.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
-import { failingActorOnnx } from '../helpers/models.ts';
+import { failingActorOnnx, ENCODER_META } from '../helpers/models.ts';
 
 const token = 'rollout-test-token-0123456789';
 const IEDS = 8;
@@ -48,7 +48,7 @@ t.test('canary, then promotion or rollback', { timeout: 90_000 }, async (t) => {
   const shipped = resolveModelDir('models/gmel2024-amarl');
   const trained = (i: number) => readFileSync(join(shipped, `ied-${i}.onnx`));
   const layer = { kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const };
-  const localOnly = () => actorToOnnx({ kind: 'mlp', layers: [layer] }, { policyVersion: 'bad', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  const localOnly = () => actorToOnnx({ kind: 'mlp', layers: [layer] }, { policyVersion: 'bad', ...ENCODER_META, ied: 0, algo: 'test', actionNames: [] });
   makeSet(join(root, 'sets', 'v1'), 'v1', trained, privateKey, 1);
   makeSet(join(root, 'sets', 'v2-good'), 'v2-good', trained, privateKey, 2);
   makeSet(join(root, 'sets', 'v3-bad'), 'v3-bad', localOnly, privateKey, 3);

@@ -1,5 +1,12 @@
 // Hand-made ONNX actors for tests of the runtimes' failure handling.
 import onnxProto from 'onnx-proto';
+import { OBS_ENCODER_VERSION, observationScales } from '../../core/observation.ts';
+import { loadScenario } from '../../core/scenario/load.ts';
+
+/** The observation scales of a model trained on gmel2024 (core/observation.ts, gmel-obs/2). */
+export const GMEL2024_SCALES = observationScales(loadScenario('gmel2024'));
+/** The encoder fields of a hand-made actor's ONNX metadata, as a gmel2024 training would record them. */
+export const ENCODER_META = { obsEncoderVersion: OBS_ENCODER_VERSION, obsScales: GMEL2024_SCALES } as const;
 
 const { onnx } = onnxProto;
 

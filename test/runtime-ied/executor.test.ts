@@ -10,6 +10,7 @@ import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { topics } from '../../protocol/topics.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
+import { ENCODER_META, GMEL2024_SCALES } from '../helpers/models.ts';
 
 const job = (taskId: string, deadlineMs: number) => ({ taskId, iedId: 0, sizeMbit: 8, density: 0.025, createdAt: Date.now(), deadlineAt: Date.now() + deadlineMs });
 
@@ -39,12 +40,12 @@ t.test('the gateway reports the executor\'s outcomes for local decisions', async
   const scenario = loadScenario('gmel2024', { ieds: 2 });
   // an actor that always keeps tasks local (bias on action 0)
   const layers = [{ kernel: new Float32Array(20 * 6), bias: Float32Array.of(5, 0, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const }];
-  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'local-only', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'local-only', ...ENCODER_META, ied: 0, algo: 'test', actionNames: [] });
   const sessions = new Map([[0, await createActorSession(bytes, 'node', { inputs: 20, actions: 6 })]]);
   const broker = await startAedes();
   const { connect, endAll } = clientPool(broker.url);
   const executor = new CommandExecutor(['sleep', '0.05'], scenario.ied.gpuGHz, systemClock);
-  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0], model: { version: 'local-only', sessions }, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }), executor });
+  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0], model: { version: 'local-only', scales: GMEL2024_SCALES, sessions }, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }), executor });
   const pub = await connect('pub');
   const results: { taskId: string; outcome: string; stage: string }[] = [];
   pub.on('message', (_t, payload) => results.push(JSON.parse(payload.toString())));

@@ -19,6 +19,7 @@ import { topics } from '../../protocol/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
 import type { Registry } from 'prom-client';
+import { ENCODER_META } from '../helpers/models.ts';
 
 const logger = pino({ level: 'silent' });
 const scenario = loadScenario('gmel2024', { ieds: 4 });
@@ -96,7 +97,7 @@ t.test('a model that does not fit, or was tampered with, is refused with the rea
   cpSync(resolveModelDir('models/gmel2024-amarl'), dir, { recursive: true });
   // wrong input size: an actor built for 11 inputs
   const layer = (inputs: number, outputs: number, activation: 'relu' | 'linear') => ({ kernel: new Float32Array(inputs * outputs), bias: new Float32Array(outputs), inputs, outputs, activation });
-  const narrow = actorToOnnx({ kind: 'mlp', layers: [layer(11, 8, 'relu'), layer(8, 6, 'linear')] }, { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
+  const narrow = actorToOnnx({ kind: 'mlp', layers: [layer(11, 8, 'relu'), layer(8, 6, 'linear')] }, { policyVersion: 'x', ...ENCODER_META, ied: 0, algo: 'amarl', actionNames: [] });
   await t.rejects(createActorSession(narrow, 'node', { inputs: 20, actions: 6 }), /the model takes 11 inputs, the observation encoder makes 20/);
   await t.rejects(createActorSession(narrow, 'web', { inputs: 11, actions: 3 }), /chooses among 6 actions, the plant has 3/);
   await t.rejects(createActorSession(new Uint8Array([1, 2, 3, 4]), 'node', { inputs: 20, actions: 6 }), /not an ONNX model|no "obs" input/);
@@ -113,7 +114,7 @@ t.test('a model that does not fit, or was tampered with, is refused with the rea
     kind: 'gru', encoder: { kernel: f(40), bias: f(2), inputs: 20, outputs: 2, activation: 'relu' },
     cell: { inputs: 2, hidden: 2, Wz: f(4), Wr: f(4), Wh: f(4), Uz: f(4), Ur: f(4), Uh: f(4), bz: f(2), br: f(2), bh: f(2) },
     head: { kernel: f(12), bias: f(6), inputs: 2, outputs: 6, activation: 'linear' },
-  }, { policyVersion: 'x', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] });
+  }, { policyVersion: 'x', ...ENCODER_META, ied: 0, algo: 'amarl', actionNames: [] });
   const whole = await createActorSession(gru, 'node', { inputs: 20, actions: 6 });
   t.equal(whole.hiddenSize, 2, 'a whole GRU graph loads');
   await whole.release();

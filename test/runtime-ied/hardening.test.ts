@@ -19,6 +19,7 @@ import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
 import type { Registry } from 'prom-client';
+import { ENCODER_META, GMEL2024_SCALES } from '../helpers/models.ts';
 
 const scenario = loadScenario('gmel2024', { ieds: 4 });
 const { sizeMbit, densityGcyclesPerMbit, deadlineSeconds } = scenario.task;
@@ -37,9 +38,9 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number): Promis
 /** An actor that always offloads to edge server 1 (bias on action 1). */
 async function offloadingModel(): Promise<ModelHandle> {
   const layers = [{ kernel: new Float32Array(20 * 6), bias: Float32Array.of(0, 5, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const }];
-  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'to-edge-1', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'test', actionNames: [] });
+  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'to-edge-1', ...ENCODER_META, ied: 0, algo: 'test', actionNames: [] });
   const session = await createActorSession(bytes, 'node', { inputs: 20, actions: 6 });
-  return { version: 'to-edge-1', sessions: new Map([[0, session], [1, session]]) };
+  return { version: 'to-edge-1', scales: GMEL2024_SCALES, sessions: new Map([[0, session], [1, session]]) };
 }
 
 /** A gateway serving IEDs 0 and 1 (with `edges` edge servers, 0: none), a client watching decisions and results, a captured log. */

@@ -25,10 +25,11 @@ import { IedGatewayRuntime } from '../../runtime-ied/gateway.ts';
 import { systemClock, PLANT_EPOCH_MS } from '../../protocol/clock.ts';
 import { topics } from '../../protocol/topics.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
+import { ENCODER_META, GMEL2024_SCALES } from '../helpers/models.ts';
 
 await selectBackend('auto');
 const f = (...v: number[]) => Float32Array.from(v);
-const meta = { policyVersion: 'gru-test', obsEncoderVersion: 'gmel-obs/1', ied: 0, algo: 'amarl', actionNames: [] };
+const meta = { policyVersion: 'gru-test', ...ENCODER_META, ied: 0, algo: 'amarl', actionNames: [] };
 
 t.test('GRU cell by hand (H = 1)', async (t) => {
   // e = relu(0.5·1 + 0.25·(−2) + 0.2) = 0.2; z = σ(0.1 − 0.5) = 0.401312; r = σ(0.2 + 0.5) = 0.668188;
@@ -159,7 +160,7 @@ t.test('the gateway keeps each IED\'s state between decisions and resets it on a
   const session = () => createActorSession(bytes, 'node', { inputs: D, actions: 6 });
   const broker = await startAedes();
   const { connect, endAll } = clientPool(broker.url);
-  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0], model: { version: 'gru-a', sessions: new Map([[0, await session()]]) }, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }) });
+  const gateway = await IedGatewayRuntime.create({ scenario, iedIds: [0], model: { version: 'gru-a', scales: GMEL2024_SCALES, sessions: new Map([[0, await session()]]) }, mqtt: await connect('gw'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }) });
   const pub = await connect('pub');
   const actions: number[] = [];
   pub.on('message', (_t, payload) => actions.push((JSON.parse(payload.toString()) as { action: number }).action));
@@ -173,12 +174,12 @@ t.test('the gateway keeps each IED\'s state between decisions and resets it on a
   };
   await decide(4);
   t.same(actions, [1, 0, 1, 0], 'decisions follow the carried state (a stateless gateway would offload every time)');
-  await gateway.swapModel({ version: 'gru-b', sessions: new Map([[0, await session()]]) });
+  await gateway.swapModel({ version: 'gru-b', scales: GMEL2024_SCALES, sessions: new Map([[0, await session()]]) });
   await decide(1);
   t.equal(actions.at(-1), 1, 'after a swap the new actor starts from h = 0');
   await gateway.close();
   // episodes of 5 slots (0.5 s): the state restarts at every episode, as in training
-  const short = await IedGatewayRuntime.create({ scenario: loadScenario('gmel2024', { ieds: 1, episodeSlots: 5 }), iedIds: [0], model: { version: 'gru-c', sessions: new Map([[0, await session()]]) }, mqtt: await connect('gw-short'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }) });
+  const short = await IedGatewayRuntime.create({ scenario: loadScenario('gmel2024', { ieds: 1, episodeSlots: 5 }), iedIds: [0], model: { version: 'gru-c', scales: GMEL2024_SCALES, sessions: new Map([[0, await session()]]) }, mqtt: await connect('gw-short'), clock: systemClock, epochMs: PLANT_EPOCH_MS, logger: pino({ level: 'silent' }) });
   actions.length = 0;
   await decide(1);
   await new Promise((r) => setTimeout(r, 600));

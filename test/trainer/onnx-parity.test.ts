@@ -84,7 +84,7 @@ t.test('the manifest records provenance and catches tampering', async (t) => {
   t.equal(manifest.algo, 'amarl');
   t.equal(manifest.ieds, 3);
   t.equal(manifest.training.seed, 2);
-  t.equal(manifest.obsEncoderVersion, 'gmel-obs/1');
+  t.equal(manifest.obsEncoderVersion, 'gmel-obs/2');
   t.same(Object.keys(manifest.files).sort(), ['ied-0.onnx', 'ied-1.onnx', 'ied-2.onnx']);
   t.ok(verifyModelSet(dir));
   const again = exportRun({ runDir: run, outDir: join(root, 'models', 'smoke') });
