@@ -3,7 +3,7 @@
  * with the ACL of `gmel deploy acl` on, while the plant's announcer keeps offering legitimate tasks.
  * The gateway (`gmel ied --ieds 0-7 --journal`, identity gateway-0-7) and the five edge servers
  * (`gmel edge`, identities edge-1..5) each run in their own process. The attackers have identities of
- * their own with the rights of the role they abuse (bench/barrage-attacks.ts says why): `rogue-plant`
+ * their own with the rights of the role they abuse (bench/barrage-rig.ts says why): `rogue-plant`
  * (the announcer's), `rogue-edge-2` (edge server 2's), and `ied-8`, a compromised IED. Per attack
  * class, in sequence (each phase at least PHASE_MS, then until the runtimes' refusal counters settle):
  *
@@ -19,6 +19,8 @@
  * | repeatedIdenticalResults | legitimate tasks whose one result was delivered more than once, identical (at-least-once after a restart: harmless) |
  * | redecided                | legitimate tasks with more than one distinct decision (a restarted gateway deciding a task again) |
  * | completion               | completed ÷ legitTasks                                                  |
+ * | decisionDelayP99Ms       | 99th percentile of announced → decided (the first decision's decidedAt): how far behind the gateway ran |
+ * | outageSeconds            | kill rows: SIGKILL → the restarted process healthy                       |
  *
  * Attribution: a task belongs to the phase it was announced in, except that a kill phase owns every
  * task a kill could touch: announced from (kill − longest deadline − watchdog grace − 1 s) until the
@@ -26,9 +28,9 @@
  * after it). The two `all` rows sum the rows with and without the journal: every task counts once.
  *
  * The kill-9 classes are run twice: with the journal (as deployed) and without (the gateway as it was
- * before issue #10's journal). The flood reports the gateway's resident memory under
- * BENCH_FLOOD_SECONDS (default 60) of unique invalid messages. BENCH_BARRAGE_LOGS=DIR keeps the
- * processes' logs.
+ * before issue #10's journal). The flood reports the gateway's resident memory (and V8 heap in use)
+ * under BENCH_FLOOD_SECONDS (default 60) of unique invalid messages, and once it has worked them off.
+ * BENCH_BARRAGE_LOGS=DIR keeps the processes' logs.
  */
 import type { MqttClient } from 'mqtt';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -38,7 +40,8 @@ import { startMosquitto, hasMosquitto, freePort } from '../plant/brokers.ts';
 import { loadScenario } from '../core/scenario/load.ts';
 import { subscriptions } from '../protocol/topics.ts';
 import { OFFLOAD_GRACE_MS } from '../runtime-ied/gateway.ts';
-import { ATTACKS, Announcer, Observer, Processes, barrageAuth, endClient, flood, mustConnect, sleep, type AttackContext, type Legit, type Net, type Outcome } from './barrage-attacks.ts';
+import { Announcer, Observer, Processes, barrageAuth, endClient, sleep, subscribe, unanswered, within, type Legit, type Net } from './barrage-rig.ts';
+import { ATTACKS, flood, mustConnect, type AttackContext, type Outcome } from './barrage-attacks.ts';
 
 const IEDS = 9;
 const SERVED = [0, 1, 2, 3, 4, 5, 6, 7];
@@ -121,11 +124,14 @@ async function runAll(p: Plant, floodSeconds: number): Promise<{ phases: Phase[]
   };
   await crash('');
   let floodOut: Record<string, unknown> = {};
+  const heap = async () => (await p.procs.gauge('gateway', 'nodejs_heap_size_used_bytes')) / 2 ** 20;
   phases.push(await runPhase(p, 'flood', `${floodSeconds} s of unique refused tasks (out-of-range, clock-skew) and malformed payloads from rogue-plant, 50 in flight`, async () => {
-    const f = await flood(p.x, floodSeconds, () => gatewayRssMB(p));
-    floodOut = { seconds: floodSeconds, sent: f.sent, messagesPerSecond: Math.round(f.sent / floodSeconds), rssStartMB: round1(f.rssStartMB), rssMaxMB: f.rssMaxMB, rssEndMB: round1(f.rssEndMB), samples: f.samples };
+    const f = await flood(p.x, floodSeconds, { rssMB: () => gatewayRssMB(p), heapMB: heap });
+    floodOut = { seconds: floodSeconds, sent: f.sent, messagesPerSecond: Math.round(f.sent / floodSeconds), rssStartMB: round1(f.rssStartMB), rssMaxMB: f.rssMaxMB, rssEndMB: round1(f.rssEndMB), heapUsedStartMB: round1(f.heapStartMB), heapUsedEndMB: round1(f.heapEndMB), samples: f.samples };
     return f;
   }));
+  // once the gateway has worked off the flood (the refusal counters settled)
+  Object.assign(floodOut, { rssAfterMB: round1(gatewayRssMB(p)), heapUsedAfterMB: round1(await heap()) });
   // before issue #10's journal: the same crashes with a gateway that keeps none
   phases.push(await runPhase(p, 'baseline (no journal)', 'SIGKILL of the journaling gateway, restarted without --journal', killBody(p, 'gateway', async () => {
     p.journal.on = false;
@@ -149,6 +155,12 @@ function ownerOf(l: Legit, phases: readonly Phase[], obs: Observer, horizonMs: n
   return l.phase;
 }
 
+/** the 99th percentile of the finite values, ms (null if none) */
+function p99(values: number[]): number | null {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length ? Math.round(v[Math.min(v.length - 1, Math.floor(v.length * 0.99))] as number) : null;
+}
+
 function tally(tasks: readonly Legit[], obs: Observer) {
   const res = (l: Legit) => obs.results.get(l.taskId);
   const completed = tasks.filter((l) => res(l)?.completed).length;
@@ -158,6 +170,7 @@ function tally(tasks: readonly Legit[], obs: Observer) {
     tasksRunTwice: tasks.filter((l) => (res(l)?.payloads.size ?? 0) > 1).length,
     repeatedIdenticalResults: tasks.filter((l) => { const r = res(l); return r !== undefined && r.messages > r.payloads.size; }).length,
     redecided: tasks.filter((l) => (obs.decisions.get(l.taskId)?.payloads.size ?? 0) > 1).length,
+    decisionDelayP99Ms: p99(tasks.map((l) => (obs.decisions.get(l.taskId)?.decidedAt ?? NaN) - l.createdAt)),
     completion: tasks.length ? Math.round((completed / tasks.length) * 1000) / 1000 : null,
   };
 }
@@ -205,7 +218,7 @@ async function setUp(procs: Processes, net: Net, scenario: ReturnType<typeof loa
   const observer = new Observer(FORGED_LATENCY);
   const watcher = await session('operator');
   watcher.on('message', (topic, payload) => observer.handle(topic, payload));
-  await watcher.subscribeAsync([subscriptions.allResults, subscriptions.allDecisions], { qos: 1 });
+  if (!(await subscribe(watcher, subscriptions.allResults)) || !(await subscribe(watcher, subscriptions.allDecisions))) throw new Error('barrage: the observer could not subscribe');
   const announcer = new Announcer(await session('plant'), scenario, SERVED);
   // ied-8 does not reconnect by itself: the impersonation phase kicks it off and connects it again
   const a = { atk: await session('rogue-plant'), ied8: await session('ied-8', false), rogueEdge: await session('rogue-edge-2') };
@@ -216,6 +229,7 @@ async function setUp(procs: Processes, net: Net, scenario: ReturnType<typeof loa
 export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<string, unknown>> {
   if (!hasMosquitto) return { name: 'barrage', skipped: 'needs mosquitto (apt-get install mosquitto)' };
   const began = Date.now();
+  unanswered.publishes = 0;
   const scenario = loadScenario('gmel2024', { ieds: IEDS });
   const auth = barrageAuth({ ieds: IEDS, edgeServers: EDGES.length, gateway: { first: 0, last: 7 } });
   const broker = await startMosquitto({
@@ -226,6 +240,9 @@ export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<
   const procs = new Processes(net, ['--set', `ieds=${IEDS}`, '--broker', broker.url], freePort);
   const sessions: MqttClient[] = [];
   let p: Plant | undefined;
+  // a bench stopped from outside (timeout, ^C) takes its processes and broker with it
+  const stop = () => (procs.killAll(), void broker.close(), process.exit(130));
+  process.once('SIGTERM', stop).once('SIGINT', stop);
   try {
     p = await setUp(procs, net, scenario, sessions);
     const { phases, flood: floodOut } = await runAll(p, o.floodSeconds);
@@ -244,13 +261,15 @@ export async function benchBarrage(o: { floodSeconds: number }): Promise<Record<
       totals,
       flood: { ...floodOut, note: 'gateway VmRSS, MiB, sampled each second while flooded' },
       decisionsByAction: decisionsByAction(p.x.observer),
-      checks: { forgedResultsAccepted: p.x.observer.forgedAccepted, processesCrashed: crashed },
+      checks: { forgedResultsAccepted: p.x.observer.forgedAccepted, processesCrashed: crashed, publishesUnanswered: unanswered.publishes },
       wallSeconds: Math.round((Date.now() - began) / 1000),
       goal: { lostAndTwiceZeroWithJournal: withJournal.tasksLost === 0 && withJournal.tasksRunTwice === 0 && p.x.observer.forgedAccepted === 0 && crashed.length === 0 },
     };
   } finally {
+    process.off('SIGTERM', stop).off('SIGINT', stop);
     procs.killAll();
+    await p?.x.announcer.stop();
     await Promise.all([...new Set([...sessions, ...(p ? [p.x.a.ied8] : [])])].map(endClient));
-    await broker.close();
+    await within(broker.close(), 5000, undefined);
   }
 }
