@@ -74,8 +74,13 @@ t.test('kill -9 of a journaling gateway: one result per task, replays refused', 
   });
   await obs.subscribeAsync([topics.result(0).replace('/0/', '/+/'), topics.decision(0).replace('/0/', '/+/')], { qos: 1 });
   const pub = await connect('announcer');
-  const announce = (taskId: string, iedId: number, retain = false) =>
-    pub.publishAsync(topics.task(iedId), JSON.stringify({ v: 1, taskId, iedId, sizeMbit: 30, density: 0.05, deadlineSeconds: 2.5, createdAt: Date.now() }), { qos: 1, retain });
+  // a replay is the same message again: the same id and the same createdAt (createdAtOf keeps the first)
+  const createdAtOf = new Map<string, number>();
+  const announce = (taskId: string, iedId: number, retain = false) => {
+    const createdAt = createdAtOf.get(taskId) ?? Date.now();
+    createdAtOf.set(taskId, createdAt);
+    return pub.publishAsync(topics.task(iedId), JSON.stringify({ v: 1, taskId, iedId, sizeMbit: 30, density: 0.05, deadlineSeconds: 2.5, createdAt }), { qos: 1, retain });
+  };
 
   await start();
   await announce('kept', 0, true); // retained: the broker hands it to every new subscription
@@ -94,7 +99,7 @@ t.test('kill -9 of a journaling gateway: one result per task, replays refused', 
     } else await sleep(20);
   }
   for (let k = 0; k < 200 && announced.some((id) => !results.has(id)); k++) await sleep(50);
-  // replays of tasks the first two processes accepted, still inside the window where only the id can refuse them
+  // replays of tasks the first two processes accepted: refused by id while it is remembered, as stale after
   const replayed = ['c-0', 'c-61', 'c-100', 'kept'];
   const before = replayed.map((id) => decisions.get(id));
   for (const id of replayed) await announce(id, Number(id.split('-')[1] ?? 0) % IEDS.length);

@@ -68,7 +68,7 @@ t.test('a run whose actors expect another observation encoder is refused', async
   const learner = new Amarl(1, D, A, 9);
   const run = mkdtempSync(join(tmpdir(), 'gmel-run-'));
   await saveActor(join(run, 'actors', 'ied-0'), learner.actorNet(0), { obsEncoderVersion: 'gmel-obs/0', ied: 0, algo: 'amarl', actionNames: [], runName: 'x', episode: 0 });
-  await t.rejects(loadRunPolicy(run), /expects observations gmel-obs\/0, this build encodes gmel-obs\/1/);
+  await t.rejects(loadRunPolicy(run), /expects observations gmel-obs\/0, this build encodes gmel-obs\/2/);
   // a truncated weights file is named as such
   const weights = join(run, 'actors', 'ied-0', 'weights.bin');
   writeFileSync(weights, readFileSync(weights).subarray(0, 40));

@@ -97,7 +97,7 @@ t.test('the manifest records provenance and catches tampering', async (t) => {
   t.throws(() => loadVerifiedModel(dir, 7), /no model for IED 7/);
   const m = readManifest(dir);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, obsEncoderVersion: 'gmel-obs/0' }));
-  t.throws(() => loadVerifiedModel(dir, 0), /built for observations gmel-obs\/0, this runtime encodes gmel-obs\/1/);
+  t.throws(() => loadVerifiedModel(dir, 0), /built for observations gmel-obs\/0, this runtime encodes gmel-obs\/2/);
 });
 
 const hasOnnxChecker = spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { encoding: 'utf8' }).status === 0;
