@@ -59,6 +59,15 @@ function copyRuntimeDeps(dest: string, arch: string): void {
   cpSync(join(root, 'node_modules', 'onnxruntime-common'), join(dest, 'node_modules', 'onnxruntime-common'), { recursive: true });
 }
 
+/**
+ * Node flags of the signed unit's gateway (one IED per gateway: a few decisions a second), for memory:
+ * a 1 MiB semi-space keeps the young generation small, and V8's lite mode (no optimizing compiler,
+ * bytecode only) saves the optimized code and its metadata. Measured by `npm run bench -- gateway`
+ * with and without them (bench/results/gateway-footprint.json). Not for a gateway emulating
+ * thousands of IEDs at thousands of tasks/s, where the optimizing compiler pays.
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--lite-mode'];
+
 export async function buildBundle(o: BundleOptions): Promise<{ dir: string; manifest: BundleManifest }> {
   const modelDir = resolveModelDir(o.modelPath);
   const models = verifyModelSet(modelDir);
@@ -89,7 +98,7 @@ Wants=network-online.target
 WorkingDirectory=/opt/gmel/ied-${o.ied}
 # over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH};
 # the task journal: accepted tasks survive a crash or kill -9 (docs/security.md, crash safety)
-ExecStart=/usr/bin/env node gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota --journal /var/lib/gmel/ied-${o.ied}/journal
+ExecStart=/usr/bin/env node ${GATEWAY_NODE_FLAGS.join(' ')} gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota --journal /var/lib/gmel/ied-${o.ied}/journal
 StateDirectory=gmel/ied-${o.ied}
 StateDirectoryMode=0700
 Restart=always

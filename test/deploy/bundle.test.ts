@@ -31,6 +31,7 @@ t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120
   t.match(unit, /--http-port 9103 /, 'a port of its own per IED (9100 + 3): two IEDs on one host do not clash');
   t.match(unit, /--trusted-key \/etc\/gmel\/deploy\.pub /, 'over-the-air updates on, with the key installed out of band');
   t.match(unit, /--journal \/var\/lib\/gmel\/ied-3\/journal\n/, 'crash-safe: the task journal in the unit\'s private state directory');
+  t.match(unit, /ExecStart=\/usr\/bin\/env node --max-semi-space-size=1 --lite-mode gmel-ied\.mjs /, 'a small young generation and no optimizing compiler: the memory of a one-IED gateway (bench gateway)');
   t.match(unit, /^StateDirectoryMode=0700$/m, 'which only the gateway\'s user can read');
   t.match(readFileSync(join(dir, 'install.sh'), 'utf8'), /needs Node\.js 20 or newer/, 'install.sh checks the host\'s Node');
   await t.rejects(buildBundle({ ied: 3, modelPath: 'models/gmel2024-amarl', outDir: join(root, 'evil'), privateKeyPem: readFileSync(keys.privateKey, 'utf8'), broker: 'mqtt://b:1883\nExecStartPre=/bin/sh -c id' }), /--broker .*not a plain URL/, 'no directive smuggled into the signed unit');
