@@ -33,7 +33,7 @@ t.test('the shipped model set loads with its training scales at any sweep point,
   const handle = await loadModelHandle('models/gmel2024-amarl', loadScenario('gmel2024', { 'task.deadlineSeconds.max': 1, 'task.deadlineSeconds.min': 0.5 } as never), [0], 'node');
   t.same(handle.scales, observationScales(loadScenario('gmel2024')), 'the gateway encodes with the model\'s scales, d_max 2.5 s, not the plant\'s 1.0 s');
   await releaseModel(handle);
-  const src = 'models/gmel2024-amarl/amarl-e300-28870af05a';
+  const src = 'models/gmel2024-amarl/amarl-e300-28870af05a-obs2';
   const manifest = JSON.parse(readFileSync(join(src, 'manifest.json'), 'utf8')) as Record<string, unknown>;
   for (const [label, change, pattern] of [
     ['an older encoder', { obsEncoderVersion: 'gmel-obs/1' }, /built for observations gmel-obs\/1/],
