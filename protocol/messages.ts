@@ -8,7 +8,7 @@
  * | decision    | gmel/v1/ied/{ied}/decision           | 1   | no       | the task deadline |
  * | offload     | gmel/v1/edge/{edge}/offload          | 1   | no       | none: an accepted task must reach an outcome |
  * | edgeState   | gmel/v1/edge/{edge}/state            | 0   | yes      | —                 |
- * | edgeResult  | gmel/v1/ied/{ied}/edge-result        | 1   | no       | —                 |
+ * | edgeResult  | gmel/v1/ied/{ied}/edge-result/{edge} | 1   | no       | —                 |
  * | result      | gmel/v1/ied/{ied}/result             | 1   | no       | —                 |
  * | status      | gmel/v1/status/{kind}/{id}           | 1   | yes      | — (Last Will: offline) |
  * | desiredModel| gmel/v1/ied/{ied}/model              | 1   | yes      | —                 |

@@ -177,3 +177,18 @@ export async function connectWithRetry(opts: ConnectOptions, log: (line: string)
     }
   }
 }
+
+/**
+ * Ends a runtime's connection without acknowledging anything it will not handle: waits (up to
+ * `timeoutMs`) until `unsent()` is 0 and the broker has acknowledged every QoS 1 message in flight,
+ * then stops acknowledging (a message that arrives from now on stays with the broker, in the
+ * persistent session, for the next process) and closes at once. mqtt.js's own end() would keep
+ * acknowledging what arrives while it waits, and a result published for it could no longer leave.
+ */
+export async function endAfterAcks(client: MqttClient, unsent: () => number, timeoutMs = 5000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  const inFlight = () => Object.keys(client.outgoing).length;
+  while ((unsent() > 0 || inFlight() > 0) && client.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+  client.handleMessage = () => {}; // never calls back: no PUBACK for what is still to come
+  await client.endAsync(true);
+}

@@ -35,13 +35,13 @@ export function admitTask(msg: TaskAnnouncement, scenario: Scenario, now: number
 /**
  * Why an edge result may not end a task (undefined: it may). `record`: the task's offload, if still
  * open; `resolved`: the task was offloaded and has its outcome already; `sender`: the edge server that
- * sent the result, where the message names it.
+ * sent the result, from its topic (`…/edge-result/{m}`: the broker's ACL vouches for it).
  */
-export function checkEdgeResult(record: OffloadRecord | undefined, r: Result, resolved: boolean, sender: number | undefined): Refusal | undefined {
+export function checkEdgeResult(record: OffloadRecord | undefined, r: Result, resolved: boolean, sender: number): Refusal | undefined {
   if (!record) return resolved ? { code: 'duplicate', detail: 'the task has its outcome already' } : { code: 'unknown-task', detail: 'no task of that id was offloaded here' };
   if (r.iedId !== record.msg.iedId) return { code: 'forged', detail: `for IED ${r.iedId}, the task is IED ${record.msg.iedId}'s` };
   if (r.stage !== 'edge') return { code: 'forged', detail: `stage ${r.stage}, an edge server reports stage edge` };
-  if (sender !== undefined && sender !== record.edgeServerId) return { code: 'forged', detail: `from edge server ${sender}, offloaded to ${record.edgeServerId}` };
+  if (sender !== record.edgeServerId) return { code: 'forged', detail: `from edge server ${sender}, offloaded to ${record.edgeServerId}` };
   return undefined;
 }
 
@@ -62,7 +62,7 @@ export class OffloadLedger {
   }
 
   /** Ends the task if this edge result may end it; otherwise why not (and the task stays open). */
-  settle(r: Result, sender: number | undefined): Refusal | undefined {
+  settle(r: Result, sender: number): Refusal | undefined {
     const refusal = checkEdgeResult(this.open.get(r.taskId), r, this.resolved.has(r.taskId), sender);
     if (!refusal) this.close(r.taskId);
     return refusal;

@@ -16,7 +16,7 @@ import { parseIedIds, scenarioFrom } from '../core/scenario/options.ts';
 import { brokerAuth } from '../protocol/broker-options.ts';
 import { systemClock } from '../protocol/clock.ts';
 import { daemonOptions, serveRuntime, type DaemonFlags } from '../protocol/daemon.ts';
-import { connectWithRetry } from '../protocol/mqtt.ts';
+import { connectWithRetry, endAfterAcks } from '../protocol/mqtt.ts';
 import { IedGatewayRuntime, OFFLOAD_GRACE_MS } from './gateway.ts';
 import { loadModelHandle, releaseModel } from './model-loader.ts';
 import { CommandExecutor } from './executor.ts';
@@ -79,7 +79,8 @@ export function registerIed(program: Command): void {
         // SIGTERM: accepted tasks get up to their longest deadline (plus the watchdog's grace) to finish
         await rt.close({ drainMs: scenario.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS });
         await executor?.close();
-        await mqtt.endAsync(); // waits for the results' acknowledgements, which the journal records
+        // the results' acknowledgements first (the journal records them); then nothing more is acknowledged
+        await endAfterAcks(mqtt, () => rt.unsent);
         journal?.journal.close();
       }, logger);
     });

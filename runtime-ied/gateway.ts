@@ -23,8 +23,9 @@
  * so an inference never interleaves with a slot's stages. If inference fails, the task runs locally:
  * an accepted task is never lost. Refusals (admission.ts, docs/security.md) are counted and logged.
  *
- * A little over 300 lines: the handlers in the table above and the gateway's life cycle (create,
- * swap, close) share one task-ownership invariant and read best together.
+ * About 400 lines, over the usual 300: the handlers in the table above, crash recovery and the
+ * gateway's life cycle (create, swap, close) share one task-ownership invariant (every accepted task,
+ * one outcome) and read best together.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -95,7 +96,7 @@ export class IedGatewayRuntime {
   /** offloads and results leave in small batches so a slot's burst never holds decisions back */
   private readonly outbox: Outbox;
   private closed = false;
-  /** closing: no new tasks are accepted, those accepted still run to their outcomes */
+  /** closing: accepted tasks get up to the drain time to reach their outcomes (new ones are served too) */
   private draining = false;
   /** local tasks with a real executor, not yet reported */
   private executing = 0;
@@ -133,7 +134,7 @@ export class IedGatewayRuntime {
       dispatch: (d) => {
         if (d.kind === 'task') void rt.onTask(d.message);
         else if (d.kind === 'edgeState') rt.onEdgeState(d.message);
-        else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message, d.topicServer);
+        else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message, d.topicServer as number); // the codec parsed it from the topic
       },
     });
     rt.ticker.start();
@@ -243,8 +244,8 @@ export class IedGatewayRuntime {
   }
 
   /** `server`: the edge server the topic names (the broker's ACL lets only that server publish there) */
-  onEdgeResult(r: MessageOf['edgeResult'], server?: number): void {
-    const refusal = this.offloaded.settle(r, server ?? r.edgeServerId);
+  onEdgeResult(r: MessageOf['edgeResult'], server: number): void {
+    const refusal = this.offloaded.settle(r, server);
     if (refusal) return this.refusals.refuse(refusal.code, { taskId: r.taskId, iedId: r.iedId, detail: refusal.detail }, 'edge result refused');
     this.metrics.outcomes.inc({ outcome: r.outcome, stage: r.stage });
     if (r.outcome === 'completed') this.metrics.latency.observe(r.latencySeconds);
@@ -298,7 +299,7 @@ export class IedGatewayRuntime {
       this.metrics.resultsRefused.inc();
       this.o.logger.error({ taskId, iedId, reasonCode: refused.code, err: refused.message }, 'the broker refused a result: it is not sent again (check the broker ACL for this gateway)');
     }
-    this.o.journal?.journal.published(taskId);
+    this.o.journal?.journal.settled(taskId);
   }
 
   /**
@@ -309,7 +310,7 @@ export class IedGatewayRuntime {
    */
   private recover(r: Recovered): void {
     for (const taskId of r.seen) this.seen.add(taskId);
-    for (const u of r.unpublished) this.outbox.publish(topics.result(u.iedId), u.payload, publishOptions('result'), (refused) => this.resultSettled(u.taskId, u.iedId, refused));
+    for (const u of r.unsettled) this.outbox.publish(topics.result(u.iedId), u.payload, publishOptions('result'), (refused) => this.resultSettled(u.taskId, u.iedId, refused));
     const now = this.o.clock.now();
     const count = { offloaded: 0, redecided: 0, dropped: 0 };
     for (const { msg, action, edgeServerId } of r.open) {
@@ -331,9 +332,9 @@ export class IedGatewayRuntime {
       }
     }
     for (const [state, n] of Object.entries(count)) this.metrics.journalRecovered.inc({ state }, n);
-    this.metrics.journalRecovered.inc({ state: 'republished' }, r.unpublished.length);
-    if (r.open.length + r.unpublished.length > 0 || r.tornLines > 0)
-      this.o.logger.info({ ...count, republished: r.unpublished.length, remembered: r.seen.length, tornLines: r.tornLines }, 'recovered from the task journal');
+    this.metrics.journalRecovered.inc({ state: 'republished' }, r.unsettled.length);
+    if (r.open.length + r.unsettled.length > 0 || r.tornLines > 0)
+      this.o.logger.info({ ...count, republished: r.unsettled.length, remembered: r.seen.length, tornLines: r.tornLines }, 'recovered from the task journal');
   }
 
   /** Swap to another model version between two decisions; the old sessions are released after. */
@@ -365,6 +366,11 @@ export class IedGatewayRuntime {
     return this.world.open + this.offloaded.size + this.executing + this.outbox.pending;
   }
 
+  /** messages queued here and not yet handed to the MQTT client (endAfterAcks waits for them) */
+  get unsent(): number {
+    return this.outbox.pending;
+  }
+
   /**
    * Give the accepted tasks up to `drainMs` to reach their outcomes (the world and the watchdog keep
    * running, and tasks that arrive meanwhile are served as usual); then stop. What is still open then
@@ -380,9 +386,14 @@ export class IedGatewayRuntime {
     this.closed = true;
     this.ticker.stop();
     await this.idle();
-    const open = [...this.world.abandonAll(), ...this.offloaded.drain().map((msg): [TaskAnnouncement, StageName] => [msg, 'edge'])];
-    if (this.o.journal) this.leftToNext += open.length;
-    else for (const [msg, stage] of open) this.publishResult(msg, false, stage, msg.deadlineSeconds);
+    if (this.o.journal) {
+      // offloads stay in the ledger: an edge result that still arrives before the connection ends is
+      // journaled (and republished by the next process if its publish does not get through)
+      this.leftToNext += this.world.abandonAll().length + this.offloaded.size;
+    } else {
+      const open = [...this.world.abandonAll(), ...this.offloaded.drain().map((msg): [TaskAnnouncement, StageName] => [msg, 'edge'])];
+      for (const [msg, stage] of open) this.publishResult(msg, false, stage, msg.deadlineSeconds);
+    }
     this.refusals.flush();
     while (this.outbox.pending > 0) await new Promise((r) => setImmediate(r));
     if (this.leftToNext > 0) this.o.logger.info({ tasks: this.leftToNext }, 'open tasks left in the journal for the next process');

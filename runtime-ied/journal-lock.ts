@@ -26,7 +26,10 @@ const readOr = (path: string): string | undefined => {
 };
 const bootId = (): string | undefined => readOr('/proc/sys/kernel/random/boot_id')?.trim();
 /** field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces) */
-const startTime = (pid: number): string | undefined => readOr(`/proc/${pid}/stat`)?.split(') ')[1]?.split(' ')[19];
+const startTime = (pid: number): string | undefined => {
+  const stat = readOr(`/proc/${pid}/stat`);
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+};
 const me = (): LockOwner => ({ pid: process.pid, ...(bootId() ? { boot: bootId() } : {}), ...(startTime(process.pid) ? { start: startTime(process.pid) } : {}) });
 
 /** Is the process that wrote this lock still running? (Same boot and same start time, where known.) */
@@ -58,6 +61,8 @@ function parseOwner(text: string | undefined): LockOwner | undefined {
  * reboot) is taken over. Taking over is a read-check-replace, not atomic: it assumes what a service
  * manager guarantees (systemd starts one process per unit at a time), and re-reads the lock after
  * writing it so that two gateways racing for one stale lock see each other in all but a tiny window.
+ * Liveness comes from /proc, so it holds within one pid namespace: two containers that share a journal
+ * volume cannot see each other's processes (give each gateway its own folder).
  */
 export function lockJournal(dir: string): void {
   const path = join(dir, LOCK);
@@ -69,13 +74,17 @@ export function lockJournal(dir: string): void {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   const owner = parseOwner(readOr(path));
-  if (owner && owner.pid !== process.pid && holds(owner)) throw new UsageError(`--journal ${dir} is in use by process ${owner.pid}: one gateway process per journal`);
+  const us = me();
+  const ours = owner?.pid === us.pid && owner.boot === us.boot && owner.start === us.start; // this process, opening again
+  if (owner && !ours && holds(owner)) throw new UsageError(`--journal ${dir} is in use by process ${owner.pid}: one gateway process per journal`);
   const tmp = `${path}.${process.pid}`;
   writeFileSync(tmp, mine);
   renameSync(tmp, path); // atomic: the lock file always names one owner
   if (readOr(path) !== mine) throw new UsageError(`--journal ${dir}: another process took the stale lock at the same time: one gateway process per journal`);
 }
 
+/** Removes the lock if it is still ours (a process that took over a lock it thought stale keeps its own). */
 export function unlockJournal(dir: string): void {
-  unlinkSync(join(dir, LOCK));
+  const path = join(dir, LOCK);
+  if (readOr(path) === JSON.stringify(me())) unlinkSync(path);
 }

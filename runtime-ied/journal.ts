@@ -12,7 +12,8 @@
  * |        |                                       | leaves (flush)|                               |
  * | resolve| the outcome is known                  | before it     | `r<taskId>\t<result JSON>`    |
  * |        |                                       | leaves (flush)|                               |
- * | publish| the broker acknowledged the result    | batched       | `p<taskId>`                   |
+ * | settle | the broker acknowledged the result, or | batched       | `p<taskId>`                   |
+ * |        | refused it for good (MQTT 5 ≥ 0x80)    |               |                               |
  *
  * Durability. A synchronous record is in the kernel's page cache (write(2)) before the call returns,
  * so it survives the death of this process whatever the cause. Offload and resolve records are batched
@@ -24,18 +25,21 @@
  * re-made, a result re-published: consumers count results once per task id).
  *
  * Recovery reads every segment in order and hands the gateway (gateway.ts, `recover`) the tasks
- * still open (with their action and edge server, if any), the results whose publication the broker
- * never confirmed, and the ids to refuse as duplicates. A torn last line (a write cut by power loss)
+ * still open (with their action and edge server, if any), the results the broker never settled
+ * (acknowledged or refused for good), and the ids to refuse as duplicates. A torn last line (a write cut by power loss)
  * is skipped and counted.
  *
  * Space. The log is cut into segments of `segmentBytes`; a task is forgotten once its result was
- * acknowledged and its id can no longer be replayed (deadline + MAX_CLOCK_SKEW_MS: admission refuses
+ * settled and its id can no longer be replayed (deadline + MAX_CLOCK_SKEW_MS: admission refuses
  * an older task as `stale`), and a segment whose tasks are all forgotten is deleted. So the journal
  * holds about (deadline + 5 s) × task rate of tasks, on disk and in memory.
  *
- * Written by hand (an append-only file, ~250 lines) rather than with an embedded database: Node 20 has
- * no built-in SQLite, and the embedded stores on npm (better-sqlite3, lmdb, classic-level) are native
- * addons the single-file gateway bundle would have to ship per platform beside onnxruntime-node.
+ * Written by hand (an append-only file) rather than with an embedded database: Node 20 has no built-in
+ * SQLite, and the embedded stores on npm (better-sqlite3, lmdb, classic-level) are native addons the
+ * single-file gateway bundle would have to ship per platform beside onnxruntime-node. About 400 lines,
+ * over the usual 300: writing, syncing, forgetting and replaying share one record format and one set
+ * of invariants (what is on disk before which message leaves) that read best in one file; the lock
+ * lives apart (journal-lock.ts).
  */
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { lockJournal, unlockJournal } from './journal-lock.ts';
@@ -56,8 +60,10 @@ export interface JournalOptions {
   readonly segmentBytes?: number;
   /**
    * A write or sync failed (a full or failing disk): the journal can no longer promise anything, so
-   * the process must stop before it acknowledges another task (`gmel ied` logs and exits). If it
-   * returns, the failing call throws.
+   * the process must stop before it acknowledges another task, synchronously (the message handler is
+   * still running: mqtt.js sends its PUBACK only after). Default: write the cause to stderr and exit
+   * with 74 (EX_IOERR); `gmel ied` logs it first. A handler that returns (tests) makes the failing
+   * call throw, and then the task's PUBACK may still go out.
    */
   readonly onFatal?: (err: Error) => void;
 }
@@ -72,7 +78,7 @@ export interface OpenTask {
 }
 
 /** A result journaled before it was sent, whose publication the broker never acknowledged. */
-export interface UnpublishedResult {
+export interface UnsettledResult {
   readonly taskId: string;
   readonly iedId: number;
   /** the result message exactly as it was to be sent */
@@ -81,7 +87,7 @@ export interface UnpublishedResult {
 
 export interface Recovered {
   readonly open: readonly OpenTask[];
-  readonly unpublished: readonly UnpublishedResult[];
+  readonly unsettled: readonly UnsettledResult[];
   /** every task id still remembered (accepted and not yet past deadline + MAX_CLOCK_SKEW_MS) */
   readonly seen: readonly string[];
   /** segments read, lines skipped as torn or unreadable */
@@ -96,7 +102,7 @@ interface Entry {
   action?: number;
   edgeServerId?: number;
   result?: string;
-  published: boolean;
+  settled: boolean;
 }
 
 const SEGMENT = /^journal-(\d{8})\.log$/;
@@ -108,7 +114,7 @@ export class TaskJournal {
   private readonly entries = new Map<string, Entry>();
   /** tasks accepted per live segment and not yet forgotten */
   private readonly live = new Map<number, number>();
-  /** published tasks waiting to be forgotten, in publication order */
+  /** settled tasks waiting to be forgotten, in settlement order */
   private readonly forgetting: string[] = [];
   private forgetHead = 0;
   private segment = 0;
@@ -156,7 +162,7 @@ export class TaskJournal {
   accepted(msg: TaskAnnouncement): void {
     const segment = this.segment;
     this.write(`a${JSON.stringify(msg)}\n`, true); // throws if it did not reach the file: the task is not accepted
-    this.entries.set(msg.taskId, { msg, segment, published: false });
+    this.entries.set(msg.taskId, { msg, segment, settled: false });
     this.live.set(segment, (this.live.get(segment) ?? 0) + 1);
   }
 
@@ -183,11 +189,11 @@ export class TaskJournal {
     this.write(`r${taskId}\t${payload}\n`, false);
   }
 
-  /** The broker acknowledged the result: the task may be forgotten once it can no longer be replayed. */
-  published(taskId: string): void {
+  /** The broker acknowledged the result or refused it for good: the task may be forgotten once it can no longer be replayed. */
+  settled(taskId: string): void {
     const e = this.entries.get(taskId);
-    if (!e || e.published) return;
-    e.published = true;
+    if (!e || e.settled) return;
+    e.settled = true;
     this.forgetting.push(taskId);
     this.write(`p${taskId}\n`, false);
   }
@@ -209,6 +215,12 @@ export class TaskJournal {
     else closeSync(fd);
   }
 
+  private fatal(err: Error): void {
+    if (this.o.onFatal) return this.o.onFatal(err);
+    process.stderr.write(`gmel: the task journal in ${this.o.dir} failed (${err.message}): stopping before another task is acknowledged\n`);
+    process.exit(74); // EX_IOERR
+  }
+
   /** Runs an I/O step; a failure is fatal to the journal (onFatal), and then thrown. */
   private io<T>(step: () => T): T {
     if (this.failed) throw this.failed;
@@ -216,7 +228,7 @@ export class TaskJournal {
       return step();
     } catch (err) {
       this.failed = err as Error;
-      this.o.onFatal?.(this.failed);
+      this.fatal(this.failed);
       throw this.failed;
     }
   }
@@ -264,7 +276,7 @@ export class TaskJournal {
         if (this.retired.delete(fd)) closeSync(fd);
         if (err && !this.failed) {
           this.failed = err;
-          this.o.onFatal?.(err);
+          this.fatal(err);
         }
       });
     }
@@ -276,7 +288,9 @@ export class TaskJournal {
     while (this.forgetHead < this.forgetting.length) {
       const taskId = this.forgetting[this.forgetHead] as string;
       const e = this.entries.get(taskId);
-      if (e && forgetAt(e.msg) >= now) break; // admission refuses as stale only from forgetAt + 1 ms // roughly in order; a later one waits behind it
+      // admission refuses as stale only from forgetAt + 1 ms; the queue is roughly in order, so a later
+      // task waits behind this one
+      if (e && forgetAt(e.msg) >= now) break;
       this.forgetHead++;
       if (!e) continue;
       this.entries.delete(taskId);
@@ -330,10 +344,10 @@ export class TaskJournal {
     }
     const now = this.o.clock.now();
     const open: OpenTask[] = [];
-    const unpublished: UnpublishedResult[] = [];
+    const unsettled: UnsettledResult[] = [];
     for (const [taskId, e] of this.entries) {
       if (e.result === undefined) open.push({ msg: e.msg, ...(e.action !== undefined ? { action: e.action } : {}), ...(e.edgeServerId !== undefined ? { edgeServerId: e.edgeServerId } : {}) });
-      else if (!e.published) unpublished.push({ taskId, iedId: e.msg.iedId, payload: e.result });
+      else if (!e.settled) unsettled.push({ taskId, iedId: e.msg.iedId, payload: e.result });
       else if (forgetAt(e.msg) < now) {
         this.entries.delete(taskId);
         this.live.set(e.segment, (this.live.get(e.segment) ?? 1) - 1);
@@ -341,7 +355,7 @@ export class TaskJournal {
       } else this.forgetting.push(taskId);
     }
     this.forget();
-    return { open, unpublished, seen: [...this.entries.keys()], segments: names.length, tornLines };
+    return { open, unsettled, seen: [...this.entries.keys()], segments: names.length, tornLines };
   }
 
   /** one record of a previous process; false if it cannot be read (a torn write) */
@@ -360,7 +374,7 @@ export class TaskJournal {
       const d = decode(topics.task(iedId), Buffer.from(line.slice(1)));
       if (!d.ok || d.kind !== 'task') return false;
       if (this.entries.has(d.message.taskId)) return true;
-      this.entries.set(d.message.taskId, { msg: d.message, segment, published: false });
+      this.entries.set(d.message.taskId, { msg: d.message, segment, settled: false });
       this.live.set(segment, (this.live.get(segment) ?? 0) + 1);
       return true;
     }
@@ -368,7 +382,7 @@ export class TaskJournal {
     const taskId = tab < 0 ? line.slice(1) : line.slice(1, tab);
     const e = this.entries.get(taskId);
     if (kind === 'p') {
-      if (e) e.published = true;
+      if (e) e.settled = true;
       return true;
     }
     if (tab < 0) return false;

@@ -442,9 +442,11 @@ export class World {
     return f;
   }
 
-  /** All IEDs' encoded observations into out[i·obsSize ..] (core/observation.ts). */
-  /** Every IED's o_i, encoded with `scales`: the model's (default: this world's, see WorldOptions). */
-  observeAll(out: Float32Array, scales: ObservationScales = this.scales): void {
+  /**
+   * All IEDs' encoded observations into out[i·obsSize ..] (core/observation.ts), with `scales`: those of
+   * the model that will read them (no default: a model's scales are its own, not this plant's `scales`).
+   */
+  observeAll(out: Float32Array, scales: ObservationScales): void {
     for (let i = 0; i < this.I; i++) encodeObservation(out, i * this.obsSize, this.observationFields(i), scales);
   }
 }

@@ -2,6 +2,9 @@
 import onnxProto from 'onnx-proto';
 import { OBS_ENCODER_VERSION, observationScales } from '../../core/observation.ts';
 import { loadScenario } from '../../core/scenario/load.ts';
+import { actorToOnnx } from '../../trainer/export-onnx.ts';
+import { createActorSession } from '../../runtime-ied/policy.ts';
+import type { ModelHandle } from '../../runtime-ied/gateway.ts';
 
 /** The observation scales of a model trained on gmel2024 (core/observation.ts, gmel-obs/2). */
 export const GMEL2024_SCALES = observationScales(loadScenario('gmel2024'));
@@ -38,4 +41,12 @@ export function failingActorOnnx(inputs: number, actions: number): Uint8Array {
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** An actor that always offloads to edge server 1 (bias on action 1), for IEDs `ieds` of gmel2024 (5 edge servers). */
+export async function offloadingModel(ieds: readonly number[] = [0, 1]): Promise<ModelHandle> {
+  const layers = [{ kernel: new Float32Array(20 * 6), bias: Float32Array.of(0, 5, 0, 0, 0, 0), inputs: 20, outputs: 6, activation: 'linear' as const }];
+  const bytes = actorToOnnx({ kind: 'mlp', layers }, { policyVersion: 'to-edge-1', ...ENCODER_META, ied: 0, algo: 'test', actionNames: [] });
+  const session = await createActorSession(bytes, 'node', { inputs: 20, actions: 6 });
+  return { version: 'to-edge-1', scales: GMEL2024_SCALES, sessions: new Map(ieds.map((i) => [i, session])) };
 }

@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 t.test('a second process reads back what the first left, record by record', async (t) => {
   const d = dir();
   const { journal, recovered } = TaskJournal.open({ dir: d, clock });
-  t.same([recovered.open.length, recovered.unpublished.length, recovered.seen.length], [0, 0, 0], 'an empty folder: nothing to recover');
+  t.same([recovered.open.length, recovered.unsettled.length, recovered.seen.length], [0, 0, 0], 'an empty folder: nothing to recover');
   journal.accepted(task('pending'));
   journal.accepted(task('local'));
   journal.decided('local', 0);
@@ -29,7 +29,7 @@ t.test('a second process reads back what the first left, record by record', asyn
   journal.resolved('resolved', result('resolved'));
   journal.accepted(task('published'));
   journal.resolved('published', result('published'));
-  journal.published('published');
+  journal.settled('published');
   await sleep(5); // batched records go out on the next turn of the event loop
   // no close(): the process dies here; the lock it leaves names a process that is gone
   writeFileSync(join(d, 'journal.lock'), '999999999');
@@ -38,7 +38,7 @@ t.test('a second process reads back what the first left, record by record', asyn
   const r = next.recovered;
   t.same(r.open.map((o) => [o.msg.taskId, o.action, o.edgeServerId]), [['pending', undefined, undefined], ['local', 0, undefined], ['offloaded', 2, 2]], 'open tasks with their action and edge server');
   t.same(r.open[2]?.msg, task('offloaded', 1), 'the announcement itself, field for field');
-  t.same(r.unpublished, [{ taskId: 'resolved', iedId: 0, payload: result('resolved') }], 'a result the broker never acknowledged, exactly as it was to be sent');
+  t.same(r.unsettled, [{ taskId: 'resolved', iedId: 0, payload: result('resolved') }], 'a result the broker never acknowledged, exactly as it was to be sent');
   t.same([...r.seen].sort(), ['local', 'offloaded', 'pending', 'published', 'resolved'], 'every id is remembered');
   t.equal(r.tornLines, 0);
 });
@@ -79,7 +79,7 @@ t.test('a task is forgotten once published and past deadline + skew bound; empty
     journal.resolved(`t${k}`, result(`t${k}`));
   }
   t.ok(journal.segments > 3, `several segments written (${journal.segments})`);
-  for (let k = 0; k < 19; k++) journal.published(`t${k}`);
+  for (let k = 0; k < 19; k++) journal.settled(`t${k}`);
   nowMs += 2000 + MAX_CLOCK_SKEW_MS - 1;
   await sleep(30);
   t.equal(journal.size, 20, 'nothing forgotten while a replay could still be refused by id only');
@@ -88,9 +88,9 @@ t.test('a task is forgotten once published and past deadline + skew bound; empty
   t.equal(journal.size, 20, 'nor at the last millisecond of that window');
   nowMs += 1;
   await sleep(30);
-  t.equal(journal.size, 1, 'then only the unpublished task remains');
+  t.equal(journal.size, 1, 'then only the unsettled task remains');
   t.ok(journal.segments <= 2, `the segments before it are deleted (${journal.segments} left)`);
-  journal.published('t19');
+  journal.settled('t19');
   await sleep(30);
   t.equal(journal.size, 0);
   t.equal(journal.segments, 1, 'only the open segment is left');
@@ -102,16 +102,16 @@ t.test('a published task still within its replay window is remembered by the nex
   const first = TaskJournal.open({ dir: d, clock });
   first.journal.accepted(task('recent'));
   first.journal.resolved('recent', result('recent'));
-  first.journal.published('recent');
+  first.journal.settled('recent');
   first.journal.accepted(task('old', 0, 0.5));
   first.journal.resolved('old', result('old'));
-  first.journal.published('old');
+  first.journal.settled('old');
   first.journal.close();
   nowMs += 500 + MAX_CLOCK_SKEW_MS + 1;
   const { journal, recovered } = TaskJournal.open({ dir: d, clock });
   t.teardown(() => journal.close());
   t.same(recovered.seen, ['recent'], 'the old one is past its window (admission refuses it as stale)');
-  t.same([recovered.open.length, recovered.unpublished.length], [0, 0]);
+  t.same([recovered.open.length, recovered.unsettled.length], [0, 0]);
 });
 
 t.test('one process per journal', async (t) => {

@@ -63,7 +63,7 @@ t.test('a gateway whose identity may not publish a result: refused by the broker
   opened.journal.close();
   await releaseModel(rt.currentModel);
   const next = TaskJournal.open({ dir, clock: systemClock });
-  t.same([next.recovered.open.length, next.recovered.unpublished.length], [0, 0], 'the next process has nothing to send again: refused results are settled');
+  t.same([next.recovered.open.length, next.recovered.unsettled.length], [0, 0], 'the next process has nothing to send again: refused results are settled');
   next.journal.close();
   await obs.endAsync();
 });

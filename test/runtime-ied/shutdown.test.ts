@@ -11,6 +11,8 @@ import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts
 import { topics } from '../../protocol/topics.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
 import { TaskJournal } from '../../runtime-ied/journal.ts';
+import { connectMqtt, endAfterAcks } from '../../protocol/mqtt.ts';
+import { offloadingModel } from '../helpers/models.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,13 +86,90 @@ t.test('with a journal, close() leaves open tasks to the next process; tasks of 
   first.journal.close();
   await releaseModel(first.rt.currentModel);
   const second = await gateway([0, 1]); // IEDs 2 and 3 have moved to another gateway
-  t.equal(second.recovered.open.length + second.recovered.unpublished.length, ids.length - reportedAtClose, 'the next process found every task not yet reported');
+  t.equal(second.recovered.open.length + second.recovered.unsettled.length, ids.length - reportedAtClose, 'the next process found every task not yet reported');
   for (let k = 0; k < 200 && ids.some((id) => !results.has(id)); k++) await sleep(50);
   t.same(ids.filter((id) => results.get(id)?.length !== 1).map((id) => `${id}: ${results.get(id)?.join(', ') ?? 'none'}`), [], 'every task has exactly one result over the two processes');
   t.ok(ids.filter((_, k) => k % 4 >= 2).every((id) => results.get(id)?.[0]?.startsWith('dropped')), 'the tasks of IEDs 2 and 3 were reported dropped by the journal that accepted them');
   await second.rt.close({ drainMs: 0 });
   second.journal.close();
   await releaseModel(second.rt.currentModel);
+  await endAll();
+  await broker.close();
+});
+
+t.test('with a journal, an edge result that arrives after close() still reaches its one result', { timeout: 30_000 }, async (t) => {
+  const scenario = loadScenario('gmel2024', { ieds: 2 });
+  const logger = pino({ level: 'silent' });
+  const broker = await startAedes();
+  const { connect, endAll } = clientPool(broker.url);
+  const dir = mkdtempSync(join(tmpdir(), 'gmel-close-edge-'));
+  const pub = await connect('pub-edge');
+  const results = new Map<string, string[]>();
+  const offloads: string[] = [];
+  pub.on('message', (topic, payload) => {
+    const m = JSON.parse(payload.toString()) as { taskId: string; outcome: string; stage: string };
+    if (topic.endsWith('/offload')) offloads.push(m.taskId);
+    else results.set(m.taskId, [...(results.get(m.taskId) ?? []), `${m.outcome} ${m.stage}`]);
+  });
+  await pub.subscribeAsync(['gmel/v1/ied/+/result', 'gmel/v1/edge/+/offload'], { qos: 1 });
+  const start = async () => {
+    const opened = TaskJournal.open({ dir, clock: systemClock });
+    const mqtt = await connectMqtt({ url: broker.url, clientId: 'gw-edge-close', ackAfterListen: true });
+    const rt = await IedGatewayRuntime.create({ scenario, iedIds: [0, 1], model: await offloadingModel([0, 1]), mqtt, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger, journal: opened });
+    return { rt, mqtt, journal: opened.journal };
+  };
+  const first = await start();
+  for (const [k, id] of ['e-a', 'e-b'].entries()) await pub.publishAsync(topics.task(k), JSON.stringify({ v: 1, taskId: id, iedId: k, sizeMbit: 2, density: 0.01, deadlineSeconds: 2.5, createdAt: Date.now() }), { qos: 1 });
+  for (let k = 0; k < 100 && offloads.length < 2; k++) await sleep(25);
+  t.same(offloads.sort(), ['e-a', 'e-b'], 'both tasks were offloaded to edge server 1');
+  await first.rt.close({ drainMs: 0 });
+  // edge server 1 answers for e-a while the gateway is shutting down (before its connection ends)
+  await pub.publishAsync(topics.edgeResult(0, 1), JSON.stringify({ v: 1, taskId: 'e-a', iedId: 0, outcome: 'completed', stage: 'edge', latencySeconds: 0.3, at: Date.now(), edgeServerId: 1 }), { qos: 1 });
+  await sleep(200);
+  await endAfterAcks(first.mqtt, () => first.rt.unsent);
+  first.journal.close();
+  const second = await start(); // e-b: still awaiting its edge result; the watchdog reports it after deadline + grace
+  for (let k = 0; k < 300 && !(results.has('e-a') && results.has('e-b')); k++) await sleep(25);
+  t.same(results.get('e-a'), ['completed edge'], 'the edge result that came after close() is the task\'s one result');
+  t.same(results.get('e-b'), ['dropped edge'], 'the other offload, never answered, is reported by the next process\'s watchdog, once');
+  await second.rt.close({ drainMs: 0 });
+  await endAfterAcks(second.mqtt, () => second.rt.unsent);
+  second.journal.close();
+  await endAll();
+  await broker.close();
+});
+
+t.test('without a journal, a task that arrives while the connection ends gets one result, here or from the next process', { timeout: 30_000 }, async (t) => {
+  const scenario = loadScenario('gmel2024', { ieds: 1 });
+  const logger = pino({ level: 'silent' });
+  const broker = await startAedes();
+  const { connect, endAll } = clientPool(broker.url);
+  const pub = await connect('pub-late');
+  const results = new Map<string, number>();
+  pub.on('message', (_topic, payload) => {
+    const { taskId } = JSON.parse(payload.toString()) as { taskId: string };
+    results.set(taskId, (results.get(taskId) ?? 0) + 1);
+  });
+  await pub.subscribeAsync('gmel/v1/ied/+/result', { qos: 1 });
+  const start = async () => {
+    const mqtt = await connectMqtt({ url: broker.url, clientId: 'gw-late' });
+    const model = await loadModelHandle('models/gmel2024-amarl', scenario, [0], 'node');
+    return { mqtt, model, rt: await IedGatewayRuntime.create({ scenario, iedIds: [0], model, mqtt, clock: systemClock, epochMs: PLANT_EPOCH_MS, logger }) };
+  };
+  const first = await start();
+  await first.rt.close({ drainMs: 0 });
+  const late = Array.from({ length: 5 }, (_, k) => `late-${k}`);
+  const sent = Promise.all(late.map((id) => pub.publishAsync(topics.task(0), JSON.stringify({ v: 1, taskId: id, iedId: 0, sizeMbit: 5, density: 0.02, deadlineSeconds: 2.5, createdAt: Date.now() }), { qos: 1 })));
+  await endAfterAcks(first.mqtt, () => first.rt.unsent); // the tasks arrive before, during or after this
+  await sent;
+  await releaseModel(first.model);
+  const second = await start(); // the same persistent session: what the first did not acknowledge comes here
+  for (let k = 0; k < 200 && late.some((id) => !results.has(id)); k++) await sleep(25);
+  await sleep(300);
+  t.same(late.filter((id) => results.get(id) !== 1).map((id) => `${id}: ${results.get(id) ?? 0}`), [], 'each late task has exactly one result');
+  await second.rt.close({ drainMs: 0 });
+  await endAfterAcks(second.mqtt, () => second.rt.unsent);
+  await releaseModel(second.model);
   await endAll();
   await broker.close();
 });
