@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { execSync } from 'node:child_process';
 import { benchSimulator } from './sim.ts';
-import { benchTraining } from './train.ts';
+import { benchTraining, benchTrainingRuns } from './train.ts';
 import { benchTrainingProfile } from './train-profile.ts';
 import { benchJournal, benchLive } from './live.ts';
 import { measureAgreement } from './agreement.ts';
@@ -22,6 +22,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
   training: () => benchTraining(),
   'training-profile': () => benchTrainingProfile(),
+  'training-runs': () => benchTrainingRuns(),
   live: () => benchLive(),
   journal: () => benchJournal(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),

@@ -14,7 +14,8 @@
  *
  * Time not in any kernel is the framework's own (op dispatch, shape checks, the tape, tidy bookkeeping)
  * plus tensor uploads (backend.write, counted separately) and reads (dataSync, counted separately).
- * Run: `npm run bench -- training-profile` (writes training-profile.json).
+ * Both ways are profiled in one process: trainer/matmul.ts off (every product through tf.matMul, as before
+ * issue #12) and on. Run: `npm run bench -- training-profile` (writes training-profile.json).
  */
 import * as tf from '@tensorflow/tfjs';
 import { loadScenario } from '../core/scenario/load.ts';
@@ -22,6 +23,8 @@ import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend } from '../trainer/backend.ts';
 import { collectEpisode } from '../trainer/collect.ts';
 import { Amarl } from '../trainer/algos/amarl.ts';
+import { useFastMatMul } from '../trainer/matmul.ts';
+import { loadavg } from 'node:os';
 
 type Step = 'sample' | 'critic' | 'actor' | 'polyak';
 type Phase = 'prep' | 'forward' | 'backward' | 'optimizer';
@@ -49,7 +52,7 @@ function instrumentKernels(): void {
         const out = inner(args);
         const ms = performance.now() - t0;
         const name = config.kernelName;
-        const shapes = name === 'BatchMatMul' || name === '_FusedMatMul'
+        const shapes = name === 'BatchMatMul' || name === '_FusedMatMul' || name === 'GmelGroupMatMul'
           ? ` ${Object.values(args.inputs).map((t) => `[${(t as tf.TensorInfo).shape.join('×')}]`).join('·')}${args.attrs?.transposeA ? ' tA' : ''}${args.attrs?.transposeB ? ' tB' : ''}`
           : '';
         add(`${state.step}|${state.phase}|${name}${shapes}`, ms);
@@ -126,41 +129,52 @@ function roundMs(amarl: Amarl, rounds: number): number {
   return performance.now() - t0;
 }
 
+/** One labelled profile of `rounds` update rounds, with trainer/matmul.ts on (fast) or off (plain tf.matMul). */
+function profileRounds(amarl: Amarl, rounds: number, fast: boolean) {
+  useFastMatMul(fast);
+  amarl.update(); // warm-up: first-call allocations
+  const plainMs = roundMs(amarl, rounds);
+  cells.clear();
+  state.on = true;
+  const profiledMs = roundMs(amarl, rounds);
+  state.on = false;
+  useFastMatMul(true);
+  const updates = rounds * amarl.config.updatesPerRound;
+  const inKernels = [...cells.values()].reduce((s, c) => s + c.ms, 0);
+  return {
+    msPerUpdateUninstrumented: plainMs / updates,
+    msPerUpdateInstrumented: profiledMs / updates,
+    msPerUpdateInKernelsAndTransfers: inKernels / updates,
+    msPerUpdateOutsideKernels: (profiledMs - inKernels) / updates,
+    kernelAndTransferCallsPerUpdate: [...cells.values()].reduce((s, c) => s + c.calls, 0) / updates,
+    byStep: summarise(([s]) => s as string, profiledMs, updates),
+    byStepAndPhase: summarise(([s, p]) => `${s} ${p}`, profiledMs, updates),
+    byKernel: summarise(([, , k]) => (k as string).split(' ')[0] as string, profiledMs, updates),
+    byKernelWithShapes: summarise(([s, p, k]) => `${s} ${p} ${k}`, profiledMs, updates, 40),
+  };
+}
+
 export async function benchTrainingProfile(): Promise<Record<string, unknown>> {
   const backend = await selectBackend('wasm');
   const env = new GmelParallelEnv(loadScenario('gmel2024'));
   const [I, D, A] = [env.world.I, env.world.obsSize, env.world.M + 1];
   const amarl = new Amarl(I, D, A, 1, { warmupEpisodes: 1 });
   for (let e = 0; e < 3; e++) amarl.observe(collectEpisode(env, e, (o, has, a, h) => amarl.act(o, has, a, true, h), amarl.hiddenSize).record);
-  const rounds = 3;
-  const stepsPerRound = amarl.config.updatesPerRound;
-  amarl.update(); // warm-up: first-call allocations
-  const plainMs = roundMs(amarl, rounds);
   instrumentKernels();
   instrumentBackend();
   instrumentPhases(amarl);
-  state.on = true;
-  const profiledMs = roundMs(amarl, rounds);
-  state.on = false;
-  const updates = rounds * stepsPerRound;
-  const inKernels = [...cells.values()].reduce((s, c) => s + c.ms, 0);
-  const profile = tf.profile(() => void amarl.update());
-  const kernelsPerUpdate = (await profile).kernels.length / stepsPerRound;
+  const load = loadavg()[0];
+  const plain = profileRounds(amarl, 2, false);
+  const fast = profileRounds(amarl, 3, true);
   amarl.dispose();
   return {
     name: 'training-profile',
     scenario: 'gmel2024 (50 IEDs × 5 ESs)', agents: I, obsSize: D, actions: A, batchSize: amarl.config.batchSize,
     backend,
-    note: 'one update = replay sample + critic step + actor step + Polyak updates of both targets; ms are per update',
-    msPerUpdateUninstrumented: plainMs / updates,
-    msPerUpdateInstrumented: profiledMs / updates,
-    msPerUpdateInKernelsAndTransfers: inKernels / updates,
-    msPerUpdateOutsideKernels: (profiledMs - inKernels) / updates,
-    kernelsPerUpdate,
-    byStep: summarise(([s]) => s as string, profiledMs, updates),
-    byStepAndPhase: summarise(([s, p]) => `${s} ${p}`, profiledMs, updates),
-    byKernel: summarise(([, , k]) => (k as string).split(' ')[0] as string, profiledMs, updates),
-    byKernelWithShapes: summarise(([s, p, k]) => `${s} ${p} ${k}`, profiledMs, updates, 40),
+    note: 'one update = replay sample + critic step + actor step + Polyak updates of both targets; ms are per update. plainTfMatMul: trainer/matmul.ts switched off, i.e. every product through tf.matMul as before issue #12 (the actor step already runs its actors once, not twice); fast: as trained now',
+    loadAverage1mBeforeAfter: [load, loadavg()[0]],
+    plainTfMatMul: plain,
+    fast,
     peakRssMB: process.memoryUsage().rss / 2 ** 20,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Parameter groups for vectorized multi-agent networks, after MAAC's split of per-agent and shared
  * parameters. Per-agent weights are stacked along a leading agent axis so that 50 agents are one
- * batched matmul, not 50 small models in a JS loop (bench/train.ts measures both layouts).
+ * batched matmul, not 50 small models in a JS loop (bench/train.ts measures both layouts). On wasm
+ * the products run through matmul.ts, group by group on XNNPACK (issue #12).
  *
  * | class        | weights                 | input → output               |
  * |--------------|-------------------------|------------------------------|
@@ -14,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../core/rng.ts';
 import type { ActorLayer } from './actor-net.ts';
+import { matMul2d, stackedMatMul } from './matmul.ts';
 
 let variableCounter = 0;
 /** tfjs variable names are process-global: make each one unique (two learners may coexist). */
@@ -36,7 +38,7 @@ export class AgentDense {
     this.b = tf.variable(tf.zeros([agents, 1, outputs]), bias, uniqueName(`${name}/b`));
   }
   apply(x: tf.Tensor3D): tf.Tensor3D {
-    return tf.add(tf.matMul(x, this.W as tf.Tensor3D), this.b) as tf.Tensor3D;
+    return tf.add(stackedMatMul(x, this.W as tf.Tensor3D), this.b) as tf.Tensor3D;
   }
   get variables(): tf.Variable[] {
     return this.b.trainable ? [this.W, this.b] : [this.W];
@@ -96,7 +98,7 @@ export class SharedDense {
   apply(x: tf.Tensor): tf.Tensor {
     const shape = x.shape;
     const flat = tf.reshape(x, [-1, this.inputs]) as tf.Tensor2D;
-    let y: tf.Tensor = tf.matMul(flat, this.W as tf.Tensor2D);
+    let y: tf.Tensor = matMul2d(flat, this.W as tf.Tensor2D);
     if (this.b) y = tf.add(y, this.b);
     return tf.reshape(y, [...shape.slice(0, -1), this.outputs]);
   }
@@ -122,13 +124,13 @@ export class AgentGru {
   }
   apply(x: tf.Tensor3D, h: tf.Tensor3D): tf.Tensor3D {
     const H = this.hidden;
-    const xw = tf.add(tf.matMul(x, this.W as tf.Tensor3D), this.b);
+    const xw = tf.add(stackedMatMul(x, this.W as tf.Tensor3D), this.b);
     const [xz, xr, xh] = tf.split(xw, [H, H, H], 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
     const [Uzr, Uh] = tf.split(this.U, [2 * H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
-    const [hz, hr] = tf.split(tf.matMul(h, Uzr), [H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
+    const [hz, hr] = tf.split(stackedMatMul(h, Uzr), [H, H], 2) as [tf.Tensor3D, tf.Tensor3D];
     const z = tf.sigmoid(tf.add(xz, hz));
     const r = tf.sigmoid(tf.add(xr, hr));
-    const candidate = tf.tanh(tf.add(xh, tf.matMul(tf.mul(r, h) as tf.Tensor3D, Uh)));
+    const candidate = tf.tanh(tf.add(xh, stackedMatMul(tf.mul(r, h) as tf.Tensor3D, Uh)));
     return tf.add(tf.mul(z, h), tf.mul(tf.sub(1, z), candidate)) as tf.Tensor3D;
   }
   get variables(): tf.Variable[] {

@@ -26,6 +26,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { InputError } from '../../core/errors.ts';
 import { AgentDense, AgentGru, AgentMlp, agentDenseLayers, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
+import { stackedMatMul } from '../matmul.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
 import { LearnerBase, type StateParts, gumbelNoise, chooseActions,
   type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet,
@@ -217,11 +218,11 @@ class AttentionCritic {
     const keys = split(this.shared.keys.apply(sa));
     const values = split(leaky(this.shared.values.apply(sa)));
     const queries = split(this.shared.queries.apply(s));
-    const attentionLogits = tf.div(tf.matMul(queries, keys, false, true), Math.sqrt(d)) as tf.Tensor3D;
+    const attentionLogits = tf.div(stackedMatMul(queries, keys, true), Math.sqrt(d)) as tf.Tensor3D;
     // agent i attends over the others only: −∞ on the diagonal
     const selfMask = tf.mul(tf.eye(I), -1e9);
     const attention = tf.softmax(tf.add(attentionLogits, selfMask)) as tf.Tensor3D;
-    const attended = tf.matMul(attention, values); // [B·heads, I, d]
+    const attended = stackedMatMul(attention, values); // [B·heads, I, d]
     const omega = tf.reshape(tf.transpose(tf.reshape(attended, [B, heads, I, d]), [2, 0, 1, 3]), [I, B, heads * d]) as tf.Tensor3D;
     let hidden = leaky(this.perAgent.head.apply(tf.concat([s, omega], 2) as tf.Tensor3D));
     if (dropoutSeed !== undefined && c.dropout > 0) hidden = tf.dropout(hidden, c.dropout, undefined, dropoutSeed);
@@ -344,12 +345,13 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
       const hidden = tf.tensor3d(batch.hidden, [I, B, this.hiddenSize]);
       const mask = tf.tensor2d(Float32Array.from(batch.hasTask), [I, B]);
       const rows = tf.maximum(tf.sum(mask, 1), 1); // [I]
-      // others' actions from the current policies (MAAC), no gradient
-      const sampled = this.sampleOneHot(this.actors.forward(obs, hidden).logits, 0);
-      const qAll = this.critic.forward(obs, sampled).qAll; // critic is not among the variables below
-      const gumbel = c.policyGradient === 'gumbel' ? tf.tensor(gumbelNoise(() => this.rng.uniform(), I * B * A), [I, B, A]) : undefined;
       const lossFn = () => {
         const logits = this.actors.forward(obs, hidden).logits;
+        // others' actions from the current policies (MAAC), sampled from these same logits (one actor pass,
+        // not two); read back into a new tensor so that no gradient path runs through the critic
+        const sampled = this.sampleOneHot(tf.tensor3d(logits.dataSync() as Float32Array, logits.shape), 0);
+        const qAll = this.critic.forward(obs, sampled).qAll; // critic is not among the variables below
+        const gumbel = c.policyGradient === 'gumbel' ? tf.tensor(gumbelNoise(() => this.rng.uniform(), I * B * A), [I, B, A]) : undefined;
         const logPi = tf.logSoftmax(logits);
         const pi = tf.exp(logPi);
         const weights = gumbel ? tf.softmax(tf.div(tf.add(logits, gumbel), c.gumbelTemperature)) : pi;
