@@ -117,9 +117,22 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
  * The same measurement with the gateway in its own process (the bundled `gmel-ied`, as deployed)
  * and the plant around it (emulator, 5 edge servers, the observer) in this one: 2 cores, 2 processes.
  */
-async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string, gatewayArgs: readonly string[] = []) {
-  const sets = ['--set', `ieds=${ieds}`, '--set', 'arrivals.probability=0.5'];
-  const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': 0.5 });
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** user + system CPU seconds a process has used (Linux /proc/<pid>/stat, clock ticks of 10 ms) */
+function cpuSecondsOf(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string, gatewayArgs: readonly string[] = [], probability = 0.5) {
+  const sets = ['--set', `ieds=${ieds}`, '--set', `arrivals.probability=${probability}`];
+  const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': probability });
   const observer = await mqtt.connectAsync(broker.url, { clientId: `bench-observer-split-${ieds}-${Date.now()}` });
   const received = new Map<string, number>();
   const decidedAt = new Map<string, number>();
@@ -134,7 +147,9 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
     }
   });
   await observer.subscribeAsync([subscriptions.allDecisions, topics.status('ied', `0-${ieds - 1}`)], { qos: 1 });
-  const child = spawn(process.execPath, [bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets, ...gatewayArgs], { stdio: 'ignore' });
+  // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets, ...gatewayArgs], { stdio: 'ignore' });
   for (let k = 0; k < 200 && !online; k++) await new Promise((r) => setTimeout(r, 50));
   const logger = pino({ level: 'error' });
   const clients: mqtt.MqttClient[] = [];
@@ -150,7 +165,9 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const t0 = Date.now();
   const before = emulator.announced;
+  const cpuBefore = cpuSecondsOf(child.pid);
   await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpuSeconds = cpuSecondsOf(child.pid) - cpuBefore;
   emulator.stop();
   const announced = emulator.announced - before;
   const elapsed = seconds;
@@ -166,7 +183,7 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
   });
   const q = quantiles(latencies);
   const atGateway = quantiles(stampLatencies(measured, decidedAt));
-  return { broker: brokerName, ieds, gateway: `separate process (dist/gmel-ied.mjs${gatewayArgs.length ? ' ' + gatewayArgs.join(' ') : ''})`, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, goalP99Under10ms: q.p99 <= 10 };
+  return { broker: brokerName, ieds, gateway: `separate process (dist/gmel-ied.mjs${gatewayArgs.length ? ' ' + gatewayArgs.join(' ') : ''})`, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, gatewayCpuMsPerTask: round3((cpuSeconds * 1000) / Math.max(1, announced)), gatewayCpuShare: round3(cpuSeconds / elapsed), goalP99Under10ms: q.p99 <= 10 };
 }
 
 async function rssOf(args: string[], brokerUrl: string): Promise<{ rssMB: number; peakRssMB: number }> {
@@ -196,36 +213,48 @@ async function gatewayRss(): Promise<Record<string, unknown>> {
 
 /**
  * The task journal's cost (`npm run bench -- journal`, issue #10): the deployed configuration (bundled
- * gateway in its own process, Mosquitto, 1,000 IEDs at p = 0.5: 5,000 tasks/s) without and with
- * `--journal`, alternating, BENCH_JOURNAL_REPEAT (default 3) pairs of BENCH_LIVE_SECONDS (default 8).
+ * gateway in its own process, Mosquitto, 1,000 IEDs at p = 0.5: 5,000 tasks/s, or at each p of
+ * BENCH_JOURNAL_P, e.g. "0.25,0.5") without and with `--journal`, alternating, BENCH_JOURNAL_REPEAT
+ * (default 3) pairs of BENCH_LIVE_SECONDS (default 8); also the gateway's CPU per task.
  */
 export async function benchJournal(): Promise<Record<string, unknown>> {
   if (!hasMosquitto) return { name: 'journal-cost', skipped: 'needs mosquitto (apt-get install mosquitto)' };
   const bundle = await buildGateway();
   const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
-  const runs: { journal: boolean; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; journalBytes?: number }[] = [];
-  for (let k = 0; k < Number(process.env.BENCH_JOURNAL_REPEAT ?? 3); k++) {
-    for (const journal of [false, true]) {
-      const dir = mkdtempSync(join(tmpdir(), 'gmel-bench-journal-'));
-      const mosquitto = await startMosquitto();
-      const r = await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', 1000, seconds, bundle, journal ? ['--journal', dir] : []);
-      await mosquitto.close();
-      const journalBytes = readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
-      rmSync(dir, { recursive: true, force: true });
-      runs.push({ journal, offeredTasksPerSecond: r.offeredTasksPerSecond, decided: r.decided, announced: r.announced, milliseconds: r.milliseconds, ...(journal ? { journalBytes } : {}) });
+  const probabilities = (process.env.BENCH_JOURNAL_P ?? '0.5').split(',').map(Number);
+  const runs: { journal: boolean; arrivalProbability: number; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; gatewayCpuMsPerTask: number; gatewayCpuShare: number; journalBytes?: number }[] = [];
+  for (const p of probabilities) {
+    for (let k = 0; k < Number(process.env.BENCH_JOURNAL_REPEAT ?? 3); k++) {
+      for (const journal of [false, true]) {
+        const dir = mkdtempSync(join(tmpdir(), 'gmel-bench-journal-'));
+        const mosquitto = await startMosquitto();
+        const r = await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', 1000, seconds, bundle, journal ? ['--journal', dir] : [], p);
+        await mosquitto.close();
+        const journalBytes = readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
+        rmSync(dir, { recursive: true, force: true });
+        const { offeredTasksPerSecond, decided, announced, milliseconds, gatewayCpuMsPerTask, gatewayCpuShare } = r;
+        runs.push({ journal, arrivalProbability: p, offeredTasksPerSecond, decided, announced, milliseconds, gatewayCpuMsPerTask, gatewayCpuShare, ...(journal ? { journalBytes } : {}) });
+      }
     }
   }
-  const worstP99 = (journal: boolean) => Math.max(...runs.filter((r) => r.journal === journal).map((r) => r.milliseconds.p99));
-  const medianP99 = (journal: boolean) => {
-    const s = runs.filter((r) => r.journal === journal).map((r) => r.milliseconds.p99).sort((a, b) => a - b);
-    return s[Math.floor(s.length / 2)] ?? NaN;
-  };
+  const of = (journal: boolean, p: number) => runs.filter((r) => r.journal === journal && r.arrivalProbability === p);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const summary = probabilities.map((p) => ({
+    arrivalProbability: p,
+    tasksPerSecond: 1000 * p / loadScenario('gmel2024').slotSeconds,
+    p99Ms: Object.fromEntries((['withoutJournal', 'withJournal'] as const).map((k) => {
+      const p99s = of(k === 'withJournal', p).map((r) => r.milliseconds.p99);
+      return [k, { median: median(p99s), worst: Math.max(...p99s) }];
+    })),
+    gatewayCpuMsPerTask: Object.fromEntries((['withoutJournal', 'withJournal'] as const).map((k) => [k, median(of(k === 'withJournal', p).map((r) => r.gatewayCpuMsPerTask))])),
+  }));
+  const at5000 = summary.find((x) => x.arrivalProbability === 0.5);
   return {
     name: 'journal-cost',
-    what: 'announcement → decision at an independent subscriber, ms; gateway = bundled gmel-ied in its own process, 1,000 IEDs, p = 0.5 (5,000 tasks/s), Mosquitto; journalBytes: the journal folder after the run (segments deleted as their tasks are forgotten)',
+    what: 'announcement → decision at an independent subscriber, ms; gateway = bundled gmel-ied in its own process, 1,000 IEDs at each arrival probability p (p = 0.5: 5,000 tasks/s; BENCH_JOURNAL_P, comma-separated), Mosquitto; gatewayCpuMsPerTask: the gateway process\'s user + system CPU over the measured window ÷ tasks announced in it; journalBytes: the journal folder after the run (segments deleted as their tasks are forgotten)',
     runs,
-    p99Ms: { withoutJournal: { median: medianP99(false), worst: worstP99(false) }, withJournal: { median: medianP99(true), worst: worstP99(true) } },
-    goalP99Under10msWithJournal: worstP99(true) <= 10,
+    summary,
+    ...(at5000 ? { goalP99Under10msWithJournalAt5000: at5000.p99Ms.withJournal?.worst !== undefined && at5000.p99Ms.withJournal.worst <= 10 } : {}),
   };
 }
 

@@ -284,7 +284,7 @@ export class IedGatewayRuntime {
   }
 
   /**
-   * The one result of a task: journaled before it leaves, marked published when the broker has it, or
+   * The one result of a task: journaled before it leaves, marked settled when the broker has it, or
    * has refused it for good (an ACL that does not let this identity speak for the IED): sending it
    * again could not help, and the journal must not keep it forever. Counted and logged.
    */
