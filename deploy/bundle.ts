@@ -61,12 +61,14 @@ function copyRuntimeDeps(dest: string, arch: string): void {
 
 /**
  * Node flags of the signed unit's gateway (one IED per gateway: a few decisions a second), for memory:
- * a 1 MiB semi-space keeps the young generation small, and V8's lite mode (no optimizing compiler,
- * bytecode only) saves the optimized code and its metadata. Measured by `npm run bench -- gateway`
- * with and without them (bench/results/gateway-footprint.json). Not for a gateway emulating
- * thousands of IEDs at thousands of tasks/s, where the optimizing compiler pays.
+ * a 1 MiB semi-space keeps the young generation small; no optimizing compilers (TurboFan, Sparkplug)
+ * and V8's size-over-speed heuristics save their code and metadata. Not `--lite-mode`: it implies
+ * `--jitless`, which removes WebAssembly, and with it Node's fetch (its HTTP parser is wasm), so
+ * over-the-air downloads and onnxruntime-web would fail (test/deploy/bundle.test.ts checks both).
+ * Measured by `npm run bench -- gateway` with and without them (bench/results/gateway-footprint.json).
+ * Not for a gateway emulating thousands of IEDs at thousands of tasks/s, where the compilers pay.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--lite-mode'];
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--optimize-for-size'];
 
 export async function buildBundle(o: BundleOptions): Promise<{ dir: string; manifest: BundleManifest }> {
   const modelDir = resolveModelDir(o.modelPath);

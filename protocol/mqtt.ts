@@ -179,16 +179,19 @@ export async function connectWithRetry(opts: ConnectOptions, log: (line: string)
 }
 
 /**
- * Ends a runtime's connection without acknowledging anything it will not handle: waits (up to
- * `timeoutMs`) until `unsent()` is 0 and the broker has acknowledged every QoS 1 message in flight,
- * then stops acknowledging (a message that arrives from now on stays with the broker, in the
- * persistent session, for the next process) and closes at once. mqtt.js's own end() would keep
- * acknowledging what arrives while it waits, and a result published for it could no longer leave.
+ * Ends a runtime's connection without acknowledging anything it will not handle. From the call on,
+ * incoming messages are neither handed to the runtime nor acknowledged (they stay with the broker, in
+ * the persistent session, for the next process); then it waits (up to `timeoutMs`) until `unsent()` is
+ * 0 and the broker has acknowledged every QoS 1 message we sent, and closes. mqtt.js's own end() would
+ * keep acknowledging what arrives while it waits, for messages whose outcome could no longer leave.
  */
 export async function endAfterAcks(client: MqttClient, unsent: () => number, timeoutMs = 5000): Promise<void> {
+  client.removeAllListeners('message');
+  // an error from handleMessage: mqtt.js sends no PUBACK and goes on reading (our own PUBACKs, too)
+  client.handleMessage = (_packet, callback) => callback?.(new Error('closing: left to the broker for the next session'));
   const until = Date.now() + timeoutMs;
-  const inFlight = () => Object.keys(client.outgoing).length;
+  // publishes handed to mqtt.js: in flight, or queued while it replays its store after a reconnect
+  const inFlight = () => Object.keys(client.outgoing).length + ((client as unknown as { _storeProcessingQueue?: unknown[] })._storeProcessingQueue?.length ?? 0);
   while ((unsent() > 0 || inFlight() > 0) && client.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-  client.handleMessage = () => {}; // never calls back: no PUBACK for what is still to come
   await client.endAsync(true);
 }

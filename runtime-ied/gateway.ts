@@ -366,9 +366,9 @@ export class IedGatewayRuntime {
     return this.world.open + this.offloaded.size + this.executing + this.outbox.pending;
   }
 
-  /** messages queued here and not yet handed to the MQTT client (endAfterAcks waits for them) */
+  /** results still to be handed to the MQTT client: queued here, or of local jobs still running (endAfterAcks waits for them) */
   get unsent(): number {
-    return this.outbox.pending;
+    return this.outbox.pending + this.executing;
   }
 
   /**
@@ -382,7 +382,7 @@ export class IedGatewayRuntime {
     if (this.closed || this.draining) return;
     this.draining = true;
     const until = this.o.clock.now() + (opts.drainMs ?? 0);
-    while (this.world.open + this.offloaded.size > 0 && this.o.clock.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (this.world.open + this.offloaded.size + this.executing > 0 && this.o.clock.now() < until) await new Promise((r) => setTimeout(r, 50));
     this.closed = true;
     this.ticker.stop();
     await this.idle();

@@ -75,7 +75,8 @@ interface WasmBackend {
   };
 }
 
-let wasmMatMul: ((...a: unknown[]) => void) | undefined;
+/** the wasm module's 2-D product, bound once per module (a re-created backend has a new one) */
+const wasmMatMuls = new WeakMap<object, (...a: unknown[]) => void>();
 const GROUP_MATMUL = 'GmelGroupMatMul';
 
 /**
@@ -89,8 +90,11 @@ function groupMatMulKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap;
   const b = inputs.b as tf.TensorInfo;
   const [G, m, k] = a.shape as [number, number, number];
   const n = b.shape[2] as number;
+  // the views below read G·m·k and G·k·n floats: any other shape or dtype would read out of bounds
+  if (b.shape[0] !== G || b.shape[1] !== k || a.dtype !== 'float32' || b.dtype !== 'float32') throw new Error(`${GROUP_MATMUL}: [${a.shape}] ${a.dtype} · [${b.shape}] ${b.dtype}: not two float32 stacks of matching groups`);
   const out = wb.makeOutput([G, m, n], 'float32');
-  wasmMatMul ??= wb.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']);
+  let wasmMatMul = wasmMatMuls.get(wb.wasm);
+  if (!wasmMatMul) wasmMatMuls.set(wb.wasm, (wasmMatMul = wb.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number'])));
   const offsets = [a, b, out].map((t) => wb.dataIdMap.get(t.dataId).memoryOffset);
   const sizes = [m * k, k * n, m * n];
   const aShape = new Uint8Array(new Int32Array([1, m, k]).buffer);

@@ -10,6 +10,11 @@ import { generateKeys, verifyBundle } from '../../deploy/signing.ts';
 import { buildBundle } from '../../deploy/bundle.ts';
 import { topics } from '../../protocol/topics.ts';
 import { startAedes } from '../helpers/brokers.ts';
+import { createServer } from 'node:http';
+import { GATEWAY_NODE_FLAGS } from '../../deploy/bundle.ts';
+import type { AddressInfo } from 'node:net';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const root = mkdtempSync(join(tmpdir(), 'gmel-deploy-'));
 const keys = generateKeys(join(root, 'keys'));
@@ -31,7 +36,7 @@ t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120
   t.match(unit, /--http-port 9103 /, 'a port of its own per IED (9100 + 3): two IEDs on one host do not clash');
   t.match(unit, /--trusted-key \/etc\/gmel\/deploy\.pub /, 'over-the-air updates on, with the key installed out of band');
   t.match(unit, /--journal \/var\/lib\/gmel\/ied-3\/journal\n/, 'crash-safe: the task journal in the unit\'s private state directory');
-  t.match(unit, /ExecStart=\/usr\/bin\/env node --max-semi-space-size=1 --lite-mode gmel-ied\.mjs /, 'a small young generation and no optimizing compiler: the memory of a one-IED gateway (bench gateway)');
+  t.match(unit, /ExecStart=\/usr\/bin\/env node --max-semi-space-size=1 --no-opt --no-sparkplug --optimize-for-size gmel-ied\.mjs /, 'a small young generation and no optimizing compilers: the memory of a one-IED gateway (bench gateway)');
   t.match(unit, /^StateDirectoryMode=0700$/m, 'which only the gateway\'s user can read');
   t.match(readFileSync(join(dir, 'install.sh'), 'utf8'), /needs Node\.js 20 or newer/, 'install.sh checks the host\'s Node');
   await t.rejects(buildBundle({ ied: 3, modelPath: 'models/gmel2024-amarl', outDir: join(root, 'evil'), privateKeyPem: readFileSync(keys.privateKey, 'utf8'), broker: 'mqtt://b:1883\nExecStartPre=/bin/sh -c id' }), /--broker .*not a plain URL/, 'no directive smuggled into the signed unit');
@@ -89,4 +94,14 @@ t.test('a bundle verifies, installs cleanly and runs on its own', { timeout: 120
   writeFileSync(join(dir, 'extra.sh'), 'echo injected\n');
   t.throws(() => verifyBundle(dir, pub), /files not in the signed manifest: extra\.sh/);
   t.throws(() => verifyBundle(dir, readFileSync(other.publicKey, 'utf8')), /signature does not match/);
+});
+
+t.test('the unit\'s Node flags keep what the gateway needs: WebAssembly and fetch (over-the-air downloads)', async (t) => {
+  const server = createServer((_req, res) => res.end('model bytes'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const script = `console.log(typeof WebAssembly); fetch('http://127.0.0.1:${port}/x').then((r) => r.text()).then((t) => console.log(t))`;
+  const { stdout } = await promisify(execFile)(process.execPath, [...GATEWAY_NODE_FLAGS, '-e', script], { timeout: 20_000 });
+  server.close();
+  t.same(stdout.trim().split('\n'), ['object', 'model bytes'], `node ${GATEWAY_NODE_FLAGS.join(' ')}: WebAssembly is there and fetch downloads`);
 });
