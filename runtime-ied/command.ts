@@ -79,7 +79,8 @@ export function registerIed(program: Command): void {
         // SIGTERM: accepted tasks get up to their longest deadline (plus the watchdog's grace) to finish
         await rt.close({ drainMs: scenario.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS });
         await executor?.close();
-        // the results' acknowledgements first (the journal records them); then nothing more is acknowledged
+        // from here nothing more is taken or acknowledged (it waits in the broker for the next process);
+        // the results still leaving are acknowledged first (the journal records that)
         await endAfterAcks(mqtt, () => rt.unsent);
         journal?.journal.close();
       }, logger);
