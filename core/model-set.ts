@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from './errors.ts';
-import { OBS_ENCODER_VERSION, pickScales, scalesProblem, type ObservationScales } from './observation.ts';
+import { OBS_ENCODER_VERSION, modelScales, type ObservationScales } from './observation.ts';
 import type { Scenario } from './scenario/schema.ts';
 
 export const MODEL_SET_FORMAT = 'gmel-model-set/1';
@@ -101,9 +101,7 @@ export function loadVerifiedModel(dir: string, ied: number, manifest: ModelSetMa
 export function manifestScales(dir: string, manifest: ModelSetManifest, edgeServers: number): ObservationScales {
   if (manifest.obsEncoderVersion !== OBS_ENCODER_VERSION)
     throw new InputError(`model set ${dir}: built for observations ${manifest.obsEncoderVersion}, this runtime encodes ${OBS_ENCODER_VERSION}`);
-  const problem = scalesProblem(manifest.obsScales, edgeServers);
-  if (problem) throw new InputError(`model set ${dir}: ${problem}`);
-  return pickScales(manifest.obsScales);
+  return modelScales(manifest.obsScales, edgeServers, `model set ${dir}`);
 }
 
 /** Every file of a model set, verified (e.g. before publishing or bundling it). */

@@ -19,6 +19,7 @@
  * Backlogs use ln(1+x): under overload they grow to tens of tasks and would swamp the other inputs.
  */
 import type { Scenario } from './scenario/schema.ts';
+import { InputError } from './errors.ts';
 
 /**
  * Bump on any change of layout or scaling: exported models record it and runtimes refuse a mismatch.
@@ -75,7 +76,7 @@ const SCALE_FIELDS = ['edgeServers', 'ieds', 'sizeMaxMbit', 'densityMax', 'deadl
  * the observation layout (the number of edge servers) that of the plant it is to run in. Why not, if
  * not: the caller refuses the model with it.
  */
-export function scalesProblem(value: unknown, edgeServers: number): string | undefined {
+function scalesProblem(value: unknown, edgeServers: number): string | undefined {
   if (typeof value !== 'object' || value === null) return 'no observation scales recorded (obsScales)';
   const v = value as Record<string, unknown>;
   for (const f of SCALE_FIELDS) {
@@ -87,8 +88,11 @@ export function scalesProblem(value: unknown, edgeServers: number): string | und
   return undefined;
 }
 
-/** The scales fields alone (a manifest or config may carry them among others). */
-export function pickScales(v: ObservationScales): ObservationScales {
+/** A model's recorded scales (the fields alone: a manifest or config carries them among others), or an InputError naming `where`. */
+export function modelScales(value: unknown, edgeServers: number, where: string): ObservationScales {
+  const problem = scalesProblem(value, edgeServers);
+  if (problem) throw new InputError(`${where}: ${problem}`);
+  const v = value as ObservationScales;
   return { edgeServers: v.edgeServers, ieds: v.ieds, sizeMaxMbit: v.sizeMaxMbit, densityMax: v.densityMax, deadlineMaxSeconds: v.deadlineMaxSeconds };
 }
 

@@ -5,7 +5,7 @@
  */
 import { InputError } from '../core/errors.ts';
 import { loadVerifiedModel, manifestScales, readManifest, resolveModelDir } from '../core/model-set.ts';
-import { observationSize } from '../core/observation.ts';
+import { observationSize, type ObservationScales } from '../core/observation.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { createActorSession, type ActorSession, type Engine } from './policy.ts';
 import type { ModelHandle } from './gateway.ts';
@@ -13,18 +13,14 @@ import type { ModelHandle } from './gateway.ts';
 export async function loadModelHandle(path: string, scenario: Scenario, iedIds: readonly number[], engine: Engine): Promise<ModelHandle> {
   const dir = resolveModelDir(path);
   const manifest = readManifest(dir);
-  let scales;
-  try {
-    scales = manifestScales(dir, manifest, scenario.edgeServers); // the model's own, not the plant's
-  } catch (err) {
-    throw err instanceof InputError ? new InputError(`model ${dir}: ${err.message.replace(`model set ${dir}: `, '')}`) : err;
-  }
+  let scales: ObservationScales;
   const sessions = new Map<number, ActorSession>();
   const expected = { inputs: observationSize(scenario.edgeServers), actions: scenario.edgeServers + 1 };
   // a plant larger than the trained one reuses actors cyclically (as the evaluation does): IEDs that
   // share a model file share one session (a session holds no per-IED state)
   const byFile = new Map<number, ActorSession>();
   try {
+    scales = manifestScales(dir, manifest, scenario.edgeServers); // the model's own, not the plant's
     for (const i of iedIds) {
       const file = i % manifest.ieds;
       let session = byFile.get(file);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { deriveSeed, Rng } from '../core/rng.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { OBS_ENCODER_VERSION, scalesProblem, type ObservationScales } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, modelScales, type ObservationScales } from '../core/observation.ts';
 import { emptyDropCounts, type DropCounts } from '../core/stages.ts';
 import { World } from '../sim/world.ts';
 import { runEpisode, type Policy } from '../sim/episodes.ts';
@@ -115,10 +115,7 @@ export async function loadRunPolicy(runDir: string, name?: string): Promise<Poli
   const algo = actors[0]?.metadata.algo ?? 'learned';
   const shape = actorShape((actors[0] as LoadedActor).net);
   // the scales the actors were trained with: the same physical task gives the same inputs at every sweep point
-  const recorded = actors[0]?.metadata.obsScales;
-  const scalesBad = scalesProblem(recorded, shape.actions - 1);
-  if (scalesBad) throw new InputError(`${runDir}: actor of IED 0: ${scalesBad}`);
-  const scales = recorded as ObservationScales;
+  const scales = modelScales(actors[0]?.metadata.obsScales, shape.actions - 1, `${runDir}: actor of IED 0`);
   return {
     name: name ?? algo,
     obsScales: scales,

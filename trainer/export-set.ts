@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join, basename, resolve } from 'node:path';
 import { execSync } from 'node:child_process';
 import { InputError } from '../core/errors.ts';
-import { OBS_ENCODER_VERSION, pickScales, scalesProblem, type ObservationScales } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, modelScales, type ObservationScales } from '../core/observation.ts';
 import { MODEL_SET_FORMAT, modelFileName, sha256, type ModelFileEntry, type ModelSetManifest } from '../core/model-set.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { readActor } from './actor-file.ts';
@@ -49,9 +49,7 @@ export function exportRun(opts: ExportOptions): { dir: string; manifest: ModelSe
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfig;
   if (config.obsEncoderVersion !== OBS_ENCODER_VERSION)
     throw new InputError(`${opts.runDir}: trained on observations ${config.obsEncoderVersion}, this build encodes ${OBS_ENCODER_VERSION}`);
-  const problem = scalesProblem(config.obsScales, config.scenario.edgeServers);
-  if (problem) throw new InputError(`${opts.runDir}: ${problem}`);
-  const obsScales = pickScales(config.obsScales as ObservationScales);
+  const obsScales = modelScales(config.obsScales, config.scenario.edgeServers, opts.runDir);
   const actorsDir = join(opts.runDir, 'actors');
   if (!existsSync(actorsDir)) throw new InputError(`${opts.runDir}: no actors/ folder (has the run reached a checkpoint?)`);
   const ieds = config.scenario.ieds;

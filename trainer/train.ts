@@ -22,7 +22,7 @@ import { actionNames as actionNamesOf } from '../core/actions.ts';
 import { InputError } from '../core/errors.ts';
 import { canonicalScenarioJson } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
-import { OBS_ENCODER_VERSION, observationScales, pickScales, scalesProblem, type ObservationScales } from '../core/observation.ts';
+import { OBS_ENCODER_VERSION, modelScales, observationScales, type ObservationScales } from '../core/observation.ts';
 import { GmelParallelEnv } from '../sim/env.ts';
 import { selectBackend, type BackendChoice, type BackendInfo } from './backend.ts';
 import { collectEpisode } from './collect.ts';
@@ -139,10 +139,7 @@ function runScales(opts: TrainOptions): ObservationScales {
   const path = from ? join(from, 'config.json') : undefined;
   if (!path || !existsSync(path)) return observationScales(opts.scenario);
   const saved = JSON.parse(readFileSync(path, 'utf8')) as { obsScales?: ObservationScales; scenario?: Scenario };
-  const scales = saved.obsScales ?? (saved.scenario ? observationScales(saved.scenario) : observationScales(opts.scenario));
-  const problem = scalesProblem(scales, opts.scenario.edgeServers);
-  if (problem) throw new InputError(`${from}: ${problem}`);
-  return pickScales(scales);
+  return modelScales(saved.obsScales ?? observationScales(saved.scenario ?? opts.scenario), opts.scenario.edgeServers, from as string);
 }
 
 /** The learner, built with the settings this run must keep so that its networks fit the checkpoint it loads. */
