@@ -308,7 +308,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const nodeArgs = (flag('--node-args') ?? '').split(/\s+/).filter(Boolean);
-  const result = await benchGateway({ seconds, coldRuns, nodeArgs });
+  // no --node-args: both configurations, as `npm run bench -- gateway` measures them
+  const result = await benchGateway({ seconds, coldRuns, ...(nodeArgs.length > 0 ? { nodeArgs } : {}) });
   const json = JSON.stringify(result, null, 2);
   console.log(json);
   const out = flag('--out');

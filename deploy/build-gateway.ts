@@ -7,11 +7,50 @@
  *
  *   npm run build:gateway
  */
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { Ajv } from 'ajv';
+import standaloneCode from 'ajv/dist/standalone/index.js';
+import { definedValidators } from '../core/validators.ts';
+// the modules whose validators a gateway uses: importing them records their validators
+import '../protocol/codec.ts';
+import '../core/scenario/load.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * core/validators-precompiled.ts, as bundled: ajv's standalone code for every validator recorded in
+ * core/validators.ts, one Ajv (and one CommonJS chunk in its own scope) per option set, so that the
+ * gateway never runs ajv's code generator. The code is generated from the same schemas at each build.
+ */
+export function precompiledValidatorsSource(): string {
+  const groups = new Map<boolean, { ajv: Ajv; exports: Record<string, string>; names: Record<string, string> }>();
+  let k = 0;
+  for (const [name, spec] of definedValidators()) {
+    let g = groups.get(spec.allErrors);
+    if (!g) groups.set(spec.allErrors, (g = { ajv: new Ajv({ allErrors: spec.allErrors, strict: true, code: { source: true } }), exports: {}, names: {} }));
+    const id = `gmel:${name}`;
+    g.ajv.addSchema(spec.schema, id);
+    const exportName = `v${k++}`;
+    g.exports[exportName] = id;
+    g.names[name] = exportName;
+  }
+  const chunks = [...groups.values()].map((g, i) => {
+    // standaloneCode is CommonJS (module.exports, require of ajv's small runtime helpers, which esbuild bundles)
+    const code = (standaloneCode as unknown as (ajv: Ajv, refs: Record<string, string>) => string)(g.ajv, g.exports);
+    const table = Object.entries(g.names).map(([name, e]) => `${JSON.stringify(name)}: group${i}.${e}`).join(', ');
+    return { code: `const group${i} = (() => { const module = { exports: {} }; const exports = module.exports;\n${code}\nreturn module.exports; })();`, table };
+  });
+  return `${chunks.map((c) => c.code).join('\n')}\nexport const PRECOMPILED = Object.freeze({ ${chunks.map((c) => c.table).join(', ')} });\n`;
+}
+
+const precompiledValidators: Plugin = {
+  name: 'gmel-precompiled-validators',
+  setup(b) {
+    b.onLoad({ filter: /core[\\/]validators-precompiled\.ts$/ }, () => ({ contents: precompiledValidatorsSource(), loader: 'js', resolveDir: root }));
+  },
+};
 
 const OPTIONS: BuildOptions = {
   entryPoints: [join(root, 'runtime-ied', 'main.ts')],
@@ -26,6 +65,7 @@ const OPTIONS: BuildOptions = {
   // CommonJS dependencies bundled into ESM still call require()
   banner: { js: "import { createRequire as __gmelRequire } from 'node:module'; const require = __gmelRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [precompiledValidators],
 };
 
 export async function buildGateway(outfile = join(root, 'dist', 'gmel-ied.mjs')): Promise<string> {

@@ -3,7 +3,8 @@
  * in the payload matches the id in the topic. Never throws: returns the message or a coded error,
  * so a handler can count it, log it and carry on. Its codes are DECODE_ERRORS in refusals.ts.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { defineValidator, errorsText } from '../core/validators.ts';
 import { SCHEMAS, MAX_PAYLOAD_BYTES, type MessageKind, type MessageOf } from './messages.ts';
 import { parseTopic } from './topics.ts';
 
@@ -14,13 +15,12 @@ export type Decoded =
   { [K in MessageKind]: { ok: true; kind: K; topicId: string; message: MessageOf[K]; /** edge results: the server named by the topic */ topicServer?: number } }[MessageKind]
   | { ok: false; code: DecodeErrorCode; detail: string; topic: string };
 
-const ajv = new Ajv({ allErrors: false, strict: true });
-// compiled on first use: a gateway's cold start pays only for the kinds it meets first (task, decision)
-const validators = new Map<MessageKind, ValidateFunction>();
+// the first error is enough for a refusal; compiled on first use (or precompiled in the gateway's bundle)
+const validators = Object.fromEntries(
+  (Object.keys(SCHEMAS) as MessageKind[]).map((kind) => [kind, defineValidator(`message/${kind}`, SCHEMAS[kind], { allErrors: false })]),
+) as Record<MessageKind, () => ValidateFunction>;
 function validatorOf(kind: MessageKind): ValidateFunction {
-  let v = validators.get(kind);
-  if (!v) validators.set(kind, (v = ajv.compile(SCHEMAS[kind])));
-  return v;
+  return validators[kind]();
 }
 
 export function decode(topic: string, payload: Uint8Array | string, maxBytes = MAX_PAYLOAD_BYTES): Decoded {
@@ -51,6 +51,6 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
 /** Encode after validating (a process never publishes what it would refuse to receive). */
 export function encode<K extends MessageKind>(kind: K, message: MessageOf[K]): string {
   const validate = validatorOf(kind);
-  if (!validate(message)) throw new Error(`refusing to publish an invalid ${kind}: ${ajv.errorsText(validate.errors)}`);
+  if (!validate(message)) throw new Error(`refusing to publish an invalid ${kind}: ${errorsText(validate.errors)}`);
   return JSON.stringify(message);
 }

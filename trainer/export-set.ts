@@ -3,7 +3,7 @@
  * The version is derived from the content (algorithm, episodes, hash of all models), so exporting the
  * same run twice gives the same version and identical files.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, basename, resolve } from 'node:path';
 import { execSync } from 'node:child_process';
 import { InputError } from '../core/errors.ts';

@@ -60,7 +60,11 @@ export class AgentMlp {
   }
   /** x [I, B, inputs] → [I, B, outputs] */
   apply(x: tf.Tensor3D): tf.Tensor3D {
-    return this.out.apply(tf.relu(this.l2.apply(tf.relu(this.l1.apply(x)) as tf.Tensor3D)) as tf.Tensor3D);
+    return this.out.apply(this.trunk(x));
+  }
+  /** the two hidden layers: x [I, B, inputs] → [I, B, H] */
+  trunk(x: tf.Tensor3D): tf.Tensor3D {
+    return tf.relu(this.l2.apply(tf.relu(this.l1.apply(x)) as tf.Tensor3D)) as tf.Tensor3D;
   }
   get variables(): tf.Variable[] {
     return [...this.l1.variables, ...this.l2.variables, ...this.out.variables];
@@ -69,6 +73,11 @@ export class AgentMlp {
   layers(ied: number): ActorLayer[] {
     return agentDenseLayers([this.l1, this.l2, this.out], ied, ['relu', 'relu', 'linear']);
   }
+}
+
+/** Dueling head (Wang et al. 2016): Q(a) = V + A(a) − mean_a A(a), over the last axis. */
+export function duelingQ(value: tf.Tensor3D, advantage: tf.Tensor3D): tf.Tensor3D {
+  return tf.add(value, tf.sub(advantage, tf.mean(advantage, 2, true))) as tf.Tensor3D;
 }
 
 /** Slice agent `ied`'s kernel and bias out of stacked per-agent layers. */

@@ -163,27 +163,40 @@ export class Checkpointer {
 /**
  * What every learner shares, so each algorithm file holds only its networks and update steps: its
  * sizes (I IEDs, observation width D, A actions), its config, its run generator (exploration and
- * sampling; networks are initialised from their own stream) and its checkpoint, built from the
- * variable groups and optimizers `parts()` names and any counters `counters()` names.
+ * sampling; networks are initialised from their own stream), its replay, action choice from logits,
+ * the loop of gradient steps of one round, and its checkpoint, built from the variable groups
+ * `variableGroups()` names, the `optimizers` and any counters `counters()` names.
  */
 export abstract class LearnerBase<C extends object> {
   readonly config: C;
   protected readonly rng: Rng;
+  /** the networks' initial weights come from a stream of their own, apart from exploration */
+  protected readonly initRng: Rng;
   private readonly checkpoint: Checkpointer;
   /** Test hook, unset in training: an update hands it named intermediate tensors (its 'target') while they live. */
   inspect?: (name: string, value: tf.Tensor) => void;
+  /** the episodes this learner learns from (on-policy learners keep one) */
+  abstract readonly replay: EpisodeReplay;
+  /** the optimizers by checkpoint name (e.g. actorOpt, criticOpt) */
+  protected abstract readonly optimizers: Readonly<Record<string, tf.Optimizer>>;
 
   protected constructor(readonly I: number, readonly D: number, readonly A: number, seed: number, config: C) {
     this.config = config;
     this.rng = new Rng(seed);
-    this.checkpoint = new Checkpointer(() => this.parts(), this.rng, this.config, {
+    this.initRng = new Rng(seed ^ 0x5eed);
+    this.checkpoint = new Checkpointer(() => ({ groups: this.variableGroups(), optimizers: this.optimizers }), this.rng, this.config, {
       read: () => this.counters(),
       write: (extra) => this.restoreCounters(extra),
     });
   }
 
-  /** the variables by group and the optimizers a checkpoint holds */
-  protected abstract parts(): StateParts;
+  /** width of each actor's recurrent state h_a: feed-forward actors have none */
+  get hiddenSize(): number {
+    return 0;
+  }
+
+  /** the variables by checkpoint group (tests read them too) */
+  abstract variableGroups(): Record<string, tf.Variable[]>;
 
   /** counters a checkpoint carries besides the weights (e.g. DQN's ε schedule) */
   protected counters(): Record<string, number> {
@@ -191,6 +204,28 @@ export abstract class LearnerBase<C extends object> {
   }
 
   protected restoreCounters(_extra: Record<string, unknown>): void {}
+
+  observe(episode: EpisodeRecord): void {
+    this.replay.add(episode);
+  }
+
+  /** Each IED's action from its policy logits (I × A): greedy, or with `explore` a softmax sample (Gumbel-max). */
+  protected actFromLogits(logits: Float32Array, actions: Int32Array, explore: boolean): void {
+    const noise = explore ? gumbelNoise(() => this.rng.uniform(), this.I * this.A) : undefined;
+    chooseActions(logits, this.I, this.A, actions, noise);
+  }
+
+  /** `n` gradient steps (`step` returns each one's losses) and their mean losses, as one round's stats. */
+  protected rounds(n: number, step: () => { criticLoss: number; actorLoss: number }): UpdateStats {
+    let criticLoss = 0;
+    let actorLoss = 0;
+    for (let k = 0; k < n; k++) {
+      const r = step();
+      criticLoss += r.criticLoss;
+      actorLoss += r.actorLoss;
+    }
+    return { steps: n, criticLoss: criticLoss / n, actorLoss: actorLoss / n };
+  }
 
   saveState(): Promise<LearnerState> {
     return this.checkpoint.save();

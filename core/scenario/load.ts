@@ -5,7 +5,8 @@
 import { readFileSync, existsSync } from 'node:fs';
 import gmel2024 from './presets/gmel2024.json' with { type: 'json' };
 import tang2020 from './presets/tang2020.json' with { type: 'json' };
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { defineValidator } from '../validators.ts';
 import { ScenarioSchema, type Scenario, type PerServer } from './schema.ts';
 import { InputError } from '../errors.ts';
 
@@ -23,8 +24,8 @@ export class ScenarioError extends InputError {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, strict: true });
-const validateSchema = ajv.compile<Scenario>(ScenarioSchema);
+// every error, so that a file's report names the most specific one
+const scenarioValidator = defineValidator<Scenario>('scenario', ScenarioSchema, { allErrors: true });
 
 function describe(error: ErrorObject): { field: string; detail: string } {
   const field = error.instancePath || '/';
@@ -41,6 +42,7 @@ function describe(error: ErrorObject): { field: string; detail: string } {
 
 /** Schema errors, then the cross-field rules a schema cannot say. */
 export function validateScenario(value: unknown, source = '<object>'): Scenario {
+  const validateSchema = scenarioValidator();
   if (!validateSchema(value)) {
     const errors = validateSchema.errors ?? [];
     // A union (e.g. PerServer) reports one error per branch; the most specific path is the useful one.

@@ -10,10 +10,9 @@
  * | data         | the latest episode, all T·I transitions, `updatesPerRound` full-batch steps   |
  */
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../../core/rng.ts';
 import { AgentMlp, clipByGlobalNorm } from '../layers.ts';
 import { EpisodeReplay, type EpisodeRecord } from '../replay.ts';
-import { LearnerBase, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
+import { LearnerBase, type Learner, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface AcConfig {
   /** actor learning rate (paper 1e-3) */
@@ -36,34 +35,23 @@ export const AC_DEFAULTS: AcConfig = { actorLr: 1e-3, criticLr: 5e-3, gamma: 0.9
 
 export class ActorCritic extends LearnerBase<AcConfig> implements Learner {
   readonly algo = 'ac' as const;
-  /** feed-forward actors: no recurrent state */
-  readonly hiddenSize = 0;
   /** on-policy: keeps only the latest episode (and so checkpoints stay small) */
   readonly replay: EpisodeReplay;
   private readonly actor: AgentMlp;
   private readonly critic: AgentMlp;
-  private readonly actorOpt: tf.Optimizer;
-  private readonly criticOpt: tf.Optimizer;
+  protected readonly optimizers: { readonly actorOpt: tf.Optimizer; readonly criticOpt: tf.Optimizer };
 
   constructor(I: number, D: number, A: number, seed: number, config: Partial<AcConfig> = {}) {
     super(I, D, A, seed, { ...AC_DEFAULTS, ...config });
-    const init = new Rng(seed ^ 0x5eed);
-    this.actor = new AgentMlp(init, I, D, this.config.hidden, A, 'ac/actor');
-    this.critic = new AgentMlp(init, I, D, this.config.hidden, 1, 'ac/critic');
-    this.actorOpt = tf.train.adam(this.config.actorLr);
-    this.criticOpt = tf.train.adam(this.config.criticLr);
+    this.actor = new AgentMlp(this.initRng, I, D, this.config.hidden, A, 'ac/actor');
+    this.critic = new AgentMlp(this.initRng, I, D, this.config.hidden, 1, 'ac/critic');
+    this.optimizers = { actorOpt: tf.train.adam(this.config.actorLr), criticOpt: tf.train.adam(this.config.criticLr) };
     this.replay = new EpisodeReplay(1, I, D);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
-    const { I, A } = this;
-    const logits = tf.tidy(() => this.actor.apply(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
-    const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
-    chooseActions(logits, I, A, actions, noise);
-  }
-
-  observe(episode: EpisodeRecord): void {
-    this.replay.add(episode);
+    const logits = tf.tidy(() => this.actor.apply(tf.tensor3d(obs, [this.I, 1, this.D])).dataSync() as Float32Array);
+    this.actFromLogits(logits, actions, explore);
   }
 
   /** One full-batch step on an episode: rows are (slot, IED) pairs laid out agent-major. */
@@ -103,28 +91,15 @@ export class ActorCritic extends LearnerBase<AcConfig> implements Learner {
         const perRow = tf.add(tf.mul(logPiA, advantage), tf.mul(entropy, c.entropy));
         return tf.neg(tf.div(tf.sum(tf.mul(perRow, m)), rows)) as tf.Scalar;
       }, this.actor.variables);
-      this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.clip * I));
-      this.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.clip * I));
+      this.optimizers.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.clip * I));
+      this.optimizers.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.clip * I));
       return { criticLoss: critic.value.dataSync()[0] as number, actorLoss: actor.value.dataSync()[0] as number };
     });
   }
 
   update(): UpdateStats | undefined {
     const e = this.replay.latest();
-    if (!e) return undefined;
-    let criticLoss = 0;
-    let actorLoss = 0;
-    for (let k = 0; k < this.config.updatesPerRound; k++) {
-      const r = this.step(e);
-      criticLoss += r.criticLoss;
-      actorLoss += r.actorLoss;
-    }
-    const n = this.config.updatesPerRound;
-    return { steps: n, criticLoss: criticLoss / n, actorLoss: actorLoss / n };
-  }
-
-  protected parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+    return e ? this.rounds(this.config.updatesPerRound, () => this.step(e)) : undefined;
   }
 
   variableGroups(): Record<'actor' | 'critic', tf.Variable[]> {

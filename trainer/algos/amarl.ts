@@ -25,11 +25,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { InputError } from '../../core/errors.ts';
-import { AgentDense, AgentGru, AgentMlp, agentDenseLayers, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
+import { AgentDense, AgentGru, AgentMlp, agentDenseLayers, duelingQ, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm, leaky } from '../layers.ts';
 import { stackedMatMul } from '../matmul.ts';
-import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { LearnerBase, type StateParts, gumbelNoise, chooseActions,
-  type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet,
+import { EpisodeReplay, type Batch } from '../replay.ts';
+import { LearnerBase, gumbelNoise,
+  type Learner, type UpdateStats, type ActorLayer, type ActorNet,
 } from '../learner.ts';
 
 export interface AmarlConfig {
@@ -228,7 +228,7 @@ class AttentionCritic {
     if (dropoutSeed !== undefined && c.dropout > 0) hidden = tf.dropout(hidden, c.dropout, undefined, dropoutSeed);
     const value = this.perAgent.value.apply(hidden as tf.Tensor3D);
     const advantage = this.perAgent.advantage.apply(hidden as tf.Tensor3D);
-    const qAll = tf.add(value, tf.sub(advantage, tf.mean(advantage, 2, true))) as tf.Tensor3D;
+    const qAll = duelingQ(value, advantage);
     return { qAll, attentionLogits, attention };
   }
 }
@@ -241,8 +241,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
   private readonly targetActors: ActorStack;
   private readonly critic: AttentionCritic;
   private readonly targetCritic: AttentionCritic;
-  private readonly actorOpt: tf.Optimizer;
-  private readonly criticOpt: tf.Optimizer;
+  protected readonly optimizers: { readonly actorOpt: tf.Optimizer; readonly criticOpt: tf.Optimizer };
   readonly replay: EpisodeReplay;
 
   constructor(I: number, D: number, A: number, seed: number, config: Partial<AmarlConfig> = {}) {
@@ -250,20 +249,18 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
     if (this.config.actor !== 'mlp' && this.config.actor !== 'gru') throw new InputError(`amarl setting "actor" must be "mlp" or "gru", got ${JSON.stringify(this.config.actor)}`);
     if (this.config.policyGradient !== 'expected' && this.config.policyGradient !== 'gumbel')
       throw new InputError(`amarl setting "policyGradient" must be "expected" or "gumbel", got ${JSON.stringify(this.config.policyGradient)}`);
-    const init = new Rng(seed ^ 0x5eed);
     const c = this.config;
-    this.actors = makeActors(c, init, I, D, A, 'amarl/actor');
-    this.targetActors = makeActors(c, init, I, D, A, 'amarl/actor_target');
-    this.critic = new AttentionCritic(init, I, D, A, c, 'amarl/critic');
-    this.targetCritic = new AttentionCritic(init, I, D, A, c, 'amarl/critic_target');
+    this.actors = makeActors(c, this.initRng, I, D, A, 'amarl/actor');
+    this.targetActors = makeActors(c, this.initRng, I, D, A, 'amarl/actor_target');
+    this.critic = new AttentionCritic(this.initRng, I, D, A, c, 'amarl/critic');
+    this.targetCritic = new AttentionCritic(this.initRng, I, D, A, c, 'amarl/critic_target');
     hardUpdate(this.targetActors.variables, this.actors.variables);
     hardUpdate(this.criticVariables(this.targetCritic), this.criticVariables(this.critic));
-    this.actorOpt = tf.train.adam(c.actorLr);
-    this.criticOpt = tf.train.adam(c.criticLr);
+    this.optimizers = { actorOpt: tf.train.adam(c.actorLr), criticOpt: tf.train.adam(c.criticLr) };
     this.replay = new EpisodeReplay(c.replayEpisodes, I, D, this.actors.hiddenSize);
   }
 
-  get hiddenSize(): number {
+  override get hiddenSize(): number {
     return this.actors.hiddenSize;
   }
 
@@ -272,7 +269,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
   }
 
   act(obs: Float32Array, hasTask: Uint8Array, actions: Int32Array, explore: boolean, hidden: Float32Array): void {
-    const { I, A } = this;
+    const { I } = this;
     const H = this.hiddenSize;
     const [logits, next] = tf.tidy(() => {
       const step = this.actors.forward(tf.tensor3d(obs, [I, 1, this.D]), tf.tensor3d(hidden, [I, 1, H]));
@@ -280,12 +277,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
     });
     // h_a steps only where the IED decides a task
     if (H > 0) for (let i = 0; i < I; i++) if (hasTask[i]) hidden.set(next.subarray(i * H, (i + 1) * H), i * H);
-    const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
-    chooseActions(logits, I, A, actions, noise);
-  }
-
-  observe(episode: EpisodeRecord): void {
-    this.replay.add(episode);
+    this.actFromLogits(logits, actions, explore);
   }
 
   /** Joint actions sampled from `logits` (+ optional Gaussian smoothing), as one-hot [I, B, A]. */
@@ -331,7 +323,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
       const { value, grads } = tf.variableGrads(lossFn, this.criticVariables(this.critic));
       // MAAC: shared attention gradients are the sum over I agents' losses; scale them back
       for (const v of this.critic.sharedVariables) grads[v.name] = tf.div(grads[v.name] as tf.Tensor, I);
-      this.criticOpt.applyGradients(clipByGlobalNorm(grads, c.criticClipPerAgent * I));
+      this.optimizers.criticOpt.applyGradients(clipByGlobalNorm(grads, c.criticClipPerAgent * I));
       return value.dataSync()[0] as number;
     });
   }
@@ -361,7 +353,7 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
         return tf.add(tf.neg(tf.sum(perAgent)), tf.mul(tf.mean(tf.square(logits)), c.logitReg)) as tf.Scalar;
       };
       const { value, grads } = tf.variableGrads(lossFn, this.actors.variables);
-      this.actorOpt.applyGradients(clipByGlobalNorm(grads, c.actorClip * Math.sqrt(I)));
+      this.optimizers.actorOpt.applyGradients(clipByGlobalNorm(grads, c.actorClip * Math.sqrt(I)));
       return value.dataSync()[0] as number;
     });
   }
@@ -369,16 +361,13 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
   update(): UpdateStats | undefined {
     const c = this.config;
     if (this.replay.episodes < c.warmupEpisodes || this.replay.transitions < c.batchSize) return undefined;
-    let criticLoss = 0;
-    let actorLoss = 0;
-    for (let k = 0; k < c.updatesPerRound; k++) {
+    return this.rounds(c.updatesPerRound, () => {
       const batch = this.replay.sample(c.batchSize, this.rng);
-      criticLoss += this.criticStep(batch);
-      actorLoss += this.actorStep(batch);
+      const losses = { criticLoss: this.criticStep(batch), actorLoss: this.actorStep(batch) };
       softUpdate(this.targetActors.variables, this.actors.variables, c.tau);
       softUpdate(this.criticVariables(this.targetCritic), this.criticVariables(this.critic), c.tau);
-    }
-    return { steps: c.updatesPerRound, criticLoss: criticLoss / c.updatesPerRound, actorLoss: actorLoss / c.updatesPerRound };
+      return losses;
+    });
   }
 
   /** Attention weights of the online critic on a batch: [B·heads, I, I] (tests, diagnostics). */
@@ -392,10 +381,6 @@ export class Amarl extends LearnerBase<AmarlConfig> implements Learner {
   }
 
   /** Variables by group, for tests and checkpoints. */
-  protected parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
-  }
-
   variableGroups(): Record<'actors' | 'targetActors' | 'critic' | 'targetCritic', tf.Variable[]> {
     return {
       actors: this.actors.variables,

@@ -11,9 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
-import { AgentDense, softUpdate, hardUpdate, clipByGlobalNorm, agentDenseLayers } from '../layers.ts';
+import { AgentDense, AgentMlp, duelingQ, softUpdate, hardUpdate, clipByGlobalNorm, agentDenseLayers } from '../layers.ts';
 import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { LearnerBase, type StateParts, type Learner, type LearnerState, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
+import { LearnerBase, type Learner, type UpdateStats, type ActorLayer, type ActorNet } from '../learner.ts';
 
 export interface DqnConfig {
   /** learning rate (the paper's actor rate, 1e-3) */
@@ -45,44 +45,36 @@ export const DQN_DEFAULTS: DqnConfig = {
   epsilonEpisodes: 100, updatesPerRound: 4, replayEpisodes: 300, clip: 10,
 };
 
-class DuelingQ {
-  readonly l1: AgentDense;
-  readonly l2: AgentDense;
-  readonly value: AgentDense;
+/** Per-IED dueling Q-network: the MLP trunk, its output layer as the value head V, and an advantage head. */
+class DuelingQ extends AgentMlp {
   readonly advantage: AgentDense;
   constructor(rng: Rng, I: number, D: number, A: number, H: number, name: string) {
-    this.l1 = new AgentDense(rng, I, D, H, `${name}/l1`);
-    this.l2 = new AgentDense(rng, I, H, H, `${name}/l2`);
-    this.value = new AgentDense(rng, I, H, 1, `${name}/value`);
+    super(rng, I, D, H, 1, name);
     this.advantage = new AgentDense(rng, I, H, A, `${name}/adv`);
   }
   q(obs: tf.Tensor3D): tf.Tensor3D {
-    const h = tf.relu(this.l2.apply(tf.relu(this.l1.apply(obs)) as tf.Tensor3D)) as tf.Tensor3D;
-    const adv = this.advantage.apply(h);
-    return tf.add(this.value.apply(h), tf.sub(adv, tf.mean(adv, 2, true))) as tf.Tensor3D;
+    const h = this.trunk(obs);
+    return duelingQ(this.out.apply(h), this.advantage.apply(h));
   }
-  get variables(): tf.Variable[] {
-    return [...this.l1.variables, ...this.l2.variables, ...this.value.variables, ...this.advantage.variables];
+  override get variables(): tf.Variable[] {
+    return [...super.variables, ...this.advantage.variables];
   }
 }
 
 export class Dqn extends LearnerBase<DqnConfig> implements Learner {
   readonly algo = 'dqn' as const;
-  /** feed-forward actors: no recurrent state */
-  readonly hiddenSize = 0;
   readonly replay: EpisodeReplay;
   private readonly online: DuelingQ;
   private readonly target: DuelingQ;
-  private readonly opt: tf.Optimizer;
+  protected readonly optimizers: { readonly opt: tf.Optimizer };
   private episodesSeen = 0;
 
   constructor(I: number, D: number, A: number, seed: number, config: Partial<DqnConfig> = {}) {
     super(I, D, A, seed, { ...DQN_DEFAULTS, ...config });
-    const init = new Rng(seed ^ 0x5eed);
-    this.online = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q');
-    this.target = new DuelingQ(init, I, D, A, this.config.hidden, 'dqn/q_target');
+    this.online = new DuelingQ(this.initRng, I, D, A, this.config.hidden, 'dqn/q');
+    this.target = new DuelingQ(this.initRng, I, D, A, this.config.hidden, 'dqn/q_target');
     hardUpdate(this.target.variables, this.online.variables);
-    this.opt = tf.train.adam(this.config.lr);
+    this.optimizers = { opt: tf.train.adam(this.config.lr) };
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
   }
 
@@ -107,8 +99,8 @@ export class Dqn extends LearnerBase<DqnConfig> implements Learner {
     }
   }
 
-  observe(episode: EpisodeRecord): void {
-    this.replay.add(episode);
+  override observe(episode: EpisodeRecord): void {
+    super.observe(episode);
     this.episodesSeen++;
   }
 
@@ -129,7 +121,7 @@ export class Dqn extends LearnerBase<DqnConfig> implements Learner {
         const q = tf.sum(tf.mul(this.online.q(obs), actions), 2);
         return tf.sum(tf.mean(tf.square(tf.sub(q, y)), 1)) as tf.Scalar;
       }, this.online.variables);
-      this.opt.applyGradients(clipByGlobalNorm(grads, c.clip * I));
+      this.optimizers.opt.applyGradients(clipByGlobalNorm(grads, c.clip * I));
       return value.dataSync()[0] as number;
     });
   }
@@ -137,12 +129,11 @@ export class Dqn extends LearnerBase<DqnConfig> implements Learner {
   update(): UpdateStats | undefined {
     const c = this.config;
     if (this.replay.transitions < c.batchSize) return undefined;
-    let loss = 0;
-    for (let k = 0; k < c.updatesPerRound; k++) {
-      loss += this.step(this.replay.sample(c.batchSize, this.rng));
+    return this.rounds(c.updatesPerRound, () => {
+      const criticLoss = this.step(this.replay.sample(c.batchSize, this.rng));
       softUpdate(this.target.variables, this.online.variables, c.tau);
-    }
-    return { steps: c.updatesPerRound, criticLoss: loss / c.updatesPerRound, actorLoss: 0 };
+      return { criticLoss, actorLoss: 0 };
+    });
   }
 
   protected override counters(): Record<string, number> {
@@ -153,17 +144,13 @@ export class Dqn extends LearnerBase<DqnConfig> implements Learner {
     this.episodesSeen = extra.episodesSeen as number;
   }
 
-  protected parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { opt: this.opt } };
-  }
-
   variableGroups(): Record<'online' | 'target', tf.Variable[]> {
     return { online: this.online.variables, target: this.target.variables };
   }
 
   actorNet(ied: number): ActorNet {
     const [l1, l2] = agentDenseLayers([this.online.l1, this.online.l2], ied, ['relu', 'relu']) as [ActorLayer, ActorLayer];
-    const [v, adv] = agentDenseLayers([this.online.value, this.online.advantage], ied, ['linear', 'linear']) as [ActorLayer, ActorLayer];
+    const [v, adv] = agentDenseLayers([this.online.out, this.online.advantage], ied, ['linear', 'linear']) as [ActorLayer, ActorLayer];
     const H = this.config.hidden;
     const A = this.A;
     const kernel = new Float32Array(H * A);

@@ -15,8 +15,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../core/rng.ts';
 import { AgentDense, AgentMlp, SharedDense, softUpdate, hardUpdate, clipByGlobalNorm } from '../layers.ts';
-import { EpisodeReplay, type Batch, type EpisodeRecord } from '../replay.ts';
-import { LearnerBase, type StateParts, gumbelNoise, chooseActions, type Learner, type LearnerState, type UpdateStats, type ActorNet } from '../learner.ts';
+import { EpisodeReplay, type Batch } from '../replay.ts';
+import { LearnerBase, gumbelNoise, type Learner, type UpdateStats, type ActorNet } from '../learner.ts';
 
 export interface MaddpgConfig {
   /** actor learning rate (paper 1e-3, same as AMARL for a fair comparison) */
@@ -102,40 +102,29 @@ class CentralCritics {
 
 export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
   readonly algo = 'maddpg' as const;
-  /** feed-forward actors: no recurrent state */
-  readonly hiddenSize = 0;
   readonly replay: EpisodeReplay;
   private readonly actors: AgentMlp;
   private readonly targetActors: AgentMlp;
   private readonly critics: CentralCritics;
   private readonly targetCritics: CentralCritics;
-  private readonly actorOpt: tf.Optimizer;
-  private readonly criticOpt: tf.Optimizer;
+  protected readonly optimizers: { readonly actorOpt: tf.Optimizer; readonly criticOpt: tf.Optimizer };
 
   constructor(I: number, D: number, A: number, seed: number, config: Partial<MaddpgConfig> = {}) {
     super(I, D, A, seed, { ...MADDPG_DEFAULTS, ...config });
-    const init = new Rng(seed ^ 0x5eed);
     const H = this.config.hidden;
-    this.actors = new AgentMlp(init, I, D, H, A, 'maddpg/actor');
-    this.targetActors = new AgentMlp(init, I, D, H, A, 'maddpg/actor_target');
-    this.critics = new CentralCritics(init, I, D, A, H, 'maddpg/critic');
-    this.targetCritics = new CentralCritics(init, I, D, A, H, 'maddpg/critic_target');
+    this.actors = new AgentMlp(this.initRng, I, D, H, A, 'maddpg/actor');
+    this.targetActors = new AgentMlp(this.initRng, I, D, H, A, 'maddpg/actor_target');
+    this.critics = new CentralCritics(this.initRng, I, D, A, H, 'maddpg/critic');
+    this.targetCritics = new CentralCritics(this.initRng, I, D, A, H, 'maddpg/critic_target');
     hardUpdate(this.targetActors.variables, this.actors.variables);
     hardUpdate(this.targetCritics.variables, this.critics.variables);
-    this.actorOpt = tf.train.adam(this.config.actorLr);
-    this.criticOpt = tf.train.adam(this.config.criticLr);
+    this.optimizers = { actorOpt: tf.train.adam(this.config.actorLr), criticOpt: tf.train.adam(this.config.criticLr) };
     this.replay = new EpisodeReplay(this.config.replayEpisodes, I, D);
   }
 
   act(obs: Float32Array, _hasTask: Uint8Array, actions: Int32Array, explore: boolean): void {
-    const { I, A } = this;
-    const logits = tf.tidy(() => this.actors.apply(tf.tensor3d(obs, [I, 1, this.D])).dataSync() as Float32Array);
-    const noise = explore ? gumbelNoise(() => this.rng.uniform(), I * A) : undefined;
-    chooseActions(logits, I, A, actions, noise);
-  }
-
-  observe(episode: EpisodeRecord): void {
-    this.replay.add(episode);
+    const logits = tf.tidy(() => this.actors.apply(tf.tensor3d(obs, [this.I, 1, this.D])).dataSync() as Float32Array);
+    this.actFromLogits(logits, actions, explore);
   }
 
   private gumbel(shape: [number, number, number]): tf.Tensor3D {
@@ -154,7 +143,7 @@ export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
       const y = tf.add(tf.tensor2d(batch.rewards, [I, B]), tf.mul(tf.mul(this.targetCritics.q(nextObs, nextActions), notDone), c.gamma));
       this.inspect?.('target', y);
       const critic = tf.variableGrads(() => tf.sum(tf.mean(tf.square(tf.sub(this.critics.q(obs, actions), y)), 1)) as tf.Scalar, this.critics.variables);
-      this.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.criticClipPerAgent * I));
+      this.optimizers.criticOpt.applyGradients(clipByGlobalNorm(critic.grads, c.criticClipPerAgent * I));
       // actor: Q_i with IED i's own action replaced by its relaxed action (others from the replay)
       const base = this.critics.pre(this.critics.joint(obs, actions)); // [I, B, H]
       const ownW = this.critics.ownActionWeights(); // [I, A, H]
@@ -174,7 +163,7 @@ export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
         const perAgent = tf.div(tf.sum(tf.mul(q, mask), 1), rows);
         return tf.add(tf.neg(tf.sum(perAgent)), tf.mul(tf.mean(tf.square(logits)), 1e-3)) as tf.Scalar;
       }, this.actors.variables);
-      this.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.actorClip * Math.sqrt(I)));
+      this.optimizers.actorOpt.applyGradients(clipByGlobalNorm(actor.grads, c.actorClip * Math.sqrt(I)));
       return { criticLoss: critic.value.dataSync()[0] as number, actorLoss: actor.value.dataSync()[0] as number };
     });
   }
@@ -182,20 +171,12 @@ export class Maddpg extends LearnerBase<MaddpgConfig> implements Learner {
   update(): UpdateStats | undefined {
     const c = this.config;
     if (this.replay.episodes < c.warmupEpisodes || this.replay.transitions < c.batchSize) return undefined;
-    let criticLoss = 0;
-    let actorLoss = 0;
-    for (let k = 0; k < c.updatesPerRound; k++) {
-      const r = this.step(this.replay.sample(c.batchSize, this.rng));
-      criticLoss += r.criticLoss;
-      actorLoss += r.actorLoss;
+    return this.rounds(c.updatesPerRound, () => {
+      const losses = this.step(this.replay.sample(c.batchSize, this.rng));
       softUpdate(this.targetActors.variables, this.actors.variables, c.tau);
       softUpdate(this.targetCritics.variables, this.critics.variables, c.tau);
-    }
-    return { steps: c.updatesPerRound, criticLoss: criticLoss / c.updatesPerRound, actorLoss: actorLoss / c.updatesPerRound };
-  }
-
-  protected parts(): StateParts {
-    return { groups: this.variableGroups(), optimizers: { actorOpt: this.actorOpt, criticOpt: this.criticOpt } };
+      return losses;
+    });
   }
 
   variableGroups(): Record<'actors' | 'targetActors' | 'critics' | 'targetCritics', tf.Variable[]> {
