@@ -43,10 +43,23 @@ export class Channel {
     }
   }
 
-  /** Uplink rate (Mbit/s) of IED i to server m when `sharers` IEDs transmit to m this slot. */
+  /** Uplink rate (Mbit/s) of IED i to server m when `sharers` IEDs share its band this slot (bandSharers). */
   rateMbps(i: number, m: number, sharers: number): number {
     if (this.radio.model === 'fixed') return this.radio.fixedRateMbps as number;
     const k = i * this.layout.edgeServers + m;
-    return ofdmaRateMbps(this.layout.edgeBandwidthMHz[m] as number, sharers, (this.layout.snrFullBand[k] as number) * (this.fading[k] as number));
+    return ofdmaRateMbps(this.layout.uplinkBandMHz[m] as number, sharers, (this.layout.snrFullBand[k] as number) * (this.fading[k] as number));
   }
+}
+
+/**
+ * Senders per server → how many share each server's band: per-server spectrum, those sending to it;
+ * a shared system band, every sender of the slot, whatever server it sends to (in place).
+ */
+export function bandSharers(sendersPerServer: Int32Array, sharedSpectrum: boolean): Int32Array {
+  if (sharedSpectrum) {
+    let total = 0;
+    for (let m = 0; m < sendersPerServer.length; m++) total += sendersPerServer[m] as number;
+    sendersPerServer.fill(total);
+  }
+  return sendersPerServer;
 }

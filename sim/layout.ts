@@ -6,8 +6,10 @@
  * | edgePositions    | M × 2   | m           | centres of a near-square grid over the floor          |
  * | iedPositions     | I × 2   | m           | uniform over the floor, drawn from scenario.layoutSeed |
  * | edgeGpuGHz       | M       | Gcycles/s   | F_m^G, resolved from the per-server field             |
- * | edgeBandwidthMHz | M       | MHz         | B_m, resolved from the per-server field               |
- * | snrFullBand      | I × M   | linear      | P·g/(N0·B_m) before fading (radio "shannon")          |
+ * | uplinkBandMHz    | M       | MHz         | the band an upload to ES m is cut from: B_m (per-server, |
+ * |                  |         |             | edge.bandwidthMHz) or the system band B for every m (shared) |
+ * | sharedSpectrum   | —       | —           | radio.spectrum = "shared": every sender of the slot shares B |
+ * | snrFullBand      | I × M   | linear      | P·g/(N0·band) before fading (radio "shannon")         |
  *
  * The layout is part of the plant, not of an episode: every reset({seed}) keeps it, so a trained
  * policy meets the same floor it was trained on. IED k's position does not depend on I, so sweeping
@@ -15,7 +17,7 @@
  */
 import { Rng } from '../core/rng.ts';
 import { perServer } from '../core/scenario/load.ts';
-import type { Scenario } from '../core/scenario/schema.ts';
+import type { PerServer, Scenario } from '../core/scenario/schema.ts';
 import { pathGain, dbmPerHzToWattsPerHz, fullBandSnr } from '../core/radio.ts';
 
 export interface Layout {
@@ -24,7 +26,8 @@ export interface Layout {
   readonly iedPositions: Float64Array;
   readonly edgePositions: Float64Array;
   readonly edgeGpuGHz: Float64Array;
-  readonly edgeBandwidthMHz: Float64Array;
+  readonly uplinkBandMHz: Float64Array;
+  readonly sharedSpectrum: boolean;
   readonly snrFullBand: Float64Array;
 }
 
@@ -45,7 +48,9 @@ export function buildLayout(s: Scenario): Layout {
     iedPositions[2 * i] = rng.uniform() * width;
     iedPositions[2 * i + 1] = rng.uniform() * height;
   }
-  const edgeBandwidthMHz = perServer(s.edge.bandwidthMHz, M);
+  const sharedSpectrum = s.radio.spectrum === 'shared';
+  // validateScenario guarantees the band of the chosen spectrum is there
+  const uplinkBandMHz = sharedSpectrum ? new Float64Array(M).fill(s.radio.bandwidthMHz as number) : perServer(s.edge.bandwidthMHz as PerServer, M);
   const noise = dbmPerHzToWattsPerHz(s.radio.noiseDbmPerHz);
   const snrFullBand = new Float64Array(I * M);
   for (let i = 0; i < I; i++) {
@@ -53,7 +58,7 @@ export function buildLayout(s: Scenario): Layout {
       const dx = (iedPositions[2 * i] as number) - (edgePositions[2 * m] as number);
       const dy = (iedPositions[2 * i + 1] as number) - (edgePositions[2 * m + 1] as number);
       const gain = pathGain(Math.hypot(dx, dy), s.radio.pathLossDbAt1km, s.radio.pathLossDbPerDecade);
-      snrFullBand[i * M + m] = fullBandSnr(s.ied.txPowerW, gain, noise, edgeBandwidthMHz[m] as number);
+      snrFullBand[i * M + m] = fullBandSnr(s.ied.txPowerW, gain, noise, uplinkBandMHz[m] as number);
     }
   }
   return {
@@ -62,7 +67,8 @@ export function buildLayout(s: Scenario): Layout {
     iedPositions,
     edgePositions,
     edgeGpuGHz: perServer(s.edge.gpuGHz, M),
-    edgeBandwidthMHz,
+    uplinkBandMHz,
+    sharedSpectrum,
     snrFullBand,
   };
 }

@@ -10,8 +10,8 @@
  * | edge   | eq. (2): each valid (non-empty at slot start) queue of ES m gets F_m·Δt/|V_m(t)| Gcycles |
  * |        | in slot t, spent on its tasks in FIFO order, so several may finish in one slot, at     |
  * |        | exact sub-slot times. Capacity a queue cannot use (it empties) is not redistributed.   |
- * | uplink | the IEDs whose head task goes to ES m share B_m equally (OFDMA), rate by Shannon with  |
- * |        | this slot's fading. An IED sends to one ES per slot: after its head finishes, leftover |
+ * | uplink | the IEDs whose head task goes to ES m share B_m equally (OFDMA; with a shared system band |
+ * |        | B, every IED sending this slot shares B), rate by Shannon with this slot's fading. An IED sends to one ES per slot: after its head finishes, leftover |
  * |        | airtime goes to the next task only if that task goes to the same ES.                    |
  * | join   | a finished upload joins its edge queue at the end of the slot (eq. 2 adds s_{i,m}(t)   |
  * |        | after service), so edge service starts in the next slot.                               |
@@ -23,6 +23,7 @@
 import type { World } from './world.ts';
 import { EPS, resized } from './task-pool.ts';
 import type { Semantics } from './semantics.ts';
+import { bandSharers } from './channel.ts';
 
 /** The "gmel" semantics: its own state is when each IED's local GPU is next free (eq. 1). */
 export class GmelSemantics implements Semantics {
@@ -151,6 +152,7 @@ export function uplinkStage(w: World): void {
     w.txServer[i] = m;
     sharers[m] = (sharers[m] as number) + 1;
   }
+  bandSharers(sharers, w.layout.sharedSpectrum);
   for (let i = 0; i < I; i++) {
     const m = w.txServer[i] as number;
     if (m < 0) continue;

@@ -27,7 +27,7 @@
  * recalibrated() read; splitting them would separate each estimate from its test.
  */
 import type { MqttClient } from 'mqtt';
-import type { Scenario } from '../core/scenario/schema.ts';
+import type { PerServer, Scenario } from '../core/scenario/schema.ts';
 import { perServer } from '../core/scenario/load.ts';
 import { decode } from '../protocol/codec.ts';
 import { subscriptions } from '../protocol/topics.ts';
@@ -308,7 +308,12 @@ export class TwinMirror {
       }
     if (changed) s.edge.gpuGHz = rates;
     // uplinks off the scenario's rates scale the band (uplink-drift.ts: the scale that explains ρ)
-    const bands = Array.from(perServer(s.edge.bandwidthMHz, s.edgeServers));
+    if (s.radio.spectrum === 'shared') {
+      // one system band: only a fleet-wide change can be said as a band; a slow server alone cannot
+      if (d.uplink.fleet.drift) s.radio.bandwidthMHz = Number(((s.radio.bandwidthMHz as number) * this.uplinkRates.bandScale(d.uplink.fleet.ratio)).toFixed(3));
+      return s;
+    }
+    const bands = Array.from(perServer(s.edge.bandwidthMHz as PerServer, s.edgeServers));
     const slow = Object.entries(d.uplink.servers).filter(([, u]) => u.drift);
     const scale = (m: number, c: number) => (bands[m] = Number(((bands[m] as number) * c).toFixed(3)));
     for (const [m, u] of slow) scale(Number(m) - 1, this.uplinkRates.bandScale(u.ratio, Number(m)));

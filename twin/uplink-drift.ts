@@ -84,7 +84,7 @@ export class UplinkRates {
     if (radio.model === 'fixed') return sizeMbit / (radio.fixedRateMbps as number);
     const m = server - 1;
     const snr = this.layout.snrFullBand[ied * this.layout.edgeServers + m] as number;
-    return sizeMbit / meanOfdmaRateMbps(this.layout.edgeBandwidthMHz[m] as number, Math.max(1, sharers), snr, radio.fading === 'rayleigh');
+    return sizeMbit / meanOfdmaRateMbps(this.layout.uplinkBandMHz[m] as number, Math.max(1, sharers), snr, radio.fading === 'rayleigh');
   }
 
   add(slot: number, ied: number, server: number, sizeMbit: number, seconds: number, sharers: number): void {

@@ -4,6 +4,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import gmel2024 from './presets/gmel2024.json' with { type: 'json' };
+import gmel2024Paper from './presets/gmel2024-paper.json' with { type: 'json' };
 import tang2020 from './presets/tang2020.json' with { type: 'json' };
 import type { ErrorObject } from 'ajv';
 import { defineValidator } from '../validators.ts';
@@ -11,7 +12,7 @@ import { ScenarioSchema, type Scenario, type PerServer } from './schema.ts';
 import { InputError } from '../errors.ts';
 
 /** Presets are imported, not read from disk, so a bundled runtime carries them. */
-const SCENARIO_PRESETS: Readonly<Record<string, unknown>> = { gmel2024, tang2020 };
+const SCENARIO_PRESETS: Readonly<Record<string, unknown>> = { gmel2024, 'gmel2024-paper': gmel2024Paper, tang2020 };
 
 export class ScenarioError extends InputError {
   override name = 'ScenarioError';
@@ -65,6 +66,13 @@ export function validateScenario(value: unknown, source = '<object>'): Scenario 
     throw new ScenarioError(source, '/task/deadlineSeconds/min', `must be at least one slot (${s.slotSeconds} s)`);
   if (s.arrivals.process === 'bernoulli' && s.arrivals.probability > 1)
     throw new ScenarioError(source, '/arrivals/probability', `a Bernoulli probability must be ≤ 1 (got ${s.arrivals.probability})`);
+  if (s.radio.spectrum === 'shared') {
+    if (s.radio.bandwidthMHz === undefined) throw new ScenarioError(source, '/radio/bandwidthMHz', 'is required when radio.spectrum is "shared" (the system band B)');
+    if (s.edge.bandwidthMHz !== undefined) throw new ScenarioError(source, '/edge/bandwidthMHz', 'must be absent when radio.spectrum is "shared" (the band is radio.bandwidthMHz)');
+  } else {
+    if (s.edge.bandwidthMHz === undefined) throw new ScenarioError(source, '/edge/bandwidthMHz', 'is required (each edge server\'s band) unless radio.spectrum is "shared"');
+    if (s.radio.bandwidthMHz !== undefined) throw new ScenarioError(source, '/radio/bandwidthMHz', 'is only for radio.spectrum "shared" (per-server bands are edge.bandwidthMHz)');
+  }
   for (const key of ['gpuGHz', 'bandwidthMHz'] as const) {
     const v = s.edge[key];
     if (Array.isArray(v) && v.length !== s.edgeServers)

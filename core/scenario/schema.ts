@@ -71,7 +71,8 @@ export const ScenarioSchema = Type.Object(
       { additionalProperties: false },
     ),
     edge: Type.Object(
-      { gpuGHz: PerServerSchema, bandwidthMHz: PerServerSchema },
+      // bandwidthMHz: each server's own band B_m (radio.spectrum "per-server"); absent with a shared band
+      { gpuGHz: PerServerSchema, bandwidthMHz: Type.Optional(PerServerSchema) },
       { additionalProperties: false },
     ),
     radio: Type.Object(
@@ -82,6 +83,12 @@ export const ScenarioSchema = Type.Object(
         pathLossDbPerDecade: Type.Number({ description: 'PL(d) = a + b·log10(d/km): b' }),
         noiseDbmPerHz: Type.Number({ description: 'noise power spectral density' }),
         fading: Type.Union([Type.Literal('rayleigh'), Type.Literal('none')]),
+        spectrum: Type.Optional(
+          Type.Union([Type.Literal('per-server'), Type.Literal('shared')], {
+            description: 'per-server (default): each ES has its band edge.bandwidthMHz, split among the IEDs sending to it; shared: one system band radio.bandwidthMHz split among every IED sending in the slot (the paper, Sec. III)',
+          }),
+        ),
+        bandwidthMHz: Type.Optional(Positive('system band B when spectrum = shared')),
       },
       { additionalProperties: false },
     ),

@@ -21,6 +21,7 @@ import type { Policy } from '../episodes.ts';
 export type { Policy };
 import { Rng } from '../../core/rng.ts';
 import { ofdmaRateMbps } from '../../core/radio.ts';
+import { bandSharers } from '../channel.ts';
 
 export const HEURISTIC_NAMES = ['local', 'random', 'best-channel', 'round-robin', 'greedy', 'central-greedy'] as const;
 export type HeuristicName = (typeof HEURISTIC_NAMES)[number];
@@ -83,6 +84,8 @@ function localSeconds(w: World, i: number, work: number): number {
 
 function greedy(w: World, actions: Int32Array): void {
   const M = w.M;
+  let totalLoad = 0;
+  for (let m = 0; m < M; m++) totalLoad += w.edgeLoadLast[m] as number;
   for (let i = 0; i < w.I; i++) {
     if (w.currentTask[i] === -1) continue;
     const f = w.observationFields(i);
@@ -92,10 +95,11 @@ function greedy(w: World, actions: Int32Array): void {
     let bestTime = localSeconds(w, i, work);
     for (let m = 0; m < M; m++) {
       const load = w.edgeLoadLast[m] as number;
-      const sharers = Math.max(1, load);
+      // last slot's senders as the sharers to expect: those to m, or all of them on a shared band
+      const sharers = Math.max(1, w.layout.sharedSpectrum ? totalLoad : load);
       const rate = w.scenario.radio.model === 'fixed'
         ? (w.scenario.radio.fixedRateMbps as number)
-        : ofdmaRateMbps(w.layout.edgeBandwidthMHz[m] as number, sharers, Math.pow(2, f.spectralEfficiency[i * M + m] as number) - 1);
+        : ofdmaRateMbps(w.layout.uplinkBandMHz[m] as number, sharers, Math.pow(2, f.spectralEfficiency[i * M + m] as number) - 1);
       const upload = (f.uplinkBacklogMbit + s) / rate;
       const serve = (((f.edgeBacklogMbit[i * M + m] as number) + s) * f.taskDensity) / ((w.layout.edgeGpuGHz[m] as number) / (load + 1));
       const time = upload + serve;
@@ -130,6 +134,7 @@ function centralGreedy(): Policy {
         const head = w.uplinkQ.firstLive(i);
         if (head >= 0) sharers[pool.server[head] as number] = (sharers[pool.server[head] as number] as number) + 1;
       }
+      bandSharers(sharers, w.layout.sharedSpectrum);
       for (let m = 0; m < M; m++) active[m] = w.activeLen[m] as number;
       for (let q = 0; q < w.I * M; q++) busy[q] = w.edgeCount[q] === 0 ? 0 : queuedGcycles(w, q);
       for (let i = 0; i < w.I; i++) {

@@ -15,7 +15,8 @@ function fileWith(mutate: (s: Record<string, any>) => void, name: string): strin
 }
 
 t.test('presets load and validate', async (t) => {
-  t.same(presetNames(), ['gmel2024', 'tang2020']);
+  t.same(presetNames(), ['gmel2024', 'gmel2024-paper', 'tang2020']);
+  t.equal(loadScenario('gmel2024-paper').radio.spectrum, 'shared', 'the paper\'s plant: one shared band');
   const s = loadScenario('gmel2024');
   t.equal(s.ieds, 50);
   t.equal(s.edgeServers, 5);
@@ -37,6 +38,11 @@ t.test('bad files get an error naming the field', async (t) => {
     [fileWith((s) => { s.task.sizeMbit = { min: 9, max: 1 }; }, 'range'), /\/task\/sizeMbit: min 9 > max 1/],
     [fileWith((s) => { s.edge.gpuGHz = [10, 20]; }, 'per-server'), /\/edge\/gpuGHz: has 2 values for 5 edge servers/],
     [fileWith((s) => { s.arrivals.probability = 1.5; }, 'prob'), /\/arrivals\/probability/],
+    [fileWith((s) => { s.radio.spectrum = 'shared'; }, 'shared-no-band'), /\/radio\/bandwidthMHz: is required when radio.spectrum is "shared"/],
+    [fileWith((s) => { s.radio.spectrum = 'shared'; s.radio.bandwidthMHz = 20; }, 'shared-two-bands'), /\/edge\/bandwidthMHz: must be absent when radio.spectrum is "shared"/],
+    [fileWith((s) => { s.radio.bandwidthMHz = 20; }, 'per-server-system-band'), /\/radio\/bandwidthMHz: is only for radio.spectrum "shared"/],
+    [fileWith((s) => { delete s.edge.bandwidthMHz; }, 'per-server-no-band'), /\/edge\/bandwidthMHz: is required/],
+    [fileWith((s) => { s.radio.spectrum = 'both'; }, 'spectrum-kind'), /\/radio\/spectrum/],
     [join(dir, 'absent.json'), /no such preset .* or file/],
   ];
   for (const [path, pattern] of cases) {

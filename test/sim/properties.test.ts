@@ -11,6 +11,7 @@ const variants = [
   { name: 'gmel2024', overrides: { ieds: 20 } },
   { name: 'gmel2024', overrides: { ieds: 20, 'arrivals.probability': 0.9 } },
   { name: 'gmel2024', overrides: { ieds: 20, 'arrivals.process': 'poisson', 'arrivals.probability': 1.5 } },
+  { name: 'gmel2024-paper', overrides: { ieds: 20 } },
   { name: 'tang2020', overrides: { ieds: 20 } },
   { name: 'tang2020', overrides: { ieds: 20, 'arrivals.process': 'poisson', 'arrivals.probability': 1.2 } },
 ];
@@ -74,7 +75,7 @@ function traceHash(scenarioName: string, seed: number, overrides: Record<string,
 }
 
 t.test('determinism: same seed → identical trace; another seed → another', async (t) => {
-  for (const name of ['gmel2024', 'tang2020']) {
+  for (const name of ['gmel2024', 'gmel2024-paper', 'tang2020']) {
     t.equal(traceHash(name, 42), traceHash(name, 42), `${name}: same seed, same trace`);
     t.not(traceHash(name, 42), traceHash(name, 43), `${name}: different seed, different trace`);
   }

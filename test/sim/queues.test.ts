@@ -2,6 +2,7 @@
 import t from 'tap';
 import { World } from '../../sim/world.ts';
 import { tinyScenario } from '../helpers/scenarios.ts';
+import { validateScenario } from '../../core/scenario/load.ts';
 import { ofdmaRateMbps, pathGain } from '../../core/radio.ts';
 
 /** Run the world with fixed actions until done; return credits as {ied, slot, reward, completed}. */
@@ -88,6 +89,31 @@ t.test('OFDMA: three IEDs sending to one edge server share its band', async (t) 
   solo.announce(0, { sizeMbit: 1000, density: 0.01, deadlineSeconds: 5 });
   solo.step([1, 0, 0, 0]);
   t.ok(Math.abs((solo.uplinkBacklogMbit[0] as number) - (1000 - ofdmaRateMbps(1, 1, solo.layout.snrFullBand[0] as number) * 0.1)) < 1e-6);
+});
+
+t.test('a shared system band (radio.spectrum "shared"): every sender of the slot shares B, whatever its server', async (t) => {
+  const perServer = tinyScenario({ ieds: 3, edgeServers: 2, 'radio.model': 'shannon', 'edge.bandwidthMHz': 1 });
+  const plain = JSON.parse(JSON.stringify(perServer)) as { edge: Record<string, unknown>; radio: Record<string, unknown> };
+  delete plain.edge.bandwidthMHz;
+  plain.radio.spectrum = 'shared';
+  plain.radio.bandwidthMHz = 1;
+  const shared = validateScenario(plain, 'shared');
+  const sent = (scenario: typeof perServer) => {
+    const w = new World(scenario);
+    w.reset(1);
+    for (let i = 0; i < 3; i++) w.announce(i, { sizeMbit: 1000, density: 0.01, deadlineSeconds: 5 });
+    w.step([1, 2, 0]); // IED 0 → ES 1, IED 1 → ES 2, IED 2 local
+    return { w, mbit: [0, 1].map((i) => 1000 - (w.uplinkBacklogMbit[i] as number)) };
+  };
+  const a = sent(perServer);
+  const b = sent(shared);
+  for (const [i, m] of [[0, 0], [1, 1]] as const) {
+    const snr = b.w.layout.snrFullBand[i * 2 + m] as number;
+    t.equal(snr, a.w.layout.snrFullBand[i * 2 + m], 'same band width, same full-band SNR');
+    t.ok(Math.abs((a.mbit[i] as number) - ofdmaRateMbps(1, 1, snr) * 0.1) < 1e-6, `per-server: IED ${i} has ES ${m + 1}'s band alone`);
+    t.ok(Math.abs((b.mbit[i] as number) - ofdmaRateMbps(1, 2, snr) * 0.1) < 1e-6, `shared: IED ${i} shares B with the IED sending to the other server`);
+  }
+  t.equal(b.w.uplinkBacklogMbit[2], 0, 'the local task never touched the band');
 });
 
 t.test('a task is dropped at its deadline in each stage, and charged the drop penalty', async (t) => {
