@@ -95,7 +95,7 @@ function greedy(w: World, actions: Int32Array): void {
     let bestTime = localSeconds(w, i, work);
     for (let m = 0; m < M; m++) {
       const load = w.edgeLoadLast[m] as number;
-      // last slot's senders as the sharers to expect: those to m, or all of them on a shared band
+      // edge load (valid queues at each ES last slot) as the stand-in for sharers: m's, or all servers' on a shared band
       const sharers = Math.max(1, w.layout.sharedSpectrum ? totalLoad : load);
       const rate = w.scenario.radio.model === 'fixed'
         ? (w.scenario.radio.fixedRateMbps as number)
@@ -164,7 +164,11 @@ function centralGreedy(): Policy {
         actions[i] = best;
         if (best > 0) {
           const m = best - 1;
-          if (!transmitting) sharers[m] = (sharers[m] as number) + 1;
+          // a new sender: on a shared band it shares with every server's senders, else with m's
+          if (!transmitting) {
+            if (w.layout.sharedSpectrum) for (let n = 0; n < M; n++) sharers[n] = (sharers[n] as number) + 1;
+            else sharers[m] = (sharers[m] as number) + 1;
+          }
           const q = i * M + m;
           if (w.edgeCount[q] === 0 && (busy[q] as number) === 0) active[m] = (active[m] as number) + 1;
           busy[q] = (busy[q] as number) + s * e;
