@@ -45,5 +45,5 @@ export function definedValidators(): ReadonlyMap<string, ValidatorSpec> {
 /** ajv's errorsText ("data/path message, …"), without needing an Ajv instance. */
 export function errorsText(errors: readonly ErrorObject[] | null | undefined): string {
   if (!errors || errors.length === 0) return 'No errors';
-  return errors.map((e) => `data${e.instancePath} ${e.message ?? e.keyword}`).join(', ');
+  return errors.map((e) => `data${e.instancePath} ${String(e.message)}`).join(', ');
 }
