@@ -216,24 +216,30 @@ async function gatewayRss(): Promise<Record<string, unknown>> {
  * gateway in its own process, Mosquitto, 1,000 IEDs at p = 0.5: 5,000 tasks/s, or at each p of
  * BENCH_JOURNAL_P, e.g. "0.25,0.5") without and with `--journal`, alternating, BENCH_JOURNAL_REPEAT
  * (default 3) pairs of BENCH_LIVE_SECONDS (default 8); also the gateway's CPU per task.
+ * BENCH_JOURNAL_MODES=on (or off) runs only that half, to measure one change quickly.
  */
+function journalModes(): boolean[] {
+  const only = process.env.BENCH_JOURNAL_MODES;
+  return only === 'on' ? [true] : only === 'off' ? [false] : [false, true];
+}
+
 export async function benchJournal(): Promise<Record<string, unknown>> {
   if (!hasMosquitto) return { name: 'journal-cost', skipped: 'needs mosquitto (apt-get install mosquitto)' };
   const bundle = await buildGateway();
   const seconds = Number(process.env.BENCH_LIVE_SECONDS ?? 8);
   const probabilities = (process.env.BENCH_JOURNAL_P ?? '0.5').split(',').map(Number);
-  const runs: { journal: boolean; arrivalProbability: number; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; gatewayCpuMsPerTask: number; gatewayCpuShare: number; journalBytes?: number }[] = [];
+  const runs: { journal: boolean; arrivalProbability: number; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; decidedAtMinusAnnouncedMs: ReturnType<typeof quantiles>; gatewayCpuMsPerTask: number; gatewayCpuShare: number; journalBytes?: number }[] = [];
   for (const p of probabilities) {
     for (let k = 0; k < Number(process.env.BENCH_JOURNAL_REPEAT ?? 3); k++) {
-      for (const journal of [false, true]) {
+      for (const journal of journalModes()) {
         const dir = mkdtempSync(join(tmpdir(), 'gmel-bench-journal-'));
         const mosquitto = await startMosquitto();
         const r = await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', 1000, seconds, bundle, journal ? ['--journal', dir] : [], p);
         await mosquitto.close();
         const journalBytes = readdirSync(dir).reduce((a, f) => a + statSync(join(dir, f)).size, 0);
         rmSync(dir, { recursive: true, force: true });
-        const { offeredTasksPerSecond, decided, announced, milliseconds, gatewayCpuMsPerTask, gatewayCpuShare } = r;
-        runs.push({ journal, arrivalProbability: p, offeredTasksPerSecond, decided, announced, milliseconds, gatewayCpuMsPerTask, gatewayCpuShare, ...(journal ? { journalBytes } : {}) });
+        const { offeredTasksPerSecond, decided, announced, milliseconds, decidedAtMinusAnnouncedMs, gatewayCpuMsPerTask, gatewayCpuShare } = r;
+        runs.push({ journal, arrivalProbability: p, offeredTasksPerSecond, decided, announced, milliseconds, decidedAtMinusAnnouncedMs, gatewayCpuMsPerTask, gatewayCpuShare, ...(journal ? { journalBytes } : {}) });
       }
     }
   }

@@ -59,7 +59,7 @@ const OPTIONS: BuildOptions = {
   format: 'esm',
   target: 'node20',
   // minified (about half the size), with class and function names kept for logs and stack traces
-  minify: true,
+  minify: !process.env.GMEL_NO_MINIFY, // GMEL_NO_MINIFY=1: readable names in a --cpu-prof profile of the bundle
   keepNames: true,
   external: ['onnxruntime-node', 'onnxruntime-web'],
   // CommonJS dependencies bundled into ESM still call require()
