@@ -78,8 +78,8 @@ export function takeEarlyMessages(client: MqttClient, handle: (topic: string, pa
  * Holds the client's socket writes from its first packet in an event-loop turn until that turn's
  * check phase (setImmediate), so the PUBACKs, decisions and results of a burst leave in one writev.
  * mqtt-packet corks only until the next tick, which mqtt.js reaches after every incoming packet:
- * at 5,000 tasks/s one syscall per packet was a fifth of the gateway's CPU (bench/results/journal-cost.json).
- * The delay is at most the rest of the current turn; nothing is reordered.
+ * at 5,000 tasks/s one writev per packet was a fifth of the gateway's CPU (a --cpu-prof profile of
+ * `npm run bench -- journal`). The delay is at most the rest of the current turn; nothing is reordered.
  */
 export function coalesceWrites(client: MqttClient): void {
   let held: MqttClient['stream'] | undefined;

@@ -21,8 +21,8 @@
  *
  * All world mutations (decisions, slot ends, model swaps) run one after another on a promise chain,
  * so an inference never interleaves with a slot's stages. Tasks accepted while a decision job waits
- * join it (enqueueDecision): under load one job decides a burst and its decisions leave in one write. If inference fails, the task runs locally:
- * an accepted task is never lost. Refusals (admission.ts, docs/security.md) are counted and logged.
+ * join it (enqueueDecision): under load one job decides a burst and its decisions leave in one write.
+ * If inference fails, the task runs locally: an accepted task is never lost. Refusals (admission.ts, docs/security.md) are counted and logged.
  *
  * About 450 lines, over the usual 300: the handlers in the table above, crash recovery and the
  * gateway's life cycle (create, swap, close) share one task-ownership invariant (every accepted task,
@@ -192,9 +192,10 @@ export class IedGatewayRuntime {
 
   /**
    * Queues a task's decision. Tasks accepted while a decision job waits at the tail of the chain join
-   * it: under load a job decides many tasks and their decisions leave in one socket write (at
-   * 5,000 tasks/s one write per decision was a fifth of the gateway's CPU). A job queued after it (a
-   * slot end, a model swap) closes the batch, so every task is still decided in the slot order it arrived in.
+   * it, so their decisions leave in one socket write (protocol/mqtt.ts, coalesceWrites). A job queued
+   * after it (a slot end, a model swap) closes the batch, so every task is still decided in the slot
+   * order it arrived in. decideBatch closes its own batch when it starts: a task accepted during its
+   * rounds goes to the next job.
    */
   private enqueueDecision(msg: TaskAnnouncement): Promise<void> {
     const open = this.openBatch;
