@@ -2,7 +2,7 @@
  * Brokers on this machine: the embedded aedes that `gmel up` runs, and a real Mosquitto started on a
  * free loopback port (tests and benches; skipped where it is not installed).
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,11 @@ export interface LocalBroker {
  */
 export async function startEmbeddedBroker(port = 0): Promise<LocalBroker> {
   const broker = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     broker.handle(socket);
   });
   await new Promise<void>((resolve, reject) => {
@@ -35,8 +38,9 @@ export async function startEmbeddedBroker(port = 0): Promise<LocalBroker> {
     port: actual,
     close: () => new Promise<void>((resolve) => {
       server.close(() => broker.close(() => resolve()));
-      // drop live connections so close() returns
-      (server as unknown as { unref(): void }).unref();
+      // server.close() waits for every connection to end: drop the live ones (a client of another
+      // process still shutting down, one that never disconnects) so close() returns
+      for (const socket of sockets) socket.destroy();
     }),
   };
 }
