@@ -68,10 +68,10 @@ export function validateScenario(value: unknown, source = '<object>'): Scenario 
     throw new ScenarioError(source, '/arrivals/probability', `a Bernoulli probability must be ≤ 1 (got ${s.arrivals.probability})`);
   if (s.radio.spectrum === 'shared') {
     if (s.radio.bandwidthMHz === undefined) throw new ScenarioError(source, '/radio/bandwidthMHz', 'is required when radio.spectrum is "shared" (the system band B)');
-    if (s.edge.bandwidthMHz !== undefined) throw new ScenarioError(source, '/edge/bandwidthMHz', 'must be absent when radio.spectrum is "shared" (the band is radio.bandwidthMHz)');
+    if (s.edge.bandwidthMHz !== undefined) throw new ScenarioError(source, '/edge/bandwidthMHz', 'must be absent when radio.spectrum is "shared" (the band is radio.bandwidthMHz; --set edge.bandwidthMHz=null removes it)');
   } else {
     if (s.edge.bandwidthMHz === undefined) throw new ScenarioError(source, '/edge/bandwidthMHz', 'is required (each edge server\'s band) unless radio.spectrum is "shared"');
-    if (s.radio.bandwidthMHz !== undefined) throw new ScenarioError(source, '/radio/bandwidthMHz', 'is only for radio.spectrum "shared" (per-server bands are edge.bandwidthMHz)');
+    if (s.radio.bandwidthMHz !== undefined) throw new ScenarioError(source, '/radio/bandwidthMHz', 'is only for radio.spectrum "shared" (per-server bands are edge.bandwidthMHz; --set radio.bandwidthMHz=null removes it)');
   }
   for (const key of ['gpuGHz', 'bandwidthMHz'] as const) {
     const v = s.edge[key];
@@ -128,7 +128,11 @@ export function loadScenario(nameOrPath: string, overrides: Readonly<Record<stri
   return validateScenario(applyOverrides(raw, overrides), nameOrPath);
 }
 
-/** Set dotted paths ("arrivals.probability") on a copy; values are JSON or plain strings. */
+/**
+ * Set dotted paths ("arrivals.probability") on a copy; values are JSON or plain strings. `null`
+ * removes the field, so an override can switch between alternatives that exclude each other (a
+ * per-server file to one shared band: radio.spectrum=shared radio.bandwidthMHz=20 edge.bandwidthMHz=null).
+ */
 export function applyOverrides(raw: unknown, overrides: Readonly<Record<string, unknown>>): unknown {
   if (Object.keys(overrides).length === 0) return raw;
   const copy = structuredClone(raw) as Record<string, unknown>;
@@ -142,7 +146,9 @@ export function applyOverrides(raw: unknown, overrides: Readonly<Record<string, 
       }
       node = next as Record<string, unknown>;
     }
-    node[parts[parts.length - 1] as string] = value;
+    const key = parts[parts.length - 1] as string;
+    if (value === null) delete node[key];
+    else node[key] = value;
   }
   return copy;
 }

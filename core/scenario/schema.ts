@@ -11,8 +11,12 @@
  * | arrivals         | per IED per slot: Bernoulli(probability) or Poisson(mean = probability)  |
  * | task             | ranges (uniform) of size s [Mbit], density e [Gcycles/Mbit], deadline d [s] |
  * | ied              | f_i^G [GHz = Gcycles/s], transmit power P_i [W]                           |
- * | edge             | F_m^G [GHz], band B_m [MHz]; a number, one per server, or {min,max} spaced |
- * | radio            | "shannon" (path loss + fading + noise, OFDMA split) or "fixed" rate      |
+ * | edge             | F_m^G [GHz], band B_m [MHz] (per-server spectrum only); a number, one per  |
+ * |                  | server, or {min,max} spaced                                              |
+ * | radio            | "shannon" (path loss + fading + noise, OFDMA split) or "fixed" rate;     |
+ * |                  | spectrum "per-server" (each ES its band B_m, split among those sending   |
+ * |                  | to it) or "shared" (one system band bandwidthMHz = B split among every   |
+ * |                  | IED sending in the slot, Sec. III)                                       |
  * | reward           | eq. (4): C − latency on completion; a drop counts as dropLatencySeconds  |
  *
  * Documented with sources in docs/scenarios.md.

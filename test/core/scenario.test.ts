@@ -4,6 +4,7 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadScenario, presetNames, ScenarioError, perServer } from '../../core/scenario/load.ts';
+import { parseSets } from '../../core/scenario/options.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gmel-scenario-'));
 function fileWith(mutate: (s: Record<string, any>) => void, name: string): string {
@@ -55,4 +56,17 @@ t.test('overrides are validated too', async (t) => {
   t.equal(loadScenario('gmel2024', { 'arrivals.probability': 0.7 }).arrivals.probability, 0.7);
   t.throws(() => loadScenario('gmel2024', { 'ied.gpuGHz': 'fast' }), /\/ied\/gpuGHz/);
   t.throws(() => loadScenario('gmel2024', { 'ieds.count': 3 }), /not an object/);
+});
+
+t.test('an override of null removes the field: a per-server plant switched to one shared band', async (t) => {
+  t.equal(loadScenario('gmel2024').radio.spectrum ?? 'per-server', 'per-server', 'gmel2024 has a band per server');
+  t.throws(() => loadScenario('gmel2024', { 'radio.spectrum': 'shared', 'radio.bandwidthMHz': 20 }), /edge\/bandwidthMHz: must be absent .*--set edge\.bandwidthMHz=null removes it/);
+  const shared = loadScenario('gmel2024', { 'radio.spectrum': 'shared', 'radio.bandwidthMHz': 20, 'edge.bandwidthMHz': null });
+  t.equal(shared.radio.spectrum, 'shared');
+  t.equal(shared.radio.bandwidthMHz, 20);
+  t.notOk('bandwidthMHz' in shared.edge, 'the per-server bands are gone');
+  const back = loadScenario('gmel2024-paper', { 'radio.spectrum': 'per-server', 'radio.bandwidthMHz': null, 'edge.bandwidthMHz': 15 });
+  t.equal(back.edge.bandwidthMHz, 15, 'and back');
+  t.notOk('bandwidthMHz' in back.radio);
+  t.equal(parseSets(['edge.bandwidthMHz=null'])['edge.bandwidthMHz'], null, 'on the command line, --set key=null');
 });

@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { precompiledValidatorsSource } from '../../deploy/build-gateway.ts';
+import { analyzeGateway, precompiledValidatorsSource } from '../../deploy/build-gateway.ts';
 import { defineValidator, definedValidators, errorsText } from '../../core/validators.ts';
-import { loadScenario } from '../../core/scenario/load.ts';
+import { loadScenario, presetNames } from '../../core/scenario/load.ts';
 import { SCHEMAS } from '../../protocol/messages.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+const AT = 1_700_000_000_000;
 
 async function loadPrecompiled(): Promise<Record<string, ValidateFunction>> {
   const dir = mkdtempSync(join(tmpdir(), 'gmel-validators-'));
@@ -55,12 +56,21 @@ t.test('every recorded validator is precompiled and agrees with the run-time com
   const names = [...definedValidators().keys()];
   t.ok(names.includes('scenario'), 'the scenario validator is recorded');
   for (const kind of Object.keys(SCHEMAS)) t.ok(names.includes(`message/${kind}`), `message/${kind} is recorded`);
-  const corpus = [
-    ...mutants(JSON.parse(JSON.stringify(loadScenario('gmel2024')))),
-    ...mutants(JSON.parse(JSON.stringify(loadScenario('tang2020')))),
-    ...mutants({ v: 1, taskId: 'ied7-42', iedId: 7, sizeMbit: 12.5, density: 0.03, deadlineSeconds: 1.5, createdAt: 1_700_000_000_000 }),
-    ...mutants({ v: 1, kind: 'ied', id: '3', state: 'online', at: 1_700_000_000_000, modelVersion: 'v1' }),
-  ];
+  // one valid value per validator (every optional field set where there is one), so each validator
+  // is compared on values it accepts as well as on their mutants
+  const valid: Record<string, unknown> = {
+    'message/task': { v: 1, taskId: 'ied7-42', iedId: 7, sizeMbit: 12.5, density: 0.03, deadlineSeconds: 1.5, createdAt: AT },
+    'message/decision': { v: 1, taskId: 'ied7-42', iedId: 7, action: 2, policyVersion: 'v3', decidedAt: AT, inferenceMicros: 41.5, fallback: 'invalid-action' },
+    'message/offload': { v: 1, taskId: 'ied7-42', iedId: 7, edgeServerId: 2, sizeMbit: 12.5, density: 0.03, createdAt: AT, deadlineAt: AT + 1500, uploadedAt: AT + 300, uplinkSeconds: 0.21, uplinkSharers: 3.5 },
+    'message/edgeState': { v: 1, edgeServerId: 2, slot: 40, at: AT, activeQueues: 2, backlogMbit: { '7': 12.5, '12': 0.4 }, servedGcycles: 0.7 },
+    'message/edgeResult': { v: 1, taskId: 'ied7-42', iedId: 7, outcome: 'completed', stage: 'edge', latencySeconds: 0.9, at: AT, edgeServerId: 2 },
+    'message/result': { v: 1, taskId: 'ied7-42', iedId: 7, outcome: 'dropped', stage: 'uplink', latencySeconds: 1.5, at: AT },
+    'message/status': { v: 1, kind: 'ied', id: '3', state: 'online', at: AT, modelVersion: 'v1' },
+    'message/desiredModel': { v: 1, iedId: 3, modelSet: 'gmel2024-amarl', version: 'v2', registry: 'https://registry.plant:9350', at: AT, rollbackSignature: 'QUJD' },
+    'message/reportedModel': { v: 1, iedId: 3, version: 'v2', state: 'refused', refused: { version: 'v1', reason: 'older release' }, at: AT },
+  };
+  const scenarios = presetNames().map((name) => JSON.parse(JSON.stringify(loadScenario(name))) as unknown);
+  const corpus = [...scenarios.flatMap(mutants), ...Object.values(valid).flatMap(mutants)];
   for (const name of names) {
     const spec = definedValidators().get(name);
     const pre = precompiled[name];
@@ -78,6 +88,8 @@ t.test('every recorded validator is precompiled and agrees with the run-time com
       if (a !== b || JSON.stringify(runtime.errors) !== JSON.stringify(pre.errors)) disagreements++;
     }
     t.equal(disagreements, 0, `${name}: same verdicts and errors on ${corpus.length} values (${accepted} accepted)`);
+    const own = name === 'scenario' ? scenarios : name in valid ? [valid[name]] : [];
+    t.ok(own.length > 0 && own.every((v) => pre(v)), `${name}: its valid samples are accepted (${own.length})`);
   }
 });
 
@@ -88,4 +100,9 @@ t.test('defineValidator: one name, one schema; errorsText as ajv writes it', asy
   const ajv = new Ajv({ allErrors: true, strict: true });
   t.equal(errorsText(validate.errors), ajv.errorsText(validate.errors));
   t.equal(errorsText(null), ajv.errorsText(null));
+});
+
+t.test('the gateway bundle carries every recorded validator precompiled (the build plugin ran)', { timeout: 120_000 }, async (t) => {
+  const report = await analyzeGateway();
+  t.same([...report.precompiled].sort(), [...definedValidators().keys()].sort());
 });

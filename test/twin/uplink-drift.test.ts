@@ -1,7 +1,12 @@
 // The twin's uplink statistic on the simulator itself: ρ (expected ÷ actual transmit time) is ≈ 1 when
-// the radio is as the scenario says, whatever the load; it reads a quarter of the band as ρ ≈ ¼.
+// the radio is as the scenario says, whatever the load; it reads a quarter of the band as ρ ≈ ¼, per
+// server or (the paper's plant) of the one shared band, which the recalibrated scenario then carries.
 import t from 'tap';
-import { loadScenario } from '../../core/scenario/load.ts';
+import { loadScenario, validateScenario } from '../../core/scenario/load.ts';
+import type { Scenario } from '../../core/scenario/schema.ts';
+import { encode } from '../../protocol/codec.ts';
+import { topics } from '../../protocol/topics.ts';
+import { TwinMirror } from '../../twin/mirror.ts';
 import { meanLog2FadedShannon, meanOfdmaRateMbps } from '../../core/radio.ts';
 import { Rng } from '../../core/rng.ts';
 import { World } from '../../sim/world.ts';
@@ -58,4 +63,49 @@ t.test('ρ ≈ 1 on the trained radio at any load; ≈ ¼ with a quarter of the 
   t.ok(Math.abs(c - 0.25) < 0.03, `the band scale that explains ρ: ${c.toFixed(3)} (truth 0.25)`);
   const judged = Object.values(servers).filter((u) => u.samples >= 30);
   t.ok(judged.length >= 2 && judged.every((u) => u.drift), `every server with 30 uploads flagged: ${Object.entries(servers).map(([m, u]) => `ES${m} ρ ${u.ratio.toFixed(2)} (${u.samples})`).join(', ')}`);
+});
+
+/** A simulated run on `real`, its uploads fed to a mirror that assumes `trained` as the gateway's offload messages. */
+function mirrorOf(trained: Scenario, real: Scenario, seed: number): TwinMirror {
+  const clock = { t: 0 };
+  const mirror = new TwinMirror({ scenario: trained, epochMs: 0, now: () => clock.t, windowSlots: 10_000 });
+  const dtMs = real.slotSeconds * 1000;
+  const w: World = new World(real, {
+    uploaded: (id) => {
+      const slots = w.pool.txSlots[id] as number;
+      const at = (w.slot + 1) * dtMs;
+      mirror.ingest(topics.offload((w.pool.server[id] as number) + 1), encode('offload', {
+        v: 1, taskId: `t${id}-${w.slot}`, iedId: w.pool.ied[id] as number, edgeServerId: (w.pool.server[id] as number) + 1, sizeMbit: w.pool.sizeMbit[id] as number,
+        density: 0.03, createdAt: Math.max(0, at - slots * dtMs), deadlineAt: at + 1000, uploadedAt: at, uplinkSeconds: slots * w.dt, uplinkSharers: (w.pool.txSharerSlots[id] as number) / slots,
+      }));
+    },
+  });
+  w.reset(seed);
+  const policy = createHeuristic('random', new Rng(seed));
+  const actions = new Int32Array(w.I);
+  for (let done = false; !done; ) {
+    policy.act(w, actions);
+    done = w.step(actions);
+    clock.t = w.slot * dtMs;
+  }
+  return mirror;
+}
+
+t.test('a shared system band: ρ ≈ 1 as trained; a quarter of B is recalibrated as B/4, and the plant keeps one band', async (t) => {
+  // a random policy on the paper's scarce band: few uploads finish, so ten IEDs and a long run
+  const trained = loadScenario('gmel2024-paper', { ieds: 10, episodeSlots: 1000 });
+  const B = trained.radio.bandwidthMHz as number;
+  const calm = mirrorOf(trained, trained, 5);
+  const d = calm.drift();
+  t.ok(d.uplink.fleet.samples > 300 && Math.abs(d.uplink.fleet.ratio - 1) < 0.05, `as trained: fleet ρ ${d.uplink.fleet.ratio.toFixed(3)} over ${d.uplink.fleet.samples} uploads`);
+  t.notOk(d.uplink.fleet.drift, 'no uplink drift');
+  t.equal(calm.recalibrated().radio.bandwidthMHz, B, 'the band stays as trained');
+  const narrow = mirrorOf(trained, loadScenario('gmel2024-paper', { ieds: 10, episodeSlots: 1000, 'radio.bandwidthMHz': B / 4 }), 5);
+  const n = narrow.drift();
+  t.ok(n.uplink.fleet.drift && n.uplink.fleet.ratio < 0.35, `a quarter of B: fleet ρ ${n.uplink.fleet.ratio.toFixed(3)} over ${n.uplink.fleet.samples} uploads`);
+  const s = narrow.recalibrated();
+  t.ok(Math.abs((s.radio.bandwidthMHz as number) / B - 0.25) < 0.03, `recalibrated B ${s.radio.bandwidthMHz} MHz (truth ${B / 4})`);
+  t.equal(s.radio.spectrum, 'shared');
+  t.notOk('bandwidthMHz' in s.edge, 'no per-server bands appear');
+  t.doesNotThrow(() => validateScenario(s), 'the recalibrated plant is a valid scenario');
 });
