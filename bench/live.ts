@@ -130,7 +130,8 @@ function cpuSecondsOf(pid: number | undefined): number {
   }
 }
 
-async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string, gatewayArgs: readonly string[] = [], probability = 0.5) {
+/** `echo`: bench/echo-gateway.ts in the gateway's place (the harness floor), `bundle` and `gatewayArgs` unused */
+async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName: string, ieds: number, seconds: number, bundle: string, gatewayArgs: readonly string[] = [], probability = 0.5, echo = false) {
   const sets = ['--set', `ieds=${ieds}`, '--set', `arrivals.probability=${probability}`];
   const scenario = loadScenario('gmel2024', { ieds, 'arrivals.probability': probability });
   const observer = await mqtt.connectAsync(broker.url, { clientId: `bench-observer-split-${ieds}-${Date.now()}` });
@@ -149,7 +150,8 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
   await observer.subscribeAsync([subscriptions.allDecisions, topics.status('ied', `0-${ieds - 1}`)], { qos: 1 });
   // BENCH_GATEWAY_NODE_ARGS: Node flags for the gateway process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it
   const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets, ...gatewayArgs], { stdio: 'ignore' });
+  const command = echo ? ['--import', 'tsx', join(import.meta.dirname, 'echo-gateway.ts'), broker.url, String(ieds)] : [bundle, '--ieds', `0-${ieds - 1}`, '--broker', broker.url, '--log-level', 'error', ...sets, ...gatewayArgs];
+  const child = spawn(process.execPath, [...nodeArgs, ...command], { stdio: 'ignore' });
   for (let k = 0; k < 200 && !online; k++) await new Promise((r) => setTimeout(r, 50));
   const logger = pino({ level: 'error' });
   const clients: mqtt.MqttClient[] = [];
@@ -183,7 +185,7 @@ async function announceToDecisionSeparateGateway(broker: TestBroker, brokerName:
   });
   const q = quantiles(latencies);
   const atGateway = quantiles(stampLatencies(measured, decidedAt));
-  return { broker: brokerName, ieds, gateway: `separate process (dist/gmel-ied.mjs${gatewayArgs.length ? ' ' + gatewayArgs.join(' ') : ''})`, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, gatewayCpuMsPerTask: round3((cpuSeconds * 1000) / Math.max(1, announced)), gatewayCpuShare: round3(cpuSeconds / elapsed), goalP99Under10ms: q.p99 <= 10 };
+  return { broker: brokerName, ieds, gateway: echo ? 'separate process (bench/echo-gateway.ts: answers every task at once)' : `separate process (dist/gmel-ied.mjs${gatewayArgs.length ? ' ' + gatewayArgs.join(' ') : ''})`, offeredTasksPerSecond: announced / elapsed, decided: latencies.length, announced, milliseconds: q, decidedAtMinusAnnouncedMs: atGateway, gatewayCpuMsPerTask: round3((cpuSeconds * 1000) / Math.max(1, announced)), gatewayCpuShare: round3(cpuSeconds / elapsed), goalP99Under10ms: q.p99 <= 10 };
 }
 
 async function rssOf(args: string[], brokerUrl: string): Promise<{ rssMB: number; peakRssMB: number }> {
@@ -243,6 +245,16 @@ export async function benchJournal(): Promise<Record<string, unknown>> {
       }
     }
   }
+  // the harness floor: the same plant, broker and observer with an echo in the gateway's place
+  const floor: { arrivalProbability: number; offeredTasksPerSecond: number; decided: number; announced: number; milliseconds: ReturnType<typeof quantiles>; decidedAtMinusAnnouncedMs: ReturnType<typeof quantiles>; gatewayCpuMsPerTask: number }[] = [];
+  for (const p of probabilities) {
+    for (let k = 0; k < Number(process.env.BENCH_JOURNAL_FLOOR_REPEAT ?? 1); k++) {
+      const mosquitto = await startMosquitto();
+      const { offeredTasksPerSecond, decided, announced, milliseconds, decidedAtMinusAnnouncedMs, gatewayCpuMsPerTask } = await announceToDecisionSeparateGateway(mosquitto, 'mosquitto', 1000, seconds, bundle, [], p, true);
+      await mosquitto.close();
+      floor.push({ arrivalProbability: p, offeredTasksPerSecond, decided, announced, milliseconds, decidedAtMinusAnnouncedMs, gatewayCpuMsPerTask });
+    }
+  }
   const of = (journal: boolean, p: number) => runs.filter((r) => r.journal === journal && r.arrivalProbability === p);
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const summary = probabilities.map((p) => ({
@@ -259,6 +271,7 @@ export async function benchJournal(): Promise<Record<string, unknown>> {
     name: 'journal-cost',
     what: 'announcement → decision at an independent subscriber, ms; gateway = bundled gmel-ied in its own process, 1,000 IEDs at each arrival probability p (p = 0.5: 5,000 tasks/s; BENCH_JOURNAL_P, comma-separated), Mosquitto; gatewayCpuMsPerTask: the gateway process\'s user + system CPU over the measured window ÷ tasks announced in it; journalBytes: the journal folder after the run (segments deleted as their tasks are forgotten)',
     runs,
+    harnessFloor: { what: 'the same measurement with bench/echo-gateway.ts in the gateway\'s place (it answers every task at once: no queues, model or journal): what broker, emulator, observer and scheduling on this machine add by themselves; BENCH_JOURNAL_FLOOR_REPEAT runs per p (default 1)', runs: floor },
     summary,
     ...(at5000 ? { goalP99Under10msWithJournalAt5000: at5000.p99Ms.withJournal?.worst !== undefined && at5000.p99Ms.withJournal.worst <= 10 } : {}),
   };
