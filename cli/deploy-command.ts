@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../core/errors.ts';
 import { parseIedIds, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
-import { brokerOptions, brokerAuth, clientAuthOptions, type BrokerFlags } from '../protocol/broker-options.ts';
+import { brokerOptions, brokerAuth, type BrokerFlags } from '../protocol/broker-options.ts';
 import { canaryOptions, canaryPlan, shareFlag } from './flags.ts';
 
 export function registerDeploy(program: Command): void {
@@ -115,13 +115,13 @@ function registerDesire(deploy: Command): void {
       const { encode } = await import('../protocol/codec.ts');
       const { topics } = await import('../protocol/topics.ts');
       const { publishOptions } = await import('../protocol/publish-options.ts');
-      const mqtt = (await import('mqtt')).default;
       const at = Date.now();
       const rollback = o.rollbackKey
         ? { rollbackSignature: (await import('../core/model-signature.ts')).signRollback({ modelSet: o.modelSet, version: o.version, at }, (await import('../deploy/bundle.ts')).readKey(o.rollbackKey)) }
         : {};
       // one try: a broker that is not there is one line and exit 2, not a silent wait
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-desire-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(brokerAuth(o)) });
+      const { connectOnce } = await import('../protocol/mqtt.ts');
+      const client = await connectOnce({ url: o.broker, clientId: `gmel-desire-${process.pid}`, ...brokerAuth(o) });
       for (const i of parseIedIds(o.ieds, Number(o.count)))
         await client.publishAsync(topics.desiredModel(i), encode('desiredModel', { v: 1, iedId: i, modelSet: o.modelSet, version: o.version, registry: o.registry, at, ...rollback }), publishOptions('desiredModel'));
       await client.endAsync();
@@ -147,12 +147,12 @@ function registerRollout(deploy: Command): void {
       const { readKey } = await import('../deploy/bundle.ts');
       const rollbackKeyPem = readKey(o.key);
       const pino = (await import('pino')).default;
-      const mqtt = (await import('mqtt')).default;
       const maxDecisionErrorRate = shareFlag(o.maxDecisionErrors, '--max-decision-errors');
       const canary = canaryPlan(o, o.window, '--window');
       const predictedRate = o.predicted === undefined ? undefined : shareFlag(o.predicted, '--predicted');
       const predicted = predictedRate === undefined ? {} : { predictCompletion: () => Promise.resolve(predictedRate) };
-      const client = await mqtt.connectAsync(o.broker, { clientId: `gmel-rollout-${process.pid}`, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(brokerAuth(o)) });
+      const { connectOnce } = await import('../protocol/mqtt.ts');
+      const client = await connectOnce({ url: o.broker, clientId: `gmel-rollout-${process.pid}`, ...brokerAuth(o) });
       const report = await runRollout({
         mqtt: client, iedIds: parseIedIds(o.ieds, 1_000_000), modelSet: o.modelSet, fromVersion: o.from, toVersion: o.to, registry: o.registry,
         ...canary, rollbackKeyPem, logger: pino({ level: 'info' }, pino.destination(2)),

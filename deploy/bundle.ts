@@ -83,8 +83,10 @@ export async function buildBundle(o: BundleOptions): Promise<{ dir: string; mani
   cpSync(join(modelDir, 'manifest.json'), join(dir, 'model', 'manifest.json'));
   writeFileSync(join(dir, 'scenario.json'), JSON.stringify(readManifest(modelDir).scenario, null, 2) + '\n');
   // both go into the signed unit's ExecStart line: a URL, nothing that could add a directive
-  for (const [flag, url] of [['--broker', o.broker], ['--registry', o.registry ?? DEFAULT_REGISTRY]] as const)
-    if (!/^(mqtts?|wss?|https?):\/\/[\w.:[\]@%-]+(\/[\w./%-]*)?$/.test(url)) throw new InputError(`${flag} ${JSON.stringify(url)}: not a plain URL (scheme://host[:port][/path])`);
+  // (--broker may list a cluster's nodes, comma-separated: each must be a plain URL)
+  for (const [flag, list] of [['--broker', o.broker.split(',')], ['--registry', [o.registry ?? DEFAULT_REGISTRY]]] as const)
+    for (const url of list)
+      if (!/^(mqtts?|wss?|https?):\/\/[\w.:[\]@%-]+(\/[\w./%-]*)?$/.test(url)) throw new InputError(`${flag} ${JSON.stringify(url)}: not a plain URL (scheme://host[:port][/path])`);
   const httpPort = o.httpPort ?? GATEWAY_PORT_BASE + o.ied;
   const registry = o.registry ?? DEFAULT_REGISTRY;
   if (!(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new InputError(`--http-port ${httpPort}: not a port`);

@@ -4,7 +4,7 @@
  *
  * | flag          | meaning                                    |
  * |---------------|--------------------------------------------|
- * | --broker      | mqtt:// or mqtts:// URL                    |
+ * | --broker      | mqtt:// or mqtts:// URL, or a comma-separated list of them (the nodes of a broker cluster: tried in turn at start, failed over to on a lost connection) |
  * | --username    | MQTT username (CONNECT, MQTT 5 §3.1.3.5)   |
  * | --password    | MQTT password                              |
  * | --ca-file     | PEM CA certificate for an mqtts:// broker  |
@@ -28,17 +28,38 @@ export interface BrokerAuth {
 
 const BROKER_SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 
-/** A broker URL mqtt.js can use: refused at the flag, not as a protocol error from a raw socket. */
+/** A list longer than this is refused (each node is tried in turn at start). */
+const MAX_BROKER_URLS = 16;
+
+/** The URLs of a `--broker` value: one, or a comma-separated list (a cluster's nodes). */
+export function brokerUrls(text: string): string[] {
+  return text.split(',').map((u) => u.trim()).filter(Boolean);
+}
+
+/**
+ * A broker URL, or a comma-separated list of them, that mqtt.js can use: refused at the flag, not as a
+ * protocol error from a raw socket. The nodes of a list share one scheme (mqtt.js keeps one TLS setup).
+ */
 export function parseBrokerUrl(text: string): string {
+  const urls = brokerUrls(text);
+  if (urls.length === 0) throw new InvalidArgumentError('expected a URL such as mqtt://host:1883 or mqtts://host:8883');
+  if (urls.length > MAX_BROKER_URLS) throw new InvalidArgumentError(`at most ${MAX_BROKER_URLS} broker URLs`);
+  const schemes = new Set(urls.map(checkBrokerUrl));
+  if (schemes.size > 1) throw new InvalidArgumentError(`the broker URLs mix schemes (${[...schemes].join(', ')}): a cluster's nodes are all mqtt:// or all mqtts://`);
+  return urls.join(',');
+}
+
+/** One URL; returns its scheme. */
+function checkBrokerUrl(text: string): string {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new InvalidArgumentError(`expected a URL such as mqtt://host:1883 or mqtts://host:8883`);
+    throw new InvalidArgumentError(`expected a URL such as mqtt://host:1883 or mqtts://host:8883, got "${text}"`);
   }
   if (!BROKER_SCHEMES.includes(url.protocol)) throw new InvalidArgumentError(`the scheme must be one of ${BROKER_SCHEMES.map((s) => `${s}//`).join(', ')}`);
-  if (!url.hostname) throw new InvalidArgumentError('no host in the URL');
-  return text;
+  if (!url.hostname) throw new InvalidArgumentError(`no host in the URL ${text}`);
+  return url.protocol;
 }
 
 /** Adds the four broker flags; `defaultUrl` null leaves --broker unset by default (e.g. `gmel up`: embedded). */

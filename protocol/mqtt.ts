@@ -6,6 +6,8 @@
  * | protocolVersion   | 5, then 4 | MQTT 5 for message expiry; aedes 1.x speaks 3.1.1 only          |
  * | clean             | false   | a persistent session keeps QoS 1 messages for us while we are away |
  * | reconnectPeriod   | 1000 ms | mqtt.js's fixed back-off                                           |
+ * | url               | one URL or a comma-separated list (a broker cluster's nodes): the first that answers at start; on a lost connection mqtt.js tries the next node, round the list |
+ * | online status     | published at connect and again after every reconnect: the Will may have said "offline" meanwhile |
  * | will              | status "offline", retained | the device's death certificate (Sparkplug-style) |
  * | username/password | none    | passed through when given                                          |
  * | TLS               | by URL  | mqtts://host:8883 with `ca` (PEM) to trust a private CA; certificates verified |
@@ -14,10 +16,11 @@
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import { encode } from './codec.ts';
 import { topics } from './topics.ts';
-import { clientAuthOptions } from './broker-options.ts';
+import { brokerUrls, clientAuthOptions, type BrokerAuth } from './broker-options.ts';
 import { publishOptions, PUBLISH_RULES } from './publish-options.ts';
 
 export interface ConnectOptions {
+  /** one broker URL, or a comma-separated list of a cluster's nodes (broker-options.ts) */
   readonly url: string;
   readonly clientId: string;
   /** for the Last Will and the online status */
@@ -152,26 +155,70 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
       : {}),
   };
   const versions: (4 | 5)[] = opts.protocolVersion ? [opts.protocolVersion] : [5, 4];
+  const urls = brokerUrls(opts.url);
+  const servers = urls.map((u) => {
+    const { hostname, port, protocol } = new URL(u);
+    return { host: hostname, port: Number(port || (protocol === 'mqtts:' ? 8883 : 1883)), protocol: protocol.replace(/:$/, '') as 'mqtt' | 'mqtts' };
+  });
   let lastError: unknown;
-  for (const protocolVersion of versions) {
-    try {
-      const client = await connectHolding(opts.url, { ...base, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true, opts.earlyHoldMs ?? EARLY_HOLD_MS);
-      // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
-      const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
-      noDelay();
-      client.on('connect', noDelay);
-      if (opts.device) {
-        const online = client.publishAsync(topics.status(opts.device.kind, opts.device.id), statusPayload(opts.device, 'online'), publishOptions('status'));
-        // its PUBACK may queue behind a held one (ackAfterListen): mqtt.js resends it until it is acknowledged
-        if (opts.ackAfterListen) online.catch(() => {});
-        else await online;
+  for (let k = 0; k < urls.length; k++) {
+    // mqtt.js takes servers[0] first, then the next one on each reconnect: start from the node that answers
+    const rotated = urls.length > 1 ? { servers: [...servers.slice(k), ...servers.slice(0, k)] } : {};
+    for (const protocolVersion of versions) {
+      try {
+        const client = await connectHolding(urls[k] as string, { ...base, ...rotated, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true, opts.earlyHoldMs ?? EARLY_HOLD_MS);
+        return await connected(client, opts);
+      } catch (err) {
+        lastError = err;
       }
-      return client;
-    } catch (err) {
-      lastError = err;
     }
   }
   throw new Error(`cannot connect to ${opts.url} as ${opts.clientId}: ${(lastError as Error)?.message ?? String(lastError)}`);
+}
+
+/** The address of the node a client is connected to now (mqtt.js moves along its servers list). */
+export function connectedBroker(client: MqttClient): string {
+  const o = client.options;
+  return `${o.protocol ?? 'mqtt'}://${o.hostname ?? o.host ?? '?'}:${o.port ?? '?'}`;
+}
+
+/** After CONNACK: no Nagle delay, and the device's online status now and after every reconnect. */
+async function connected(client: MqttClient, opts: ConnectOptions): Promise<MqttClient> {
+  // decisions are latency-bound: no Nagle delay on our side of the TCP connection (mqtt.js leaves it on)
+  const noDelay = () => (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
+  noDelay();
+  client.on('connect', noDelay);
+  if (opts.device) {
+    const device = opts.device;
+    const online = () => client.publishAsync(topics.status(device.kind, device.id), statusPayload(device, 'online'), publishOptions('status'));
+    // a reconnect follows a lost connection, after which the broker (or the cluster) may have sent our
+    // Will: the retained status must say online again (mqtt.js resends it until it is acknowledged)
+    client.on('connect', () => void online().catch(() => {}));
+    // its PUBACK may queue behind a held one (ackAfterListen): mqtt.js resends it until it is acknowledged
+    if (opts.ackAfterListen) online().catch(() => {});
+    else
+      await online().catch((err: unknown) => {
+        client.end(true);
+        throw err;
+      });
+  }
+  return client;
+}
+
+/**
+ * A one-shot command's client (`gmel deploy desire|rollout`): a clean session, no reconnects; the
+ * nodes of a list are tried in turn, so that one node down does not stop the command.
+ */
+export async function connectOnce(opts: { url: string; clientId: string } & BrokerAuth): Promise<MqttClient> {
+  const errors: string[] = [];
+  for (const url of brokerUrls(opts.url)) {
+    try {
+      return await mqtt.connectAsync(url, { clientId: opts.clientId, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(opts) });
+    } catch (err) {
+      errors.push(`${url}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(`cannot connect to the broker (${errors.join('; ')})`);
 }
 
 /** Backoff of a daemon waiting for its broker: 0.5 s, doubling, at most 30 s between tries. */
@@ -181,6 +228,21 @@ const RETRY_MAX_MS = 30_000;
 /** A broker that answered and refused us: trying again cannot help (MQTT 5 §3.2.2.2 reason codes). */
 function refusedForGood(err: unknown): boolean {
   return /not authori[sz]ed|bad user ?name or password|banned|identifier rejected|client identifier not valid/i.test((err as Error)?.message ?? '');
+}
+
+/** A lost connection and the reconnect after it, each said once, with the node and the gap. */
+function logFailover(client: MqttClient, log: (line: string) => void): void {
+  let lostAt: number | undefined;
+  client.on('close', () => {
+    if (lostAt !== undefined || client.disconnecting) return; // our own end() is no loss
+    lostAt = Date.now();
+    log(`lost the connection to ${connectedBroker(client)}: reconnecting every ${client.options.reconnectPeriod ?? 1000} ms${client.options.servers ? ', going round the list of brokers' : ''}`);
+  });
+  client.on('connect', () => {
+    if (lostAt === undefined) return;
+    log(`reconnected to ${connectedBroker(client)} ${Date.now() - lostAt} ms after the connection was lost`);
+    lostAt = undefined;
+  });
 }
 
 /**
@@ -193,7 +255,8 @@ export async function connectWithRetry(opts: ConnectOptions, log: (line: string)
   for (let attempt = 1; ; attempt++) {
     try {
       const client = await connectMqtt(opts);
-      if (attempt > 1) log(`connected to ${opts.url} after ${attempt} tries`);
+      if (attempt > 1) log(`connected to ${connectedBroker(client)} after ${attempt} tries`);
+      logFailover(client, log);
       return client;
     } catch (err) {
       if (refusedForGood(err) || signal?.aborted) throw err;
