@@ -12,8 +12,8 @@
  *
  * | identity       | publishes                                                        | reads |
  * |----------------|------------------------------------------------------------------|-------|
- * | `ied-<i>`      | its decision, result, model/reported, offloads to any edge server, its status | its task, edge-result, desired model; every edge state |
- * | `gateway-<a>-<b>` | the same for each IED a..b (one gateway process serving them, `gmel ied --ieds a-b`) | the same |
+ * | `ied-<i>`      | its decision, result, model/reported, offloads to any edge server, its status, its band report (`band/<i>`) | its task, edge-result, desired model; every edge state and band report |
+ * | `gateway-<a>-<b>` | the same for each IED a..b (one gateway process serving them, `gmel ied --ieds a-b`); its band report as `band/<a>` | the same |
  * | `edge-<m>`     | edge results for any IED under its own id (`ied/+/edge-result/<m>`), its state, its status | its offloads |
  * | `plant`        | tasks for any IED, its status (`emulator/plant`)                 | — |
  * | `twin`         | its status (`twin/mirror`)                                       | everything under gmel/v1 |
@@ -78,9 +78,9 @@ export const gatewayStatusId = (r: GatewayRange): string => (r.first === r.last 
 export function gatewayRules(r: GatewayRange): Rule[] {
   const rules: Rule[] = [];
   for (let i = r.first; i <= r.last; i++) rules.push(read(topics.task(i)), read(topics.edgeResultsOf(i)), read(topics.desiredModel(i)));
-  rules.push(read(subscriptions.allEdgeStates));
+  rules.push(read(subscriptions.allEdgeStates), read(subscriptions.allBands));
   for (let i = r.first; i <= r.last; i++) rules.push(write(topics.decision(i)), write(topics.result(i)), write(topics.reportedModel(i)));
-  rules.push(write(subscriptions.allOffloads), write(topics.status('ied', gatewayStatusId(r))));
+  rules.push(write(subscriptions.allOffloads), write(topics.status('ied', gatewayStatusId(r))), write(topics.band(r.first)));
   return rules;
 }
 

@@ -41,7 +41,7 @@ export function decode(topic: string, payload: Uint8Array | string, maxBytes = M
     return { ok: false, code: 'schema', detail: `${parsed.kind} ${field}: ${e?.message ?? 'invalid'}`, topic };
   }
   const msg = value as Record<string, unknown>;
-  const payloadId = parsed.kind === 'offload' || parsed.kind === 'edgeState' ? msg.edgeServerId : parsed.kind === 'status' ? msg.id : msg.iedId;
+  const payloadId = parsed.kind === 'offload' || parsed.kind === 'edgeState' ? msg.edgeServerId : parsed.kind === 'status' ? msg.id : parsed.kind === 'band' ? msg.gateway : msg.iedId;
   if (String(payloadId) !== parsed.id) return { ok: false, code: 'id-mismatch', detail: `topic says ${parsed.id}, payload says ${String(payloadId)}`, topic };
   if (parsed.server !== undefined && msg.edgeServerId !== undefined && String(msg.edgeServerId) !== parsed.server)
     return { ok: false, code: 'id-mismatch', detail: `topic says edge server ${parsed.server}, payload says ${String(msg.edgeServerId)}`, topic };

@@ -113,6 +113,23 @@ export const EdgeResult = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A gateway's share of the uplink band in one slot: how many of its IEDs transmitted to each edge
+ * server. Gateways that each serve part of the plant add each other's counts to their own, so that
+ * OFDMA splits a band among all its senders, not only one process's (runtime-ied/band.ts).
+ */
+export const BandReport = Type.Object(
+  {
+    v: V,
+    /** the gateway's smallest IED id: its name on the band (the IED sets of a plant's gateways are disjoint) */
+    gateway: Id,
+    slot: Type.Integer({ minimum: 0 }),
+    /** per edge server (index m − 1): its IEDs whose uplink sent to m in that slot */
+    senders: Type.Array(Type.Integer({ minimum: 0, maximum: 1_000_000 }), { minItems: 1, maxItems: 1024 }),
+  },
+  { additionalProperties: false },
+);
+
 export const Status = Type.Object(
   {
     v: V,
@@ -167,6 +184,7 @@ export type Offload = Static<typeof Offload>;
 export type EdgeState = Static<typeof EdgeState>;
 export type Result = Static<typeof Result>;
 export type Status = Static<typeof Status>;
+export type BandReport = Static<typeof BandReport>;
 export type DesiredModel = Static<typeof DesiredModel>;
 export type ReportedModel = Static<typeof ReportedModel>;
 
@@ -178,6 +196,7 @@ export const SCHEMAS = {
   /** an edge server's outcome of an offloaded task, to the IED's gateway (which owns the final result) */
   edgeResult: EdgeResult,
   result: Result,
+  band: BandReport,
   status: Status,
   desiredModel: DesiredModel,
   reportedModel: ReportedModel,
@@ -190,6 +209,7 @@ export interface MessageOf {
   edgeState: EdgeState;
   edgeResult: Static<typeof EdgeResult>;
   result: Result;
+  band: BandReport;
   status: Status;
   desiredModel: DesiredModel;
   reportedModel: ReportedModel;

@@ -11,6 +11,8 @@
  * | edgeResult    | 1   | no     | none                   | the gateway owns the outcome and waits for it     |
  * | result        | 1   | no     | none                   | the one outcome of a task: KPIs, twin             |
  * | edgeState     | 0   | yes    | none                   | a newer state replaces it every slot              |
+ * | band          | 0   | no     | none                   | a newer count comes every slot; a lost one is     |
+ * |               |     |        |                        | replaced by the next (band.ts ages them out)      |
  * | status        | 1   | yes    | none                   | online/offline (the will is the retained offline) |
  * | desiredModel  | 1   | yes    | none                   | a gateway that (re)connects learns what to run    |
  * | reportedModel | 1   | yes    | none                   | what each gateway runs, for rollout and twin      |
@@ -35,6 +37,7 @@ export const PUBLISH_RULES: Readonly<Record<MessageKind, PublishRule>> = {
   edgeResult: { qos: 1, retain: false, expiresAtDeadline: false },
   result: { qos: 1, retain: false, expiresAtDeadline: false },
   edgeState: { qos: 0, retain: true, expiresAtDeadline: false },
+  band: { qos: 0, retain: false, expiresAtDeadline: false },
   status: { qos: 1, retain: true, expiresAtDeadline: false },
   desiredModel: { qos: 1, retain: true, expiresAtDeadline: false },
   reportedModel: { qos: 1, retain: true, expiresAtDeadline: false },

@@ -17,13 +17,13 @@ export const REFUSALS = {
   'unknown-ied': 'a task or offload for an IED this process does not serve, or outside the plant',
   'unknown-edge': 'an edge state from a server outside the plant',
   duplicate: 'a task id already accepted, or an edge result for a task already resolved (a redelivery or a replay): never run twice',
-  invalid: "a message whose fields contradict each other (e.g. an offload's deadline before its creation)",
+  invalid: "a message whose fields contradict each other or the plant (e.g. an offload's deadline before its creation, a band report of the wrong width)",
   'clock-skew': 'created more than MAX_CLOCK_SKEW_MS ahead of the receiving clock',
   stale: 'its deadline passed more than MAX_CLOCK_SKEW_MS ago by the receiving clock',
   'out-of-range': "a size, density or deadline above the plant's declared range (scenario.task)",
   'queue-full': "an offload beyond the per-IED queue cap at an edge server (edgeQueueCap)",
   'unknown-task': 'an edge result for a task this gateway never offloaded',
-  forged: 'an edge result for an offloaded task with the wrong IED, stage or edge server',
+  forged: "an edge result for an offloaded task with the wrong IED, stage or edge server; a band report in the name of one of the receiving gateway's IEDs",
   'handler-error': "the message's handler threw; logged, the runtime keeps going",
 } as const;
 

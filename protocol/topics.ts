@@ -9,6 +9,7 @@
  * | result    | gmel/v1/ied/{ied}/result      | runtime-ied (the one owner of a task's outcome) | twin, KPIs |
  * | offload   | gmel/v1/edge/{edge}/offload   | runtime-ied       | runtime-edge             |
  * | edgeState | gmel/v1/edge/{edge}/state     | runtime-edge      | runtime-ied, twin        |
+ * | band      | gmel/v1/band/{gateway}        | runtime-ied (a gateway serving part of the plant; {gateway}: its first IED) | the other gateways |
  * | status    | gmel/v1/status/{kind}/{id}    | every process     | twin, `gmel up`          |
  * | desiredModel | gmel/v1/ied/{ied}/model (retained) | rollout      | runtime-ied (OTA)        |
  * | reportedModel| gmel/v1/ied/{ied}/model/reported   | runtime-ied  | rollout, twin            |
@@ -30,6 +31,7 @@ export const topics = {
   offload: (edge: number) => `${ROOT}/edge/${edge}/offload`,
   edgeState: (edge: number) => `${ROOT}/edge/${edge}/state`,
   status: (kind: string, id: string | number) => `${ROOT}/status/${kind}/${id}`,
+  band: (gateway: number) => `${ROOT}/band/${gateway}`,
 } as const;
 
 export const subscriptions = {
@@ -41,6 +43,7 @@ export const subscriptions = {
   allStatus: `${ROOT}/status/#`,
   allDesiredModels: `${ROOT}/ied/+/model`,
   allReportedModels: `${ROOT}/ied/+/model/reported`,
+  allBands: `${ROOT}/band/+`,
 } as const;
 
 export interface ParsedTopic {
@@ -53,7 +56,7 @@ export interface ParsedTopic {
   readonly server?: string;
 }
 
-const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result|edge-result\/(\d{1,7})|model|model\/reported)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64}))$/;
+const PATTERN = /^gmel\/v1\/(?:(ied)\/(\d{1,7})\/(task|decision|result|edge-result\/(\d{1,7})|model|model\/reported)|(edge)\/(\d{1,7})\/(offload|state)|(status)\/([a-z]+)\/([\w.-]{1,64})|(band)\/(\d{1,7}))$/;
 
 /** What a topic carries, or undefined if it is not one of ours. */
 export function parseTopic(topic: string): ParsedTopic | undefined {
@@ -65,5 +68,6 @@ export function parseTopic(topic: string): ParsedTopic | undefined {
     return { kind: kinds[m[3] as string] ?? (m[3] as MessageKind), id: m[2] as string };
   }
   if (m[5]) return { kind: m[7] === 'state' ? 'edgeState' : 'offload', id: m[6] as string };
+  if (m[11]) return { kind: 'band', id: m[12] as string };
   return { kind: 'status', id: m[10] as string, deviceKind: m[9] as string };
 }

@@ -13,6 +13,8 @@
  * |              |                                  | local/uplink outcomes → gmel/v1/ied/{i}/result              |
  * | onEdgeResult | gmel/v1/ied/{i}/edge-result/{m}  | edge server m resolved one of our offloaded tasks (checked  |
  * |              |                                  | against its offload record): publish it as its result, once |
+ * | onBand       | gmel/v1/band/{g}                 | a gateway serving part of the plant: the other gateways'    |
+ * |              |                                  | senders per server join ours in the uplink stage (band.ts)  |
  *
  * The gateway owns every accepted task's one outcome (gmel/v1/ied/{i}/result). Watchdog: an offloaded
  * task whose edge result has not come back OFFLOAD_GRACE_MS after its deadline (the offload or its
@@ -40,8 +42,8 @@ import { Outbox } from '../protocol/outbox.ts';
 import { Refusals, Registry } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
 import { listen } from '../protocol/inbox.ts';
-import { topics } from '../protocol/topics.ts';
-import type { EdgeState, MessageOf, TaskAnnouncement } from '../protocol/messages.ts';
+import { subscriptions, topics } from '../protocol/topics.ts';
+import type { BandReport, EdgeState, MessageOf, TaskAnnouncement } from '../protocol/messages.ts';
 import type { StageName } from '../sim/task-pool.ts';
 import { LiveWorld, type Upload } from '../sim/live-world.ts';
 import type { ActorSession } from './policy.ts';
@@ -50,6 +52,7 @@ import { RecurrentStates } from './recurrent-state.ts';
 import { gatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { admitTask, OffloadLedger } from './admission.ts';
 import type { Recovered, TaskJournal } from './journal.ts';
+import { BandPeers } from './band.ts';
 
 /** At most this many tasks per decision job: under a backlog, the first decision of a job waits for at most this many inferences. */
 const MAX_DECISION_BATCH = 64;
@@ -115,6 +118,8 @@ export class IedGatewayRuntime {
   private executing = 0;
   /** journaled tasks left open at close for the next process of this gateway */
   private leftToNext = 0;
+  /** the other gateways on the band, when this one serves part of the plant (band.ts) */
+  private readonly band: BandPeers | undefined;
 
   private constructor(private readonly o: GatewayOptions) {
     this.served = new Set(o.iedIds);
@@ -132,6 +137,7 @@ export class IedGatewayRuntime {
       outcome: (msg, completed, stage, latency) => this.publishResult(msg, completed, stage, latency),
     });
     this.obs = new Float32Array(this.world.obsSize);
+    if (this.served.size < o.scenario.ieds) this.band = new BandPeers(o.scenario.edgeServers, o.scenario.ieds, this.served);
     this.hidden = new RecurrentStates(o.scenario.episodeSlots);
     const journal = o.journal?.journal;
     this.outbox = new Outbox(o.mqtt, o.logger, undefined, journal ? () => journal.flush() : undefined); // the journal's records before the messages that need them
@@ -143,11 +149,12 @@ export class IedGatewayRuntime {
     const edges = Array.from({ length: o.scenario.edgeServers }, (_, m) => topics.edgeState(m + 1));
     await listen({
       mqtt: o.mqtt, metrics: rt.metrics, logger: o.logger, refusals: rt.refusals,
-      subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResultsOf(i)), ...edges],
+      subscriptions: [...o.iedIds.map((i) => topics.task(i)), ...o.iedIds.map((i) => topics.edgeResultsOf(i)), ...edges, ...(rt.band ? [subscriptions.allBands] : [])],
       dispatch: (d) => {
         if (d.kind === 'task') void rt.onTask(d.message);
         else if (d.kind === 'edgeState') rt.onEdgeState(d.message);
         else if (d.kind === 'edgeResult') rt.onEdgeResult(d.message, d.topicServer as number); // the codec parsed it from the topic
+        else if (d.kind === 'band') rt.onBand(d.message);
       },
     });
     rt.ticker.start();
@@ -295,10 +302,19 @@ export class IedGatewayRuntime {
     this.world.observeEdge(m, msg.activeQueues, (i) => msg.backlogMbit[String(i)] ?? 0, this.served);
   }
 
+  onBand(msg: BandReport): void {
+    const refusal = this.band?.accept(msg);
+    if (refusal) this.refusals.refuse(refusal.code, { gateway: msg.gateway, detail: refusal.detail }, 'band report refused');
+  }
+
   private onSlotEnd(slot: number): void {
     if (this.closed) return;
     this.world.catchUpTo(slot);
+    const band = this.band;
+    const ending = this.world.slot;
+    band?.fill(this.world.otherSenders, ending);
     this.world.endSlot({ edge: false, uplink: true });
+    if (band) this.o.mqtt.publish(topics.band(band.self), encode('band', band.report(ending, this.world.ownSenders)), publishOptions('band'));
     this.metrics.openTasks.set(this.world.open + this.offloaded.size);
     this.watchdog();
   }

@@ -23,7 +23,6 @@
 import type { World } from './world.ts';
 import { EPS, resized } from './task-pool.ts';
 import type { Semantics } from './semantics.ts';
-import { bandSharers } from './channel.ts';
 
 /** The "gmel" semantics: its own state is when each IED's local GPU is next free (eq. 1). */
 export class GmelSemantics implements Semantics {
@@ -152,7 +151,7 @@ export function uplinkStage(w: World): void {
     w.txServer[i] = m;
     sharers[m] = (sharers[m] as number) + 1;
   }
-  bandSharers(sharers, w.layout.sharedSpectrum);
+  w.shareBands();
   for (let i = 0; i < I; i++) {
     const m = w.txServer[i] as number;
     if (m < 0) continue;

@@ -20,7 +20,6 @@
 import type { World } from './world.ts';
 import { Fifos, type TaskPool } from './task-pool.ts';
 import type { Semantics } from './semantics.ts';
-import { bandSharers } from './channel.ts';
 
 /** Deadline in whole slots, as the reference code's max_delay. */
 function deadlineSlots(w: World, id: number): number {
@@ -176,7 +175,7 @@ function tangUplink(w: World): void {
     w.txServer[i] = id;
     w.sharers[m] = (w.sharers[m] as number) + 1;
   }
-  bandSharers(w.sharers, w.layout.sharedSpectrum);
+  w.shareBands();
   for (let i = 0; i < I; i++) {
     const id = w.txServer[i] as number;
     if (id < 0) continue;

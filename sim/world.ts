@@ -31,7 +31,7 @@ import { Metrics } from './metrics.ts';
 import { createSemantics, type Semantics } from './semantics.ts';
 import { taskReward, drawTaskParameters } from './task-model.ts';
 import { CreditLog } from './credits.ts';
-import { Channel } from './channel.ts';
+import { Channel, bandSharers } from './channel.ts';
 
 
 /**
@@ -88,6 +88,13 @@ export class World {
   /** scratch: the server each IED transmits to this slot, and sharers per server */
   readonly txServer: Int32Array;
   readonly sharers: Int32Array;
+  /** this world's own senders per server in the last uplink stage (before otherSenders and the spectrum's rule) */
+  readonly ownSenders: Int32Array;
+  /**
+   * senders per server that are not in this world but share its bands: in a live gateway that serves
+   * part of the plant, the other gateways' (runtime-ied/band.ts); in the simulator, none
+   */
+  readonly otherSenders: Int32Array;
   /** uploads finished this slot, joining edge queues at its end */
   joining = new Int32Array(64);
   joiningCount = 0;
@@ -127,6 +134,8 @@ export class World {
     this.spectralEfficiency = this.channel.spectralEfficiency;
     this.txServer = new Int32Array(I);
     this.sharers = new Int32Array(M);
+    this.ownSenders = new Int32Array(M);
+    this.otherSenders = new Int32Array(M);
     this.fields = {
       taskSizeMbit: 0, taskDensity: 0, taskDeadlineLeftSeconds: 0, localWaitSeconds: 0,
       uplinkBacklogMbit: 0, edgeBacklogMbit: this.edgeBacklogMbit, edgeOffset: 0,
@@ -352,6 +361,17 @@ export class World {
       this.activePos[q] = -1;
       this.activeLen[m] = last;
     }
+  }
+
+  /**
+   * The uplink stage counted its senders per server in `sharers`: keep them as ownSenders, add the
+   * senders outside this world, and apply the spectrum's rule (channel.ts bandSharers), in place.
+   */
+  shareBands(): void {
+    const sharers = this.sharers;
+    this.ownSenders.set(sharers);
+    for (let m = 0; m < this.M; m++) sharers[m] = (sharers[m] as number) + (this.otherSenders[m] as number);
+    bandSharers(sharers, this.layout.sharedSpectrum);
   }
 
   /** Uplink rate (Mbit/s) of IED i to server m when `sharers` IEDs transmit to m this slot. */

@@ -107,6 +107,9 @@ t.test('Mosquitto enforces the generated ACL', { skip: hasMosquitto ? false : 'n
     t.equal(await publish(ied1, topics.task(1), 'forged-5'), NOT_AUTHORIZED, 'a gateway announcing tasks, even its own: refused');
     t.equal(await publish(edge2, topics.edgeState(1), 'forged-6'), NOT_AUTHORIZED, 'edge-2 publishing edge 1\'s state: refused');
     t.equal(await publish(edge2, topics.status('ied', 3), 'forged-7'), NOT_AUTHORIZED, 'edge-2 reporting IED 3\'s status: refused');
+    t.equal(await publish(ied1, topics.band(3), 'forged-9'), NOT_AUTHORIZED, 'ied-1 reporting the band as gateway 3: refused');
+    t.equal(await publish(edge2, topics.band(2), 'forged-10'), NOT_AUTHORIZED, 'an edge server reporting the band: refused');
+    t.equal(await publish(ied1, topics.band(1), 'ok-band'), 0, 'ied-1 reports its own band share');
     await sleep(300);
     t.same(seen.filter((m) => m.includes('forged-')), [], 'the twin received none of them');
     await Promise.all([edge2.endAsync(), ied1.endAsync()]);

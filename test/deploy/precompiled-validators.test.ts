@@ -65,6 +65,7 @@ t.test('every recorded validator is precompiled and agrees with the run-time com
     'message/edgeState': { v: 1, edgeServerId: 2, slot: 40, at: AT, activeQueues: 2, backlogMbit: { '7': 12.5, '12': 0.4 }, servedGcycles: 0.7 },
     'message/edgeResult': { v: 1, taskId: 'ied7-42', iedId: 7, outcome: 'completed', stage: 'edge', latencySeconds: 0.9, at: AT, edgeServerId: 2 },
     'message/result': { v: 1, taskId: 'ied7-42', iedId: 7, outcome: 'dropped', stage: 'uplink', latencySeconds: 1.5, at: AT },
+    'message/band': { v: 1, gateway: 25, slot: 40, senders: [3, 0, 1, 2, 0] },
     'message/status': { v: 1, kind: 'ied', id: '3', state: 'online', at: AT, modelVersion: 'v1' },
     'message/desiredModel': { v: 1, iedId: 3, modelSet: 'gmel2024-amarl', version: 'v2', registry: 'https://registry.plant:9350', at: AT, rollbackSignature: 'QUJD' },
     'message/reportedModel': { v: 1, iedId: 3, version: 'v2', state: 'refused', refused: { version: 'v1', reason: 'older release' }, at: AT },

@@ -13,6 +13,7 @@ t.test('topics', async (t) => {
   t.same(parseTopic(topics.edgeResult(4, 2)), { kind: 'edgeResult', id: '4', server: '2' });
   t.equal(parseTopic('gmel/v1/ied/4/edge-result'), undefined, 'an edge result topic names its server');
   t.same(parseTopic(topics.status('ied', 'gw-1')), { kind: 'status', id: 'gw-1', deviceKind: 'ied' });
+  t.same(parseTopic(topics.band(25)), { kind: 'band', id: '25' });
   t.equal(parseTopic('gmel/v2/ied/7/task'), undefined);
   t.equal(parseTopic('gmel/v1/ied/x/task'), undefined);
 });
@@ -31,6 +32,7 @@ t.test('bad input gets a code naming the problem', async (t) => {
     [topics.task(7), JSON.stringify({ ...task, extra: 1 }), 'schema', /task \/extra: must NOT have additional properties/],
     [topics.task(7), JSON.stringify({ ...task, v: 2 }), 'schema', /\/v/],
     [topics.task(8), JSON.stringify(task), 'id-mismatch', /topic says 8, payload says 7/],
+    [topics.band(3), JSON.stringify({ v: 1, gateway: 4, slot: 1, senders: [1] }), 'id-mismatch', /topic says 3, payload says 4/],
     [topics.task(7), 'x'.repeat(MAX_PAYLOAD_BYTES + 1), 'oversized', /bytes >/],
     ['gmel/v1/ied/7/unknown', JSON.stringify(task), 'unknown-topic', /unknown/],
     [topics.task(7), JSON.stringify({ ...task, taskId: 'has space' }), 'schema', /taskId/],
