@@ -36,7 +36,7 @@ import { buildGateway } from '../deploy/build-gateway.ts';
 const MODEL = 'models/gmel2024-amarl';
 /** load runs this long before measuring (JIT, connections, queues reach their steady state) */
 const WARMUP_MS = 3000;
-const quantiles = (xs: number[]) => {
+export const quantiles = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
   return { n: s.length, p50: q(0.5), p99: q(0.99), max: s[s.length - 1] ?? NaN };
@@ -120,7 +120,7 @@ async function announceToDecision(broker: TestBroker, brokerName: string, ieds: 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** user + system CPU seconds a process has used (Linux /proc/<pid>/stat, clock ticks of 10 ms) */
-function cpuSecondsOf(pid: number | undefined): number {
+export function cpuSecondsOf(pid: number | undefined): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -17,6 +17,7 @@ import { benchJournal, benchLive } from './live.ts';
 import { measureAgreement } from './agreement.ts';
 import { benchGateway } from './gateway.ts';
 import { benchBarrage } from './barrage.ts';
+import { benchCluster } from './cluster.ts';
 
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
@@ -25,6 +26,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   'training-runs': () => benchTrainingRuns(),
   live: () => benchLive(),
   journal: () => benchJournal(),
+  cluster: () => benchCluster(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),
   barrage: () => benchBarrage({ floodSeconds: Number(process.env.BENCH_FLOOD_SECONDS ?? 60) }),
   gateway: () => benchGateway({ seconds: Number(process.env.BENCH_GATEWAY_SECONDS ?? 60), coldRuns: 3 }),

@@ -15,7 +15,7 @@
  * | `ied-<i>`      | its decision, result, model/reported, offloads to any edge server, its status, its band report (`band/<i>`) | its task, edge-result, desired model; every edge state and band report |
  * | `gateway-<a>-<b>` | the same for each IED a..b (one gateway process serving them, `gmel ied --ieds a-b`); its band report as `band/<a>` | the same |
  * | `edge-<m>`     | edge results for any IED under its own id (`ied/+/edge-result/<m>`), its state, its status | its offloads |
- * | `plant`        | tasks for any IED, its status (`emulator/plant`)                 | — |
+ * | `plant`        | tasks for any IED, its status (`emulator/plant`)                 | its own status (every device reads its own: a late Will is answered) |
  * | `twin`         | its status (`twin/mirror`)                                       | everything under gmel/v1 |
  * | `rollout`      | desired models (the only one)                                    | reported models, decisions, results |
  * | `operator`     | —                                                                | everything under gmel/v1 |
@@ -70,6 +70,8 @@ const EVERYTHING = `${ROOT}/#`;
 
 const read = (topic: string): Rule => ({ access: 'read', topic });
 const write = (topic: string): Rule => ({ access: 'write', topic });
+/** a device's own status: it publishes it and reads it back, to answer a late Will (protocol/mqtt.ts) */
+const ownStatus = (kind: string, id: string | number): Rule => ({ access: 'readwrite', topic: topics.status(kind, id) });
 
 /** The status id a gateway publishes under: its `--ieds` text (`gmel ied --ieds 7` → `7`, `--ieds 0-49` → `0-49`). */
 export const gatewayStatusId = (r: GatewayRange): string => (r.first === r.last ? String(r.first) : `${r.first}-${r.last}`);
@@ -80,7 +82,7 @@ export function gatewayRules(r: GatewayRange): Rule[] {
   for (let i = r.first; i <= r.last; i++) rules.push(read(topics.task(i)), read(topics.edgeResultsOf(i)), read(topics.desiredModel(i)));
   rules.push(read(subscriptions.allEdgeStates), read(subscriptions.allBands));
   for (let i = r.first; i <= r.last; i++) rules.push(write(topics.decision(i)), write(topics.result(i)), write(topics.reportedModel(i)));
-  rules.push(write(subscriptions.allOffloads), write(topics.status('ied', gatewayStatusId(r))), write(topics.band(r.first)));
+  rules.push(write(subscriptions.allOffloads), ownStatus('ied', gatewayStatusId(r)), write(topics.band(r.first)));
   return rules;
 }
 
@@ -90,14 +92,14 @@ export function gatewayRules(r: GatewayRange): Rule[] {
  * knows who sent each result from the topic and refuses results for tasks it offloaded elsewhere.
  */
 export function edgeRules(m: number): Rule[] {
-  return [read(topics.offload(m)), write(anyId((i) => topics.edgeResult(i, m))), write(topics.edgeState(m)), write(topics.status('edge', m))];
+  return [read(topics.offload(m)), write(anyId((i) => topics.edgeResult(i, m))), write(topics.edgeState(m)), ownStatus('edge', m)];
 }
 
 /** The plant's services: task announcer, twin, rollout, read-only operator. */
 export function serviceIdentities(): Identity[] {
   return [
-    { username: 'plant', role: 'plant', rules: [write(subscriptions.allTasks), write(topics.status('emulator', 'plant'))] },
-    { username: 'twin', role: 'twin', rules: [read(EVERYTHING), write(topics.status('twin', 'mirror'))] },
+    { username: 'plant', role: 'plant', rules: [write(subscriptions.allTasks), ownStatus('emulator', 'plant')] },
+    { username: 'twin', role: 'twin', rules: [read(EVERYTHING), ownStatus('twin', 'mirror')] },
     { username: 'rollout', role: 'rollout', rules: [write(subscriptions.allDesiredModels), read(subscriptions.allReportedModels), read(subscriptions.allDecisions), read(subscriptions.allResults)] },
     { username: 'operator', role: 'operator', rules: [read(EVERYTHING)] },
   ];

@@ -17,6 +17,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync, chmodSync, exis
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
+import { parseBrokerUrl } from '../protocol/broker-options.ts';
 import { modelFileName, readManifest, verifyModelSet } from '../core/model-set.ts';
 import { resolveModelDir } from '../core/model-set.ts';
 import { buildGateway } from './build-gateway.ts';
@@ -83,14 +84,20 @@ export async function buildBundle(o: BundleOptions): Promise<{ dir: string; mani
   cpSync(join(modelDir, 'manifest.json'), join(dir, 'model', 'manifest.json'));
   writeFileSync(join(dir, 'scenario.json'), JSON.stringify(readManifest(modelDir).scenario, null, 2) + '\n');
   // both go into the signed unit's ExecStart line: a URL, nothing that could add a directive
-  // (--broker may list a cluster's nodes, comma-separated: each must be a plain URL)
-  for (const [flag, list] of [['--broker', o.broker.split(',')], ['--registry', [o.registry ?? DEFAULT_REGISTRY]]] as const)
+  // (--broker may list a cluster's nodes: the gateway's own check first, so the unit cannot fail at boot)
+  let broker: string;
+  try {
+    broker = parseBrokerUrl(o.broker);
+  } catch (err) {
+    throw new InputError(`--broker ${JSON.stringify(o.broker)}: not a plain URL or list of them (${(err as Error).message})`);
+  }
+  for (const [flag, list] of [['--broker', broker.split(',')], ['--registry', [o.registry ?? DEFAULT_REGISTRY]]] as const)
     for (const url of list)
       if (!/^(mqtts?|wss?|https?):\/\/[\w.:[\]@%-]+(\/[\w./%-]*)?$/.test(url)) throw new InputError(`${flag} ${JSON.stringify(url)}: not a plain URL (scheme://host[:port][/path])`);
   const httpPort = o.httpPort ?? GATEWAY_PORT_BASE + o.ied;
   const registry = o.registry ?? DEFAULT_REGISTRY;
   if (!(Number.isInteger(httpPort) && httpPort > 0 && httpPort < 65536)) throw new InputError(`--http-port ${httpPort}: not a port`);
-  const config = { ied: o.ied, broker: o.broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version, httpPort, registry, trustedKey: TRUSTED_KEY_PATH, minNodeMajor: MIN_NODE_MAJOR };
+  const config = { ied: o.ied, broker, engine: o.engine ?? 'node', model: 'model', scenario: 'scenario.json', modelVersion: models.version, httpPort, registry, trustedKey: TRUSTED_KEY_PATH, minNodeMajor: MIN_NODE_MAJOR };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const unit = `gmel-ied-${o.ied}.service`;
   writeFileSync(join(dir, unit), `[Unit]
@@ -102,7 +109,7 @@ Wants=network-online.target
 WorkingDirectory=/opt/gmel/ied-${o.ied}
 # over-the-air updates on by default: signed by the key installed out of band at ${TRUSTED_KEY_PATH};
 # the task journal: accepted tasks survive a crash or kill -9 (docs/security.md, crash safety)
-ExecStart=/usr/bin/env node ${GATEWAY_NODE_FLAGS.join(' ')} gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${o.broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota --journal /var/lib/gmel/ied-${o.ied}/journal
+ExecStart=/usr/bin/env node ${GATEWAY_NODE_FLAGS.join(' ')} gmel-ied.mjs --ieds ${o.ied} --model model --scenario scenario.json --engine ${config.engine} --broker ${broker} --http-port ${httpPort} --trusted-key ${TRUSTED_KEY_PATH} --registry ${registry} --work-dir /var/lib/gmel/ied-${o.ied}/ota --journal /var/lib/gmel/ied-${o.ied}/journal
 StateDirectory=gmel/ied-${o.ied}
 StateDirectoryMode=0700
 Restart=always

@@ -65,7 +65,7 @@ export interface MosquittoExtra {
 }
 
 /** A Mosquitto on a fresh port; restart() brings it back on the same port (broker-loss tests). */
-export async function startMosquitto(extra: MosquittoExtra = {}): Promise<LocalBroker & { stop(): Promise<void>; restart(): Promise<void> }> {
+export async function startMosquitto(extra: MosquittoExtra = {}): Promise<LocalBroker & { stop(): Promise<void>; restart(): Promise<void>; /** the broker's process id while it runs (benches read its CPU) */ pid(): number | undefined }> {
   if (!MOSQUITTO) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gmel-mosquitto-'));
@@ -98,5 +98,5 @@ export async function startMosquitto(extra: MosquittoExtra = {}): Promise<LocalB
     });
   };
   await up();
-  return { url: `mqtt://127.0.0.1:${port}`, port, close: down, stop: down, restart: up };
+  return { url: `mqtt://127.0.0.1:${port}`, port, close: down, stop: down, restart: up, pid: () => child?.pid };
 }

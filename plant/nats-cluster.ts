@@ -11,7 +11,13 @@
  * | listen       | 127.0.0.1, free port (NATS clients; the cluster's own protocol)         |
  * | cluster      | name "gmel", routes to every node                                      |
  * | jetstream    | store in the cluster's temp folder, per node (survives a node restart) |
- * | mqtt         | 127.0.0.1, free port; stream_replicas = min(3, nodes)                  |
+ * | mqtt         | 127.0.0.1, free port; stream_replicas = min(3, nodes); NATS's other defaults |
+ *
+ * Measured here (docs/scale-out.md): NATS backs every QoS 1 subscription with a JetStream consumer,
+ * and the consumers' max_ack_pending add up to at most 65,536: at the default 1,024 the 64th QoS 1
+ * subscription is refused, so this cluster carries small plants only (the test: 8 IEDs). Tried and
+ * dropped: max_ack_pending 16 (4,095 subscriptions, but after a node loss most tasks stalled
+ * undecided, also with ack_wait 2 s) and consumer_replicas 1 (a node's loss took its consumers).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +43,8 @@ export interface NatsCluster {
    * lost, JetStream elects new leaders for the MQTT streams first (seconds; nats-server's Raft timings)
    */
   ready(k: number): Promise<void>;
+  /** the nodes' process ids while they run (benches read their CPU) */
+  pids(): (number | undefined)[];
   close(): Promise<void>;
 }
 
@@ -88,22 +96,29 @@ export async function startNatsCluster(nodes = 3): Promise<NatsCluster> {
   const stop = async (k: number, signal: NodeJS.Signals) => {
     const child = procs[k];
     procs[k] = undefined;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return; // gone already (killed, or died)
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill(signal);
     });
   };
-  await Promise.all(ports.map((_, k) => start(k)));
-  // an MQTT client needs the JetStream meta leader (its session streams): wait until one is elected
   const urls = ports.map((p) => `mqtt://127.0.0.1:${p.mqtt}`);
-  await waitForMqttReady(urls[0] as string);
+  try {
+    await Promise.all(ports.map((_, k) => start(k)));
+    // an MQTT client needs the JetStream meta leader (its session streams): wait until one is elected
+    await waitForMqttReady(urls[0] as string);
+  } catch (err) {
+    await Promise.all(procs.map((_, k) => stop(k, 'SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: urls.join(','),
     urls,
     kill: (k) => stop(k, 'SIGKILL'),
     restart: (k) => start(k),
     ready: (k) => waitForMqttReady(urls[k] as string),
+    pids: () => procs.map((p) => p?.pid),
     close: async () => {
       await Promise.all(procs.map((_, k) => stop(k, 'SIGTERM')));
       rmSync(dir, { recursive: true, force: true });

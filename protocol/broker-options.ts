@@ -46,6 +46,8 @@ export function parseBrokerUrl(text: string): string {
   if (urls.length > MAX_BROKER_URLS) throw new InvalidArgumentError(`at most ${MAX_BROKER_URLS} broker URLs`);
   const schemes = new Set(urls.map(checkBrokerUrl));
   if (schemes.size > 1) throw new InvalidArgumentError(`the broker URLs mix schemes (${[...schemes].join(', ')}): a cluster's nodes are all mqtt:// or all mqtts://`);
+  // mqtt.js's list of servers carries host, port and scheme only (no WebSocket path)
+  if (urls.length > 1 && !schemes.has('mqtt:') && !schemes.has('mqtts:')) throw new InvalidArgumentError('a list of brokers takes mqtt:// or mqtts:// URLs (one WebSocket URL works alone)');
   return urls.join(',');
 }
 

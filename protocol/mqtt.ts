@@ -158,7 +158,8 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
   const urls = brokerUrls(opts.url);
   const servers = urls.map((u) => {
     const { hostname, port, protocol } = new URL(u);
-    return { host: hostname, port: Number(port || (protocol === 'mqtts:' ? 8883 : 1883)), protocol: protocol.replace(/:$/, '') as 'mqtt' | 'mqtts' };
+    // (an IPv6 literal keeps its brackets in URL.hostname; a socket wants the bare address)
+    return { host: hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(port || (protocol === 'mqtts:' ? 8883 : 1883)), protocol: protocol.replace(/:$/, '') as 'mqtt' | 'mqtts' };
   });
   let lastError: unknown;
   for (let k = 0; k < urls.length; k++) {
@@ -167,6 +168,9 @@ export async function connectMqtt(opts: ConnectOptions): Promise<MqttClient> {
     for (const protocolVersion of versions) {
       try {
         const client = await connectHolding(urls[k] as string, { ...base, ...rotated, protocolVersion, ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}) }, opts.ackAfterListen === true, opts.earlyHoldMs ?? EARLY_HOLD_MS);
+        // mqtt.js's TLS layer names the server (SNI, the certificate check) only when no name is set,
+        // and keeps the first node's: the next node must be checked against its own name
+        if (urls.length > 1) client.on('reconnect', () => delete client.options.servername);
         return await connected(client, opts);
       } catch (err) {
         lastError = err;
@@ -194,6 +198,15 @@ async function connected(client: MqttClient, opts: ConnectOptions): Promise<Mqtt
     // a reconnect follows a lost connection, after which the broker (or the cluster) may have sent our
     // Will: the retained status must say online again (mqtt.js resends it until it is acknowledged)
     client.on('connect', () => void online().catch(() => {}));
+    // the Will can also come later (a cluster node that lost us notices only after its keepalive
+    // timeout, when we are already back on another node): we read our own status and answer an
+    // offline with online while we are connected. A status topic has one device: no two processes
+    // share an id (the ACL gives each identity its own).
+    const own = topics.status(device.kind, device.id);
+    client.on('message', (topic, payload) => {
+      if (topic === own && client.connected && !client.disconnecting && payload.includes('"state":"offline"')) void online().catch(() => {});
+    });
+    client.subscribe(own, { qos: 1 });
     // its PUBACK may queue behind a held one (ackAfterListen): mqtt.js resends it until it is acknowledged
     if (opts.ackAfterListen) online().catch(() => {});
     else
@@ -210,15 +223,19 @@ async function connected(client: MqttClient, opts: ConnectOptions): Promise<Mqtt
  * nodes of a list are tried in turn, so that one node down does not stop the command.
  */
 export async function connectOnce(opts: { url: string; clientId: string } & BrokerAuth): Promise<MqttClient> {
+  const urls = brokerUrls(opts.url);
   const errors: string[] = [];
-  for (const url of brokerUrls(opts.url)) {
+  let last: unknown;
+  for (const url of urls) {
     try {
       return await mqtt.connectAsync(url, { clientId: opts.clientId, reconnectPeriod: 0, connectTimeout: 5000, ...clientAuthOptions(opts) });
     } catch (err) {
+      last = err;
       errors.push(`${url}: ${(err as Error).message}`);
     }
   }
-  throw new Error(`cannot connect to the broker (${errors.join('; ')})`);
+  if (urls.length === 1) throw last; // as it came (its system error code names the cause for the CLI)
+  throw Object.assign(new Error(`cannot connect to any broker of the list (${errors.join('; ')})`), { code: (last as { code?: string })?.code });
 }
 
 /** Backoff of a daemon waiting for its broker: 0.5 s, doubling, at most 30 s between tries. */

@@ -18,7 +18,7 @@ export const REFUSALS = {
   'unknown-edge': 'an edge state from a server outside the plant',
   duplicate: 'a task id already accepted, or an edge result for a task already resolved (a redelivery or a replay): never run twice',
   invalid: "a message whose fields contradict each other or the plant (e.g. an offload's deadline before its creation, a band report of the wrong width)",
-  'clock-skew': 'created more than MAX_CLOCK_SKEW_MS ahead of the receiving clock',
+  'clock-skew': "created more than MAX_CLOCK_SKEW_MS ahead of the receiving clock; a band report more than BAND_STALE_SLOTS slots ahead of the receiver's slot",
   stale: 'its deadline passed more than MAX_CLOCK_SKEW_MS ago by the receiving clock',
   'out-of-range': "a size, density or deadline above the plant's declared range (scenario.task)",
   'queue-full': "an offload beyond the per-IED queue cap at an edge server (edgeQueueCap)",

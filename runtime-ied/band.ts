@@ -9,17 +9,24 @@
  * |---------------------------------------------------|----------------------------------------------------------|
  * | a gateway adds each other gateway's latest count   | the gateways' slot ends are not synchronised: a count    |
  * |                                                   | lags by about one slot (its last finished slot)          |
- * | a count older than BAND_STALE_SLOTS is ignored     | a gateway that stopped, or lost its broker, sends nothing |
+ * | a count is sent when it changes, and again every   | a silent gateway has no senders: a count older than      |
+ * | BAND_HEARTBEAT_SLOTS while it is not zero          | BAND_STALE_SLOTS (by the receiver's slot) counts as zero |
+ * | a report more than BAND_STALE_SLOTS ahead of the   | a stepped clock must not lock a peer's later counts out  |
+ * | receiver's slot is `clock-skew`                    |                                                          |
  * | at most MAX_BAND_PEERS gateways are remembered     | bounded memory (the ACL lets a gateway speak only as itself) |
- * | a report as one of our own IEDs is `forged`, one of the wrong width or above the plant's IEDs `invalid` | |
+ * | a report as one of our own IEDs is `forged`; one of the wrong width, or counting more IEDs than the others serve, `invalid` | |
  *
  * A gateway that serves every IED of the plant has no one to share with and neither sends nor listens.
+ * Cost: each gateway receives every other one's changes, so traffic grows with the square of the
+ * gateways that transmit (docs/scale-out.md); an aggregator (e.g. the edge servers) would make it linear.
  */
 import type { BandReport } from '../protocol/messages.ts';
 import type { Refusal } from '../protocol/refusals.ts';
 
-/** A count this many slots older than the slot being ended no longer counts (0.5 s at Δt = 0.1 s). */
-export const BAND_STALE_SLOTS = 5;
+/** A count this many slots older than the slot being ended no longer counts (1.5 s at Δt = 0.1 s). */
+export const BAND_STALE_SLOTS = 15;
+/** A count that is not zero is sent again after this many slots without a change, so it never goes stale. */
+export const BAND_HEARTBEAT_SLOTS = 10;
 /** Other gateways remembered at most; a report from one more is refused while all are fresh. */
 export const MAX_BAND_PEERS = 1024;
 
@@ -39,15 +46,20 @@ export class BandPeers {
     this.self = Math.min(...served);
   }
 
-  /** Remember another gateway's count (our own, echoed by the broker, is ignored). */
-  accept(r: BandReport): Refusal | undefined {
+  /** Remember another gateway's count, received while this gateway is in slot `now` (our own, echoed by the broker, is ignored). */
+  accept(r: BandReport, now: number): Refusal | undefined {
     if (r.gateway === this.self) return undefined;
     if (this.served.has(r.gateway)) return { code: 'forged', detail: `a band report as gateway ${r.gateway}, an IED this gateway serves` };
     if (r.senders.length !== this.servers) return { code: 'invalid', detail: `${r.senders.length} counts for ${this.servers} edge servers` };
-    if (r.senders.some((n) => n > this.ieds)) return { code: 'invalid', detail: `a count above the plant's ${this.ieds} IEDs` };
+    const total = r.senders.reduce((a, n) => a + n, 0);
+    if (total > this.ieds - this.served.size) return { code: 'invalid', detail: `${total} senders, more than the ${this.ieds - this.served.size} IEDs other gateways serve` };
+    if (r.slot > now + BAND_STALE_SLOTS) return { code: 'clock-skew', detail: `slot ${r.slot}, ${r.slot - now} ahead of this gateway's` };
     const known = this.latest.get(r.gateway);
-    if (known && known.slot >= r.slot) return undefined; // an older or repeated count
-    if (!known && this.latest.size >= MAX_BAND_PEERS && !this.evictStale(r.slot)) return { code: 'invalid', detail: `more than ${MAX_BAND_PEERS} gateways on the band` };
+    // an older or repeated count is ignored, unless the one we hold is out of reach of our slot (it
+    // went stale, or our clock stepped back): a slot number once seen must not lock a gateway out
+    const fresh = known !== undefined && known.slot >= now - BAND_STALE_SLOTS && known.slot <= now + BAND_STALE_SLOTS;
+    if (known && fresh && known.slot >= r.slot) return undefined;
+    if (!known && this.latest.size >= MAX_BAND_PEERS && !this.evictStale(now)) return { code: 'invalid', detail: `more than ${MAX_BAND_PEERS} gateways on the band` };
     this.latest.set(r.gateway, { slot: r.slot, senders: r.senders });
     return undefined;
   }
@@ -61,10 +73,17 @@ export class BandPeers {
     }
   }
 
-  /** Our own report of `slot`: its senders per server (World.ownSenders). */
-  report(slot: number, own: Int32Array): BandReport {
-    return { v: 1, gateway: this.self, slot, senders: Array.from(own) };
+  /** Our own report of `slot` (World.ownSenders per server), or undefined when it need not be sent (see the header). */
+  report(slot: number, own: Int32Array): BandReport | undefined {
+    const last = this.sent;
+    const same = last !== undefined && last.senders.every((n, m) => n === own[m]);
+    if (same && (last.senders.every((n) => n === 0) || slot - last.slot < BAND_HEARTBEAT_SLOTS)) return undefined;
+    const r: BandReport = { v: 1, gateway: this.self, slot, senders: Array.from(own) };
+    this.sent = r;
+    return r;
   }
+
+  private sent: BandReport | undefined;
 
   private evictStale(slot: number): boolean {
     let evicted = false;

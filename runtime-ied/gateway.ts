@@ -26,7 +26,7 @@
  * join it (enqueueDecision): under load one job decides a burst and its decisions leave in one write.
  * If inference fails, the task runs locally: an accepted task is never lost. Refusals (admission.ts, docs/security.md) are counted and logged.
  *
- * About 450 lines, over the usual 300: the handlers in the table above, crash recovery and the
+ * About 480 lines, over the usual 300: the handlers in the table above, crash recovery and the
  * gateway's life cycle (create, swap, close) share one task-ownership invariant (every accepted task,
  * one outcome) and read best together.
  */
@@ -137,7 +137,7 @@ export class IedGatewayRuntime {
       outcome: (msg, completed, stage, latency) => this.publishResult(msg, completed, stage, latency),
     });
     this.obs = new Float32Array(this.world.obsSize);
-    if (this.served.size < o.scenario.ieds) this.band = new BandPeers(o.scenario.edgeServers, o.scenario.ieds, this.served);
+    if (this.served.size > 0 && this.served.size < o.scenario.ieds) this.band = new BandPeers(o.scenario.edgeServers, o.scenario.ieds, this.served);
     this.hidden = new RecurrentStates(o.scenario.episodeSlots);
     const journal = o.journal?.journal;
     this.outbox = new Outbox(o.mqtt, o.logger, undefined, journal ? () => journal.flush() : undefined); // the journal's records before the messages that need them
@@ -303,7 +303,7 @@ export class IedGatewayRuntime {
   }
 
   onBand(msg: BandReport): void {
-    const refusal = this.band?.accept(msg);
+    const refusal = this.band?.accept(msg, this.world.slot);
     if (refusal) this.refusals.refuse(refusal.code, { gateway: msg.gateway, detail: refusal.detail }, 'band report refused');
   }
 
@@ -314,7 +314,8 @@ export class IedGatewayRuntime {
     const ending = this.world.slot;
     band?.fill(this.world.otherSenders, ending);
     this.world.endSlot({ edge: false, uplink: true });
-    if (band) this.o.mqtt.publish(topics.band(band.self), encode('band', band.report(ending, this.world.ownSenders)), publishOptions('band'));
+    const report = band?.report(ending, this.world.ownSenders);
+    if (band && report) this.o.mqtt.publish(topics.band(band.self), encode('band', report), publishOptions('band'));
     this.metrics.openTasks.set(this.world.open + this.offloaded.size);
     this.watchdog();
   }

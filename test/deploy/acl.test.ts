@@ -33,7 +33,7 @@ t.test('the rules and the files, without a broker', async (t) => {
   t.match(block('ied-1'), /^topic read gmel\/v1\/ied\/1\/task$/m, 'a gateway reads its own tasks');
   t.notMatch(block('ied-1'), /ied\/[02-9]\//, 'and names no other IED');
   t.match(block('gateway-4-5'), /topic write gmel\/v1\/ied\/4\/decision\ntopic write gmel\/v1\/ied\/4\/result/, 'a range gateway speaks for IED 4');
-  t.match(block('gateway-4-5'), /topic write gmel\/v1\/status\/ied\/4-5$/m, 'under the status id of `gmel ied --ieds 4-5`');
+  t.match(block('gateway-4-5'), /topic readwrite gmel\/v1\/status\/ied\/4-5$/m, 'under the status id of `gmel ied --ieds 4-5`');
   t.notOk(acl.includes('user ied-4'), 'IEDs of a range gateway get no identity of their own');
   t.equal(acl.match(/^topic write gmel\/v1\/ied\/\+\/model$/gm)?.length, 1, 'one identity may publish desired models');
   t.match(block('rollout'), /topic write gmel\/v1\/ied\/\+\/model$/m, 'and it is rollout');
@@ -109,7 +109,13 @@ t.test('Mosquitto enforces the generated ACL', { skip: hasMosquitto ? false : 'n
     t.equal(await publish(edge2, topics.status('ied', 3), 'forged-7'), NOT_AUTHORIZED, 'edge-2 reporting IED 3\'s status: refused');
     t.equal(await publish(ied1, topics.band(3), 'forged-9'), NOT_AUTHORIZED, 'ied-1 reporting the band as gateway 3: refused');
     t.equal(await publish(edge2, topics.band(2), 'forged-10'), NOT_AUTHORIZED, 'an edge server reporting the band: refused');
+    await subscribe(ied1, 'gmel/v1/band/+');
+    const gw45 = await connect('gateway-4-5');
+    t.equal(await publish(gw45, topics.band(4), 'ok-band-4'), 0, 'gateway-4-5 reports its band share as band/4');
     t.equal(await publish(ied1, topics.band(1), 'ok-band'), 0, 'ied-1 reports its own band share');
+    await sleep(200);
+    t.ok(inbox(ied1).includes(`${topics.band(4)} ok-band-4`), 'and reads the other gateways\'');
+    await gw45.endAsync();
     await sleep(300);
     t.same(seen.filter((m) => m.includes('forged-')), [], 'the twin received none of them');
     await Promise.all([edge2.endAsync(), ied1.endAsync()]);

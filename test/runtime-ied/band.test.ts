@@ -7,7 +7,7 @@ import type { Scenario } from '../../core/scenario/schema.ts';
 import { systemClock } from '../../protocol/clock.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { Offload } from '../../protocol/messages.ts';
-import { BandPeers, BAND_STALE_SLOTS } from '../../runtime-ied/band.ts';
+import { BandPeers, BAND_HEARTBEAT_SLOTS, BAND_STALE_SLOTS } from '../../runtime-ied/band.ts';
 import { IedGatewayRuntime, type ModelHandle } from '../../runtime-ied/gateway.ts';
 import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts';
 import type { ActorSession } from '../../runtime-ied/policy.ts';
@@ -17,19 +17,42 @@ const logger = pino({ level: 'silent' });
 
 t.test('BandPeers: the latest fresh count of every other gateway, refusals with codes', async (t) => {
   const peers = new BandPeers(3, 10, new Set([4, 5]));
+  const now = 42;
   t.equal(peers.self, 4, 'a gateway is named by its first IED');
-  t.equal(peers.accept({ v: 1, gateway: 4, slot: 9, senders: [5, 5, 5] }), undefined, 'our own report, echoed: ignored');
-  t.equal(peers.accept({ v: 1, gateway: 5, slot: 9, senders: [1, 0, 0] })?.code, 'forged', 'a report as one of our IEDs');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 9, senders: [1, 0] })?.code, 'invalid', 'the wrong width');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 9, senders: [11, 0, 0] })?.code, 'invalid', 'more senders than the plant has IEDs');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 10, senders: [2, 1, 0] }), undefined);
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 9, senders: [9, 9, 9] }), undefined, 'an older count…');
-  t.equal(peers.accept({ v: 1, gateway: 7, slot: 11, senders: [1, 1, 3] }), undefined);
+  t.equal(peers.accept({ v: 1, gateway: 4, slot: 39, senders: [5, 5, 5] }, now), undefined, 'our own report, echoed: ignored');
+  t.equal(peers.accept({ v: 1, gateway: 5, slot: 39, senders: [1, 0, 0] }, now)?.code, 'forged', 'a report as one of our IEDs');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [1, 0] }, now)?.code, 'invalid', 'the wrong width');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [3, 3, 3] }, now)?.code, 'invalid', 'more senders (9) than the 8 IEDs the others serve');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 40, senders: [2, 1, 0] }, now), undefined);
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [4, 4, 0] }, now), undefined, 'an older count…');
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: 41, senders: [1, 1, 3] }, now), undefined);
   const into = new Int32Array(3).fill(99);
-  peers.fill(into, 12);
+  peers.fill(into, now);
   t.same(Array.from(into), [3, 2, 3], '…does not replace a newer one; two gateways add up');
-  peers.fill(into, 10 + BAND_STALE_SLOTS + 1);
+  peers.fill(into, 40 + BAND_STALE_SLOTS + 1);
   t.same(Array.from(into), [1, 1, 3], 'a count older than BAND_STALE_SLOTS no longer counts');
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: now + BAND_STALE_SLOTS + 1, senders: [5, 0, 0] }, now)?.code, 'clock-skew', 'a slot far ahead of ours');
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: now + 1, senders: [0, 2, 0] }, now), undefined);
+  peers.fill(into, now + 1);
+  t.same(Array.from(into), [2, 3, 0], 'and the gateway\'s real counts still count');
+  // the receiver's clock steps back: the count it holds is now far ahead of its slot and gives way
+  const back = now + 1 - BAND_STALE_SLOTS - 5;
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: back, senders: [1, 0, 0] }, back), undefined);
+  peers.fill(into, back);
+  t.same(Array.from(into), [1, 0, 0], 'a slot number once seen does not lock the gateway out');
+});
+
+t.test('BandPeers.report: sent on a change, again every BAND_HEARTBEAT_SLOTS while not zero, never while zero', async (t) => {
+  const peers = new BandPeers(2, 10, new Set([0]));
+  const sent = (slot: number, own: number[]) => peers.report(slot, Int32Array.from(own)) !== undefined;
+  t.ok(sent(1, [0, 0]), 'the first count goes out');
+  t.notOk(sent(2, [0, 0]), 'zero again: nothing (a silent gateway has no senders)');
+  t.notOk(sent(2 + BAND_HEARTBEAT_SLOTS, [0, 0]), 'zero: not even a heartbeat');
+  t.ok(sent(20, [1, 0]), 'a change');
+  t.notOk(sent(21, [1, 0]), 'the same count');
+  t.ok(sent(20 + BAND_HEARTBEAT_SLOTS, [1, 0]), 'the heartbeat, before the others would age it out');
+  t.ok(BAND_HEARTBEAT_SLOTS < BAND_STALE_SLOTS);
+  t.ok(sent(31, [0, 0]), 'back to zero: said once');
 });
 
 /** Every task offloaded to the server `target(ied)` names, whatever the observation. */
