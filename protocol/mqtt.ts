@@ -200,8 +200,10 @@ async function connected(client: MqttClient, opts: ConnectOptions): Promise<Mqtt
     client.on('connect', () => void online().catch(() => {}));
     // the Will can also come later (a cluster node that lost us notices only after its keepalive
     // timeout, when we are already back on another node): we read our own status and answer an
-    // offline with online while we are connected. A status topic has one device: no two processes
-    // share an id (the ACL gives each identity its own).
+    // offline with online while we are connected. Only Wills say offline, so two processes under one
+    // status id (two `gmel twin`s are both twin/mirror) cannot loop: the live one overwrites a dead
+    // one's Will. Under an ACL generated before this, the subscription is refused and this stays off
+    // (regenerate it: `gmel deploy acl`).
     const own = topics.status(device.kind, device.id);
     client.on('message', (topic, payload) => {
       if (topic === own && client.connected && !client.disconnecting && payload.includes('"state":"offline"')) void online().catch(() => {});

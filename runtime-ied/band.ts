@@ -9,10 +9,10 @@
  * |---------------------------------------------------|----------------------------------------------------------|
  * | a gateway adds each other gateway's latest count   | the gateways' slot ends are not synchronised: a count    |
  * |                                                   | lags by about one slot (its last finished slot)          |
- * | a count is sent when it changes, and again every   | a silent gateway has no senders: a count older than      |
- * | BAND_HEARTBEAT_SLOTS while it is not zero          | BAND_STALE_SLOTS (by the receiver's slot) counts as zero |
- * | a report more than BAND_STALE_SLOTS ahead of the   | a stepped clock must not lock a peer's later counts out  |
- * | receiver's slot is `clock-skew`                    |                                                          |
+ * | a count is sent when it changes, and again every   | a silent gateway has no senders: a count received more   |
+ * | BAND_HEARTBEAT_SLOTS while it is not zero          | than BAND_STALE_SLOTS of our slots ago counts as zero    |
+ * | a report whose slot is more than MAX_CLOCK_SKEW_MS | the bound tasks have; within it, a sender's skew changes |
+ * | off ours is `clock-skew` (ahead) or `stale`        | nothing (ages are ours), and no slot locks a peer out    |
  * | at most MAX_BAND_PEERS gateways are remembered     | bounded memory (the ACL lets a gateway speak only as itself) |
  * | a report as one of our own IEDs is `forged`; one of the wrong width, or counting more IEDs than the others serve, `invalid` | |
  *
@@ -31,7 +31,8 @@ export const BAND_HEARTBEAT_SLOTS = 10;
 export const MAX_BAND_PEERS = 1024;
 
 export class BandPeers {
-  private readonly latest = new Map<number, { slot: number; senders: readonly number[] }>();
+  /** per other gateway: its latest count, the slot it names (for order) and our slot when it came (for age) */
+  private readonly latest = new Map<number, { slot: number; receivedAt: number; senders: readonly number[] }>();
   /** this gateway's name on the band: its smallest IED */
   readonly self: number;
 
@@ -42,6 +43,8 @@ export class BandPeers {
     private readonly ieds: number,
     /** the IEDs this gateway serves; its name on the band is the smallest */
     private readonly served: ReadonlySet<number>,
+    /** slots two gateways' clocks may differ by: MAX_CLOCK_SKEW_MS in slots, as for tasks */
+    private readonly skewSlots: number,
   ) {
     this.self = Math.min(...served);
   }
@@ -53,22 +56,24 @@ export class BandPeers {
     if (r.senders.length !== this.servers) return { code: 'invalid', detail: `${r.senders.length} counts for ${this.servers} edge servers` };
     const total = r.senders.reduce((a, n) => a + n, 0);
     if (total > this.ieds - this.served.size) return { code: 'invalid', detail: `${total} senders, more than the ${this.ieds - this.served.size} IEDs other gateways serve` };
-    if (r.slot > now + BAND_STALE_SLOTS) return { code: 'clock-skew', detail: `slot ${r.slot}, ${r.slot - now} ahead of this gateway's` };
+    if (r.slot > now + this.skewSlots) return { code: 'clock-skew', detail: `slot ${r.slot}, ${r.slot - now} ahead of this gateway's (bound ${this.skewSlots})` };
+    if (r.slot < now - this.skewSlots) return { code: 'stale', detail: `slot ${r.slot}, ${now - r.slot} behind this gateway's (bound ${this.skewSlots})` };
     const known = this.latest.get(r.gateway);
-    // an older or repeated count is ignored, unless the one we hold is out of reach of our slot (it
-    // went stale, or our clock stepped back): a slot number once seen must not lock a gateway out
-    const fresh = known !== undefined && known.slot >= now - BAND_STALE_SLOTS && known.slot <= now + BAND_STALE_SLOTS;
-    if (known && fresh && known.slot >= r.slot) return undefined;
+    // an older or repeated count is ignored while the one we hold is fresh (by our own slots: a slot
+    // number once seen must not lock a gateway out once it has gone stale)
+    if (known && now - known.receivedAt <= BAND_STALE_SLOTS && known.slot >= r.slot) return undefined;
     if (!known && this.latest.size >= MAX_BAND_PEERS && !this.evictStale(now)) return { code: 'invalid', detail: `more than ${MAX_BAND_PEERS} gateways on the band` };
-    this.latest.set(r.gateway, { slot: r.slot, senders: r.senders });
+    this.latest.set(r.gateway, { slot: r.slot, receivedAt: now, senders: r.senders });
     return undefined;
   }
 
   /** The other gateways' senders per server for the uplink stage of `slot`, into `into` (World.otherSenders). */
   fill(into: Int32Array, slot: number): void {
     into.fill(0);
-    for (const { slot: at, senders } of this.latest.values()) {
-      if (at < slot - BAND_STALE_SLOTS || at > slot + BAND_STALE_SLOTS) continue;
+    // the age of a count is judged by our own slots (when it came), so a sender's clock skew does
+    // not stretch or shorten how long its count lives
+    for (const { receivedAt, senders } of this.latest.values()) {
+      if (slot - receivedAt > BAND_STALE_SLOTS) continue;
       for (let m = 0; m < into.length; m++) into[m] = (into[m] as number) + (senders[m] as number);
     }
   }
@@ -87,7 +92,7 @@ export class BandPeers {
 
   private evictStale(slot: number): boolean {
     let evicted = false;
-    for (const [g, r] of this.latest) if (r.slot < slot - BAND_STALE_SLOTS) evicted = this.latest.delete(g) || evicted;
+    for (const [g, r] of this.latest) if (slot - r.receivedAt > BAND_STALE_SLOTS) evicted = this.latest.delete(g) || evicted;
     return evicted;
   }
 }

@@ -41,6 +41,7 @@ import { publishOptions } from '../protocol/publish-options.ts';
 import { Outbox } from '../protocol/outbox.ts';
 import { Refusals, Registry } from '../protocol/observability.ts';
 import { encode } from '../protocol/codec.ts';
+import { MAX_CLOCK_SKEW_MS } from '../protocol/refusals.ts';
 import { listen } from '../protocol/inbox.ts';
 import { subscriptions, topics } from '../protocol/topics.ts';
 import type { BandReport, EdgeState, MessageOf, TaskAnnouncement } from '../protocol/messages.ts';
@@ -137,7 +138,7 @@ export class IedGatewayRuntime {
       outcome: (msg, completed, stage, latency) => this.publishResult(msg, completed, stage, latency),
     });
     this.obs = new Float32Array(this.world.obsSize);
-    if (this.served.size > 0 && this.served.size < o.scenario.ieds) this.band = new BandPeers(o.scenario.edgeServers, o.scenario.ieds, this.served);
+    if (this.served.size > 0 && this.served.size < o.scenario.ieds) this.band = new BandPeers(o.scenario.edgeServers, o.scenario.ieds, this.served, Math.ceil(MAX_CLOCK_SKEW_MS / this.slotMs));
     this.hidden = new RecurrentStates(o.scenario.episodeSlots);
     const journal = o.journal?.journal;
     this.outbox = new Outbox(o.mqtt, o.logger, undefined, journal ? () => journal.flush() : undefined); // the journal's records before the messages that need them

@@ -16,34 +16,35 @@ import { startAedes, clientPool } from '../helpers/brokers.ts';
 const logger = pino({ level: 'silent' });
 
 t.test('BandPeers: the latest fresh count of every other gateway, refusals with codes', async (t) => {
-  const peers = new BandPeers(3, 10, new Set([4, 5]));
-  const now = 42;
+  const SKEW = 50; // 5 s of 0.1 s slots
+  const peers = new BandPeers(3, 10, new Set([4, 5]), SKEW);
+  const now = 100;
   t.equal(peers.self, 4, 'a gateway is named by its first IED');
-  t.equal(peers.accept({ v: 1, gateway: 4, slot: 39, senders: [5, 5, 5] }, now), undefined, 'our own report, echoed: ignored');
-  t.equal(peers.accept({ v: 1, gateway: 5, slot: 39, senders: [1, 0, 0] }, now)?.code, 'forged', 'a report as one of our IEDs');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [1, 0] }, now)?.code, 'invalid', 'the wrong width');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [3, 3, 3] }, now)?.code, 'invalid', 'more senders (9) than the 8 IEDs the others serve');
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 40, senders: [2, 1, 0] }, now), undefined);
-  t.equal(peers.accept({ v: 1, gateway: 0, slot: 39, senders: [4, 4, 0] }, now), undefined, 'an older count…');
-  t.equal(peers.accept({ v: 1, gateway: 7, slot: 41, senders: [1, 1, 3] }, now), undefined);
+  t.equal(peers.accept({ v: 1, gateway: 4, slot: 99, senders: [5, 5, 5] }, now), undefined, 'our own report, echoed: ignored');
+  t.equal(peers.accept({ v: 1, gateway: 5, slot: 99, senders: [1, 0, 0] }, now)?.code, 'forged', 'a report as one of our IEDs');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 99, senders: [1, 0] }, now)?.code, 'invalid', 'the wrong width');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 99, senders: [3, 3, 3] }, now)?.code, 'invalid', 'more senders (9) than the 8 IEDs the others serve');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: now + SKEW + 1, senders: [1, 0, 0] }, now)?.code, 'clock-skew', 'a slot further ahead than the clock-skew bound');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: now - SKEW - 1, senders: [1, 0, 0] }, now)?.code, 'stale', 'or further behind');
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 99, senders: [2, 1, 0] }, now), undefined);
+  t.equal(peers.accept({ v: 1, gateway: 0, slot: 98, senders: [4, 4, 0] }, now), undefined, 'an older count…');
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: now + 30, senders: [1, 1, 3] }, now), undefined, 'a gateway 3 s ahead of us');
   const into = new Int32Array(3).fill(99);
   peers.fill(into, now);
-  t.same(Array.from(into), [3, 2, 3], '…does not replace a newer one; two gateways add up');
-  peers.fill(into, 40 + BAND_STALE_SLOTS + 1);
-  t.same(Array.from(into), [1, 1, 3], 'a count older than BAND_STALE_SLOTS no longer counts');
-  t.equal(peers.accept({ v: 1, gateway: 7, slot: now + BAND_STALE_SLOTS + 1, senders: [5, 0, 0] }, now)?.code, 'clock-skew', 'a slot far ahead of ours');
-  t.equal(peers.accept({ v: 1, gateway: 7, slot: now + 1, senders: [0, 2, 0] }, now), undefined);
-  peers.fill(into, now + 1);
-  t.same(Array.from(into), [2, 3, 0], 'and the gateway\'s real counts still count');
-  // the receiver's clock steps back: the count it holds is now far ahead of its slot and gives way
-  const back = now + 1 - BAND_STALE_SLOTS - 5;
-  t.equal(peers.accept({ v: 1, gateway: 7, slot: back, senders: [1, 0, 0] }, back), undefined);
-  peers.fill(into, back);
-  t.same(Array.from(into), [1, 0, 0], 'a slot number once seen does not lock the gateway out');
+  t.same(Array.from(into), [3, 2, 3], '…does not replace a newer one; two gateways add up, whatever their clocks');
+  peers.fill(into, now + BAND_STALE_SLOTS);
+  t.same(Array.from(into), [3, 2, 3], 'a count lives BAND_STALE_SLOTS of our slots…');
+  peers.fill(into, now + BAND_STALE_SLOTS + 1);
+  t.same(Array.from(into), [0, 0, 0], '…and no longer, even from a gateway whose clock is ahead');
+  // gateway 7 once named slot now + 30; once that count is stale by our slots, its next one counts
+  const later = now + BAND_STALE_SLOTS + 1;
+  t.equal(peers.accept({ v: 1, gateway: 7, slot: later, senders: [0, 2, 0] }, later), undefined);
+  peers.fill(into, later);
+  t.same(Array.from(into), [0, 2, 0], 'a slot number once seen does not lock the gateway out');
 });
 
 t.test('BandPeers.report: sent on a change, again every BAND_HEARTBEAT_SLOTS while not zero, never while zero', async (t) => {
-  const peers = new BandPeers(2, 10, new Set([0]));
+  const peers = new BandPeers(2, 10, new Set([0]), 50);
   const sent = (slot: number, own: number[]) => peers.report(slot, Int32Array.from(own)) !== undefined;
   t.ok(sent(1, [0, 0]), 'the first count goes out');
   t.notOk(sent(2, [0, 0]), 'zero again: nothing (a silent gateway has no senders)');
