@@ -72,10 +72,18 @@ export class BandPeers {
     into.fill(0);
     // the age of a count is judged by our own slots (when it came), so a sender's clock skew does
     // not stretch or shorten how long its count lives
+    let total = 0;
     for (const { receivedAt, senders } of this.latest.values()) {
       if (slot - receivedAt > BAND_STALE_SLOTS) continue;
-      for (let m = 0; m < into.length; m++) into[m] = (into[m] as number) + (senders[m] as number);
+      for (let m = 0; m < into.length; m++) {
+        into[m] = (into[m] as number) + (senders[m] as number);
+        total += senders[m] as number;
+      }
     }
+    // the other gateways together cannot have more senders than they have IEDs (a gateway restarted
+    // under another name is counted twice until its old count goes stale): scale down to that
+    const limit = this.ieds - this.served.size;
+    if (total > limit) for (let m = 0; m < into.length; m++) into[m] = Math.floor(((into[m] as number) * limit) / total);
   }
 
   /** Our own report of `slot` (World.ownSenders per server), or undefined when it need not be sent (see the header). */

@@ -41,6 +41,10 @@ t.test('BandPeers: the latest fresh count of every other gateway, refusals with 
   t.equal(peers.accept({ v: 1, gateway: 7, slot: later, senders: [0, 2, 0] }, later), undefined);
   peers.fill(into, later);
   t.same(Array.from(into), [0, 2, 0], 'a slot number once seen does not lock the gateway out');
+  // three more gateways of 6 senders each: 20 in all, but the others serve only 8 IEDs
+  for (const g of [1, 2, 3]) t.equal(peers.accept({ v: 1, gateway: g, slot: later, senders: [6, 0, 0] }, later), undefined);
+  peers.fill(into, later);
+  t.same(Array.from(into), [7, 0, 0], 'together the others never count more senders than their IEDs (18 + 2 scaled to 8)');
 });
 
 t.test('BandPeers.report: sent on a change, again every BAND_HEARTBEAT_SLOTS while not zero, never while zero', async (t) => {
