@@ -62,6 +62,9 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
     resumedAt = decidedAt.find((at) => at > killedAt + 200);
   }
   await sleep(3000);
+  // a late Will (the dead node's, seen in runs here 2 s after the reconnect) is answered with online:
+  // the status says online again within seconds, whatever came in between
+  for (let k = 0; k < 100 && gatewayStatus !== 'online'; k++) await sleep(100);
   const statusBeforeStop = gatewayStatus;
   const staleRefused = (await plant.gateway.metrics.rejected.get()).values.find((v) => v.labels.reason === 'stale')?.value ?? 0;
   const announced = plant.emulator.announced;
@@ -84,5 +87,5 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   t.ok([...outcomes.keys()].every((id) => announcedIds.has(id)), 'no outcome for a task that was not announced');
   t.ok([...decisions.values()].every((d) => d.size === 1), 'no task decided twice');
   t.ok([...outcomes.values()].every((o) => o.size === 1), 'no task resolved twice');
-  t.equal(statusBeforeStop, 'online', `the gateway's retained status says online after the failover (seen: ${statuses.join(', ')}; killed at +${killedAt - startedAt} ms)`);
+  t.equal(statusBeforeStop, 'online', `the gateway's retained status says online within 10 s of the failover (seen: ${statuses.join(', ')}; killed at +${killedAt - startedAt} ms)`);
 });
