@@ -20,3 +20,11 @@ export function clientPool(url: string): { connect(id: string): Promise<mqtt.Mqt
     },
   };
 }
+
+/** Waits until `count()` stops growing over one 300 ms interval (at most 15 s): an observer still receiving what was queued. */
+export async function untilSettled(count: () => number): Promise<void> {
+  for (let last = -1, k = 0; k < 50 && count() !== last; k++) {
+    last = count();
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}

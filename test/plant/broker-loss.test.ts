@@ -6,7 +6,7 @@ import mqtt from 'mqtt';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { startPlant } from '../../plant/live-plant.ts';
 import { subscriptions } from '../../protocol/topics.ts';
-import { startMosquitto, hasMosquitto } from '../helpers/brokers.ts';
+import { startMosquitto, hasMosquitto, untilSettled } from '../helpers/brokers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -32,10 +32,7 @@ t.test('Mosquitto restarts mid-run', { skip: hasMosquitto ? false : 'mosquitto i
   const announced = plant.emulator.announced;
   await plant.stop(true);
   // the observer may still be receiving what was queued during the outage: wait until it settles
-  for (let last = -1, k = 0; k < 50 && outcomes.size !== last; k++) {
-    last = outcomes.size;
-    await sleep(300);
-  }
+  await untilSettled(() => outcomes.size);
   await observer.endAsync();
   await broker.close();
   t.ok(announced > 30, `announced ${announced}`);

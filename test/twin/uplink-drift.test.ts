@@ -38,14 +38,20 @@ function judge(trained: ReturnType<typeof loadScenario>, real: ReturnType<typeof
       rates.add(w.slot, w.pool.ied[id] as number, (w.pool.server[id] as number) + 1, w.pool.sizeMbit[id] as number, slots * w.dt, (w.pool.txSharerSlots[id] as number) / slots);
     },
   });
+  runRandom(w, seed);
+  return { fleet: rates.fleet(0), servers: rates.servers(0), rates };
+}
+
+/** One episode of `w` under the random policy (seeded); `afterSlot` after each step. */
+function runRandom(w: World, seed: number, afterSlot: () => void = () => {}): void {
   w.reset(seed);
   const policy = createHeuristic('random', new Rng(seed));
   const actions = new Int32Array(w.I);
   for (let done = false; !done; ) {
     policy.act(w, actions);
     done = w.step(actions);
+    afterSlot();
   }
-  return { fleet: rates.fleet(0), servers: rates.servers(0), rates };
 }
 
 t.test('ρ ≈ 1 on the trained radio at any load; ≈ ¼ with a quarter of the band', async (t) => {
@@ -80,14 +86,7 @@ function mirrorOf(trained: Scenario, real: Scenario, seed: number): TwinMirror {
       }));
     },
   });
-  w.reset(seed);
-  const policy = createHeuristic('random', new Rng(seed));
-  const actions = new Int32Array(w.I);
-  for (let done = false; !done; ) {
-    policy.act(w, actions);
-    done = w.step(actions);
-    clock.t = w.slot * dtMs;
-  }
+  runRandom(w, seed, () => (clock.t = w.slot * dtMs));
   return mirror;
 }
 
