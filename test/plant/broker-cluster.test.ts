@@ -10,6 +10,7 @@ import { startPlant } from '../../plant/live-plant.ts';
 import { hasNatsServer, startNatsCluster } from '../../plant/nats-cluster.ts';
 import { parseBrokerUrl } from '../../protocol/broker-options.ts';
 import { subscriptions, topics } from '../../protocol/topics.ts';
+import { untilSettled } from '../helpers/brokers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = hasNatsServer ? false : 'nats-server is not installed (.ci/run installs it)';
@@ -66,13 +67,15 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   // the status says online again within seconds, whatever came in between
   for (let k = 0; k < 100 && gatewayStatus !== 'online'; k++) await sleep(100);
   const statusBeforeStop = gatewayStatus;
-  const staleRefused = (await plant.gateway.metrics.rejected.get()).values.find((v) => v.labels.reason === 'stale')?.value ?? 0;
+  // no more tasks; then until every one announced has reached the gateway (what waited in the
+  // emulator's client during the gap is still arriving after a long one), at most 30 s
+  plant.emulator.stop();
   const announced = plant.emulator.announced;
+  const arrived = async () => (await plant.gateway.metrics.received.get()).values.find((v) => v.labels.kind === 'task')?.value ?? 0;
+  for (let k = 0; k < 300 && (await arrived()) < announced; k++) await sleep(100);
+  const staleRefused = (await plant.gateway.metrics.rejected.get()).values.find((v) => v.labels.reason === 'stale')?.value ?? 0;
   await plant.stop(true);
-  for (let last = -1, k = 0; k < 50 && outcomes.size !== last; k++) {
-    last = outcomes.size;
-    await sleep(300);
-  }
+  await untilSettled(() => outcomes.size);
   await observer.endAsync();
   t.ok(before > 20, `decided before the kill: ${before}`);
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
@@ -82,7 +85,8 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   t.comment(`announced ${announced}, decided ${decisions.size}, outcomes ${outcomes.size}, never decided ${undecided.length}, delivered again (QoS 1) ${redelivered}`);
   // what the emulator announced while its node was dead waited in its client and went out on the new
   // node; a task whose deadline had passed by more than the skew bound is refused as stale, counted
-  t.equal(undecided.length, staleRefused, `every announced task was decided or refused as stale on arrival (${staleRefused} stale)`);
+  // (a stale task delivered twice, QoS 1, is refused twice: it is never remembered as accepted)
+  t.ok(undecided.length <= staleRefused, `every announced task was decided or refused as stale on arrival (${undecided.length} undecided, ${staleRefused} stale refusals)`);
   t.ok([...decisions.keys()].every((id) => outcomes.has(id)), 'every decided task has an outcome');
   t.ok([...outcomes.keys()].every((id) => announcedIds.has(id)), 'no outcome for a task that was not announced');
   t.ok([...decisions.values()].every((d) => d.size === 1), 'no task decided twice');
