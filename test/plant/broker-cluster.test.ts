@@ -81,7 +81,9 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
   t.ok(decisions.size > before + 20, `decided after the kill: ${decisions.size - before}`);
   const announcedIds = new Set(plant.emulator.log.map((a) => a.taskId));
-  const undecided = plant.emulator.log.filter((a) => !decisions.has(a.taskId));
+  // a task with an outcome was accepted and resolved even if its decision message missed the observer
+  const undecided = plant.emulator.log.filter((a) => !decisions.has(a.taskId) && !outcomes.has(a.taskId));
+  t.comment(`decisions the observer missed for tasks with an outcome: ${[...outcomes.keys()].filter((id) => !decisions.has(id)).length}`);
   t.comment(`announced ${announced}, decided ${decisions.size}, outcomes ${outcomes.size}, never decided ${undecided.length}, delivered again (QoS 1) ${redelivered}`);
   // what the emulator announced while its node was dead waited in its client and went out on the new
   // node; a task whose deadline had passed by more than the skew bound is refused as stale, counted
