@@ -8,6 +8,8 @@
  * | BENCH_CLUSTER_P         | 0.1,0.5  | arrival probabilities; 1,000 IEDs: 1,000 and 5,000 tasks/s |
  * | BENCH_CLUSTER_GATEWAYS  | 4        | gateway processes (each starts on the next node of the list) |
  * | BENCH_CLUSTER_SECONDS   | 8        | measured window, after a 3 s warm-up                      |
+ * | BENCH_CLUSTER_BROKERS   | mosquitto,nats | which brokers to run, in that order                 |
+ * | BENCH_GATEWAY_NODE_ARGS | (none)   | Node flags for the gateway processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" |
  *
  * Per run: tasks announced and decided in the window, decided ÷ window (sustained), announcement →
  * decision at an independent subscriber (p50/p99/max, ms), CPU ms per task of the gateways together
@@ -78,8 +80,9 @@ async function fleetRun(urls: readonly string[], broker: string, brokerPids: () 
   await observer.subscribeAsync(subscriptions.allDecisions, { qos: 1 });
   const ports = ids.map((_, k) => HTTP_PORT_BASE + k);
   const stderr: string[] = ids.map(() => '');
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const children: ChildProcess[] = ids.map((r, k) => {
-    const child = spawn(process.execPath, [bundle, '--ieds', r, '--broker', rotated(k), '--log-level', 'error', '--set', `ieds=${IEDS}`, '--set', `arrivals.probability=${p}`, '--http-port', String(ports[k])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, bundle, '--ieds', r, '--broker', rotated(k), '--log-level', 'error', '--set', `ieds=${IEDS}`, '--set', `arrivals.probability=${p}`, '--http-port', String(ports[k])], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (d) => (stderr[k] = (stderr[k] + String(d)).slice(-400)));
     return child;
   });
@@ -164,14 +167,19 @@ export async function benchCluster(): Promise<Record<string, unknown>> {
   const seconds = Number(process.env.BENCH_CLUSTER_SECONDS ?? 8);
   const gateways = Number(process.env.BENCH_CLUSTER_GATEWAYS ?? 4);
   const probabilities = (process.env.BENCH_CLUSTER_P ?? '0.1,0.5').split(',').map(Number);
+  const brokers = (process.env.BENCH_CLUSTER_BROKERS ?? 'mosquitto,nats').split(',');
   const runs: (FleetRun | FailedRun)[] = [];
   for (const p of probabilities) {
-    const mosquitto = await startMosquitto();
-    runs.push(await fleetRun([mosquitto.url], 'mosquitto (one process)', () => [mosquitto.pid()], gateways, p, seconds, bundle));
-    await mosquitto.close();
-    const cluster = await startNatsCluster(3);
-    runs.push(await fleetRun(cluster.urls, 'nats-server 2.9, 3 nodes (JetStream R3)', () => cluster.pids(), gateways, p, seconds, bundle));
-    await cluster.close();
+    if (brokers.includes('mosquitto')) {
+      const mosquitto = await startMosquitto();
+      runs.push(await fleetRun([mosquitto.url], 'mosquitto (one process)', () => [mosquitto.pid()], gateways, p, seconds, bundle));
+      await mosquitto.close();
+    }
+    if (brokers.includes('nats')) {
+      const cluster = await startNatsCluster(3);
+      runs.push(await fleetRun(cluster.urls, 'nats-server 2.9, 3 nodes (JetStream R3)', () => cluster.pids(), gateways, p, seconds, bundle));
+      await cluster.close();
+    }
   }
   const ratio = probabilities.map((p) => {
     const ran = (prefix: string) => runs.find((r): r is FleetRun => r.arrivalProbability === p && !('failed' in r) && r.broker.startsWith(prefix));

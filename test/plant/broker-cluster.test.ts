@@ -57,12 +57,19 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   const warnings: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
   const plant = await startPlant({ scenario: loadScenario('gmel2024', { ieds: 8 }), modelPath: 'models/gmel2024-amarl', brokerUrl: cluster.url, logger });
-  // every task the broker delivered to the gateway, and whether it was past its deadline (beyond the
-  // skew bound) on arrival, so refused as stale: tells the gateway's losses from the broker's
-  const reached = new Map<string, boolean>();
+  // every task the broker delivered to the gateway, on its first arrival: whether the gateway's
+  // admission (same rule, same clock) finds it stale then; 'edge' within 50 ms of the bound, where the
+  // spy's clock and the gateway's may fall either side; arrivals once the plant stops are set apart
+  const SKEW_MARGIN_MS = 50;
+  const reached = new Map<string, 'in-time' | 'stale' | 'edge' | 'after-stop'>();
+  let stopping = false;
   const onTask = plant.gateway.onTask.bind(plant.gateway);
   plant.gateway.onTask = (msg: TaskAnnouncement) => {
-    if (!reached.has(msg.taskId)) reached.set(msg.taskId, timeRefusal(msg.createdAt, msg.createdAt + msg.deadlineSeconds * 1000, Date.now())?.code === 'stale');
+    const deadlineAt = msg.createdAt + msg.deadlineSeconds * 1000;
+    const staleAt = (now: number) => timeRefusal(msg.createdAt, deadlineAt, now)?.code === 'stale';
+    const now = Date.now();
+    const kind = stopping ? 'after-stop' : staleAt(now - SKEW_MARGIN_MS) ? 'stale' : staleAt(now + SKEW_MARGIN_MS) ? 'edge' : 'in-time';
+    if (!reached.has(msg.taskId)) reached.set(msg.taskId, kind);
     return onTask(msg);
   };
   await sleep(2000);
@@ -84,35 +91,36 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   // emulator's client during the gap is still arriving after a long one), at most 30 s
   plant.emulator.stop();
   const announced = plant.emulator.announced;
-  const arrived = async () => (await plant.gateway.metrics.received.get()).values.find((v) => v.labels.kind === 'task')?.value ?? 0;
-  for (let k = 0; k < 300 && (await arrived()) < announced; k++) await sleep(100);
-  const staleRefused = (await plant.gateway.metrics.rejected.get()).values.find((v) => v.labels.reason === 'stale')?.value ?? 0;
+  for (let k = 0; k < 300 && reached.size < announced; k++) await sleep(100);
+  stopping = true;
   await plant.stop(true);
   await untilSettled(() => outcomes.size);
   await observer.endAsync();
+  const sum = (values: { value: number; labels: Record<string, string | number | undefined> }[], reason?: string) => values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((s, v) => s + v.value, 0);
+  const decidedByGateway = sum((await plant.gateway.metrics.decisions.get()).values);
+  const staleRefused = sum((await plant.gateway.metrics.rejected.get()).values, 'stale');
   t.ok(before > 20, `decided before the kill: ${before}`);
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
   t.ok(decisions.size > before + 20, `decided after the kill: ${decisions.size - before}`);
   const announcedIds = new Set(plant.emulator.log.map((a) => a.taskId));
-  // a task with an outcome was accepted and resolved even if its decision message missed the observer
-  const resolved = (id: string) => decisions.has(id) || outcomes.has(id);
+  const arrivals = (kind: string) => [...reached.values()].filter((k) => k === kind).length;
   const neverReached = plant.emulator.log.filter((a) => !reached.has(a.taskId));
-  const lostByGateway = plant.emulator.log.filter((a) => reached.get(a.taskId) === false && !resolved(a.taskId));
-  const staleReached = [...reached.values()].filter(Boolean).length;
-  const around = (ms: number[]) => (ms.length ? `${Math.min(...ms) - killedAt}..${Math.max(...ms) - killedAt} ms from the kill` : 'none');
+  const createdSpan = (ms: number[]) => (ms.length ? `created ${Math.min(...ms) - killedAt}..${Math.max(...ms) - killedAt} ms from the kill` : 'none');
   t.comment(`decisions the observer missed for tasks with an outcome: ${[...outcomes.keys()].filter((id) => !decisions.has(id)).length}`);
-  t.comment(`announced ${announced}, reached the gateway ${reached.size} (stale on arrival ${staleReached}), decided ${decisions.size}, outcomes ${outcomes.size}, delivered again (QoS 1) ${redelivered}`);
-  t.comment(`never reached the gateway: ${neverReached.length}, created ${around(neverReached.map((a) => a.createdAt))}; resumed ${resumedAt === undefined ? '-' : resumedAt - killedAt} ms`);
+  t.comment(`announced ${announced}; reached the gateway ${reached.size}: in time ${arrivals('in-time')}, stale ${arrivals('stale')}, at the bound ${arrivals('edge')}, after the stop ${arrivals('after-stop')}; the gateway decided ${decidedByGateway}; the observer saw ${decisions.size} decisions, ${outcomes.size} outcomes, ${redelivered} delivered again (QoS 1)`);
+  t.comment(`never reached the gateway: ${neverReached.length} (${createdSpan(neverReached.map((a) => a.createdAt))}); deciding resumed ${resumedAt === undefined ? '-' : resumedAt - killedAt} ms after the kill; emulator lag up to ${plant.emulator.lag.maxMs} ms`);
   t.comment(`warnings: ${warnings.length}${warnings.length ? `, first: ${warnings[0]}` : ''}`);
-  // the gateway's own guarantee: a task it received in time is decided and resolved
-  t.equal(lostByGateway.length, 0, `every task that reached the gateway before its deadline was decided (lost: ${lostByGateway.length})`);
-  t.ok([...reached].every(([id, stale]) => !stale || !resolved(id)), 'no task stale on arrival was decided');
-  t.ok(staleReached <= staleRefused, `every stale arrival was refused as stale (${staleReached} arrivals, ${staleRefused} refusals)`);
-  // the broker's side: a QoS 1 message is at least once across a node kill only as far as the
-  // cluster's streams are (NATS 2.9 may lose messages around a stream-leader election,
-  // nats-io/nats-server#3402): whatever did not reach the gateway was announced during the failover
-  const gapEnd = (resumedAt ?? killedAt) + 2000;
-  t.ok(neverReached.every((a) => a.createdAt >= killedAt - 1000 && a.createdAt <= gapEnd), `every task that never reached the gateway was announced during the failover (${neverReached.length}: ${around(neverReached.map((a) => a.createdAt))})`);
+  // the gateway's own guarantee, from its own count (the observer can miss a message): every task
+  // that reached it before its deadline + the skew bound was decided once, no stale one was
+  t.ok(decidedByGateway >= arrivals('in-time') && decidedByGateway <= arrivals('in-time') + arrivals('edge'), `the gateway decided every task that reached it in time, and only those (${decidedByGateway} decisions, ${arrivals('in-time')} in time, ${arrivals('edge')} at the bound)`);
+  t.ok(arrivals('stale') <= staleRefused, `every stale arrival was refused as stale (${arrivals('stale')} arrivals, ${staleRefused} refusals)`);
+  // the broker's side: whatever never reached the gateway was announced during the failover (a task
+  // is stamped with its slot's start, published up to the emulator's lag later). A fresh-clone CI
+  // run lost about 100 tasks around a long failover; NATS 2.9 is not shown here to keep QoS 1
+  // across a node kill (docs/scale-out.md)
+  const windowStart = killedAt - 1000 - plant.emulator.lag.maxMs;
+  const windowEnd = (resumedAt ?? killedAt) + 2000;
+  t.ok(neverReached.every((a) => a.createdAt >= windowStart && a.createdAt <= windowEnd), `every task that never reached the gateway was announced during the failover (${neverReached.length}: ${createdSpan(neverReached.map((a) => a.createdAt))})`);
   t.notOk(warnings.some((w) => w.includes('announce failed')), 'the emulator\'s client sent every announcement');
   t.ok([...decisions.keys()].every((id) => outcomes.has(id)), 'every decided task has an outcome');
   t.ok([...outcomes.keys()].every((id) => announcedIds.has(id)), 'no outcome for a task that was not announced');
