@@ -10,6 +10,7 @@
  * | BENCH_CLUSTER_SECONDS   | 8        | measured window, after a 3 s warm-up                      |
  * | BENCH_CLUSTER_BROKERS   | mosquitto,nats | which brokers to run, in that order                 |
  * | BENCH_GATEWAY_NODE_ARGS | (none)   | Node flags for the gateway processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" |
+ * | BENCH_CLUSTER_WIRE      | 0        | 1: a QoS 0 subscriber on gmel/# counts messages and payload bytes per task by kind (one more delivery per message: the broker's CPU figure includes it) |
  *
  * Per run: tasks announced and decided in the window, decided ÷ window (sustained), announcement →
  * decision at an independent subscriber (p50/p99/max, ms), CPU ms per task of the gateways together
@@ -49,6 +50,10 @@ interface FleetRun {
   readonly milliseconds: ReturnType<typeof quantiles>;
   readonly gatewayCpuMsPerTask: number;
   readonly brokerCpuMsPerTask: number;
+  /** this process: the emulator, the 5 edge servers, the observer (and the wire counter) */
+  readonly benchProcessCpuMsPerTask: number;
+  /** BENCH_CLUSTER_WIRE=1: messages and payload bytes on the broker per announced task, by kind */
+  readonly wire?: Record<string, { messagesPerTask: number; bytesPerTask: number }>;
   /** from spawning the gateways until every one serves /healthz (it has subscribed) */
   readonly subscribedAfterMs: number;
 }
@@ -133,17 +138,22 @@ async function measure(o: { broker: string; brokerPids: () => (number | undefine
   const ec = await connectMqtt({ url: rotated(0), clientId: `bench-cluster-emulator-${Date.now()}` });
   clients.push(ec);
   const emulator = PlantEmulator.create({ scenario, mqtt: ec, clock: systemClock, epochMs: PLANT_EPOCH_MS, seed: 5, logger, spreadWithinSlot: true });
+  const wire = process.env.BENCH_CLUSTER_WIRE === '1' ? await wireCounter(rotated(0)) : undefined;
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const t0 = Date.now();
   const before = emulator.announced;
-  const cpu = () => ({ gateways: children.reduce((a, c) => a + cpuSecondsOf(c.pid), 0), brokers: brokerPids().reduce((a: number, pid) => a + cpuSecondsOf(pid), 0) });
+  const own = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  const cpu = () => ({ gateways: children.reduce((a, c) => a + cpuSecondsOf(c.pid), 0), brokers: brokerPids().reduce((a: number, pid) => a + cpuSecondsOf(pid), 0), bench: own() });
   const cpu0 = cpu();
+  wire?.start();
   await new Promise((r) => setTimeout(r, seconds * 1000));
+  const counted = wire?.stop();
   const cpu1 = cpu();
   emulator.stop();
   const announced = emulator.announced - before;
   await new Promise((r) => setTimeout(r, 1000));
   await stopAll();
+  await wire?.close();
   for (const e of edges) await e.close();
   await Promise.all(clients.map((c) => c.endAsync(true)));
   const measured = emulator.log.filter((a) => a.createdAt >= t0 && a.createdAt < t0 + seconds * 1000);
@@ -157,8 +167,35 @@ async function measure(o: { broker: string; brokerPids: () => (number | undefine
   return {
     broker, gateways, arrivalProbability: p, offeredTasksPerSecond: announced / seconds, announced: measured.length, decided: latencies.length,
     sustainedTasksPerSecond: inWindow / seconds, milliseconds: quantiles(latencies),
-    gatewayCpuMsPerTask: perTask(cpu1.gateways - cpu0.gateways), brokerCpuMsPerTask: perTask(cpu1.brokers - cpu0.brokers), subscribedAfterMs,
+    gatewayCpuMsPerTask: perTask(cpu1.gateways - cpu0.gateways), brokerCpuMsPerTask: perTask(cpu1.brokers - cpu0.brokers), benchProcessCpuMsPerTask: perTask(cpu1.bench - cpu0.bench),
+    ...(counted ? { wire: Object.fromEntries([...counted].map(([kind, c]) => [kind, { messagesPerTask: round3(c.messages / Math.max(1, announced)), bytesPerTask: round3(c.bytes / Math.max(1, announced)) }])) } : {}),
+    subscribedAfterMs,
   };
+}
+
+/** The kind of a gmel/v1 topic, from its shape (protocol/topics.ts). */
+function topicKind(topic: string): string {
+  const [, , area, , leaf, more] = topic.split('/');
+  if (area === 'ied') return leaf === 'model' && more === 'reported' ? 'reportedModel' : leaf === 'model' ? 'desiredModel' : (leaf ?? 'other');
+  if (area === 'edge') return leaf === 'state' ? 'edgeState' : (leaf ?? 'other');
+  return area ?? 'other';
+}
+
+/** Counts what the broker carries on gmel/# between start() and stop(), by kind. */
+async function wireCounter(url: string) {
+  const c = await mqtt.connectAsync(url, { clientId: `bench-cluster-wire-${Date.now()}`, protocolVersion: 4 });
+  const counts = new Map<string, { messages: number; bytes: number }>();
+  let on = false;
+  c.on('message', (topic, payload) => {
+    if (!on) return;
+    const k = topicKind(topic);
+    const n = counts.get(k) ?? { messages: 0, bytes: 0 };
+    n.messages++;
+    n.bytes += payload.length;
+    counts.set(k, n);
+  });
+  await c.subscribeAsync('gmel/#', { qos: 0 });
+  return { start: () => void (on = true), stop: () => ((on = false), new Map(counts)), close: () => c.endAsync(true) };
 }
 
 export async function benchCluster(): Promise<Record<string, unknown>> {
