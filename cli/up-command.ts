@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { readManifest, resolveModelDir } from '../core/model-set.ts';
 import { loadScenario } from '../core/scenario/load.ts';
 import type { KpiSnapshot } from '../plant/kpi.ts';
+import { gatewayRanges } from '../plant/gateway-ranges.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
 import { brokerAuth, brokerOptions, type BrokerFlags } from '../protocol/broker-options.ts';
@@ -30,6 +31,7 @@ interface UpOptions extends ScenarioFlags, BrokerFlags, RetrainFlags {
   plantSet: string[];
   retrainEvery: string;
   retrainInto: string;
+  gateways: string;
 }
 
 function line(k: KpiSnapshot, elapsed: number): string {
@@ -47,9 +49,10 @@ export function registerUp(program: Command): void {
     .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl-C)')
     .option('--seed <n>', 'seed of the task emulator', '1')
     .option('--json', 'print one JSON summary at the end instead of KPI lines')
+    .option('--gateways <n>', 'gateway runtimes in this process, each serving one contiguous range of the IEDs (band reports between them)', '1')
     .addOption(logLevelOption('warn'))
     .addOption(logFormatOption())
-    .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (gateway), /metrics/edge-{m} and /twin/* on this port')
+    .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (the first gateway), /metrics/gateway-{k} (a fleet\'s others), /metrics/edge-{m} and /twin/* on this port')
     .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
     .option('--retrain-into <dir>', 'model set that promoted versions are exported into', 'runs/twin/models')
@@ -71,18 +74,24 @@ function checkUp(opts: UpOptions) {
   const emulated = Object.keys(plantSets).length > 0 ? loadScenario(opts.scenario, { ...parseSets(opts.set), ...plantSets }) : undefined;
   if ((opts.onDrift || opts.retrainEvery !== '0') && !opts.run) throw new UsageError('--on-drift and --retrain-every need --run <the training run of the model set>');
   if (opts.run) checkRunMatchesModel(opts.run, opts.model);
-  return { scenario, emulated, duration, port, engine: opts.engine as 'node' | 'web' };
+  const gateways = Number(opts.gateways);
+  try {
+    gatewayRanges(scenario.ieds, gateways);
+  } catch (err) {
+    throw new UsageError(`--gateways: ${(err as Error).message}`);
+  }
+  return { scenario, emulated, duration, port, engine: opts.engine as 'node' | 'web', gateways };
 }
 
 /** `gmel up`: start the plant, serve the dashboard when asked, print KPIs, stop after --duration or on a signal. */
 async function runUp(opts: UpOptions): Promise<void> {
-  const { scenario, emulated, duration, port, engine } = checkUp(opts);
+  const { scenario, emulated, duration, port, engine, gateways } = checkUp(opts);
   const logger = await createLogger({ level: opts.logLevel, format: opts.logFormat });
   const { startPlant } = await import('../plant/live-plant.ts');
   const { buildApp } = await import('../protocol/health-app.ts');
   const { twinMetrics } = await import('../twin/metrics.ts');
   const plant = await startPlant({
-    scenario, modelPath: opts.model, brokerPort: port, engine, seed: Number(opts.seed), logger,
+    scenario, modelPath: opts.model, brokerPort: port, engine, seed: Number(opts.seed), logger, gateways,
     ...(opts.broker ? { brokerUrl: opts.broker } : {}),
     ...brokerAuth(opts),
     ...(emulated ? { emulatorScenario: emulated } : {}),
@@ -91,11 +100,14 @@ async function runUp(opts: UpOptions): Promise<void> {
   });
   const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
   const http = opts.httpPort === undefined ? undefined : buildApp({
-    registry: plant.gateway.registry,
-    more: { ...Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])), twin: twinMetrics(plant.mirror, retrainer) },
+    // /metrics: the first gateway's; a fleet's others under /metrics/gateway-{k}, k = 2..N
+    registry: (plant.gateways[0] as (typeof plant.gateways)[number]).registry,
+    more: { ...Object.fromEntries(plant.gateways.slice(1).map((g, k) => [`gateway-${k + 2}`, g.registry])), ...Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])), twin: twinMetrics(plant.mirror, retrainer) },
     health: () => {
-      const parts = { gateway: plant.gateway.health(), edges: plant.edges.map((e) => e.health()) };
-      return { ok: parts.gateway.ok && parts.edges.every((e) => e.ok), ...parts };
+      const gateways = plant.gateways.map((g) => g.health());
+      const parts = plant.gateways.length === 1 ? { gateway: gateways[0] } : { gateways };
+      const edges = plant.edges.map((e) => e.health());
+      return { ok: gateways.every((g) => g.ok) && edges.every((e) => e.ok), ...parts, edges };
     },
   });
   if (http) {
@@ -111,7 +123,7 @@ async function runUp(opts: UpOptions): Promise<void> {
     });
     console.error(`dashboard, health, metrics and the twin (/twin/state, /twin/drift) on ${address}`);
   }
-  if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, model ${plant.gateway.modelVersion}; Ctrl-C to stop`);
+  if (!opts.json) console.log(`GMEL edge live: ${scenario.ieds} IEDs, ${scenario.edgeServers} edge servers, broker ${plant.brokerUrl}, ${plant.gateways.length > 1 ? `${plant.gateways.length} gateways, ` : ''}model ${modelVersions(plant)}; Ctrl-C to stop`);
   const start = plant.startedAt;
   const timer = opts.json
     ? undefined
@@ -131,13 +143,18 @@ async function runUp(opts: UpOptions): Promise<void> {
     const k = plant.kpi.snapshot();
     const lag = plant.emulator.lag;
     const emulator = { announced, lagMsMax: Math.round(lag.maxMs), lagMsMean: lag.slots > 0 ? Math.round(lag.sumMs / lag.slots) : 0 };
-    if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: plant.gateway.modelVersion, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, ...k, emulator, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
+    if (opts.json) console.log(JSON.stringify({ scenario: scenario.name, model: modelVersions(plant), gateways: plant.gateways.length, broker: plant.brokerUrl, seconds: (Date.now() - start) / 1000, ...k, emulator, twin: plant.mirror.drift(), ...(retrainer ? { retraining: retrainer.history, retrainingFailures: retrainer.failures } : {}) }));
     else console.log(`final: ${line(k, (Date.now() - start) / 1000)}; ${k.decisionsPerSecond.toFixed(0)} decisions/s over the run; the emulator announced ${announced} tasks, at most ${emulator.lagMsMax} ms (mean ${emulator.lagMsMean} ms) behind their slots`);
     process.exit(0);
   };
   process.once('SIGINT', () => void finish(false));
   process.once('SIGTERM', () => void finish(false));
   if (duration !== undefined) setTimeout(() => void finish(true), Math.max(0, start - Date.now()) + duration * 1000);
+}
+
+/** The model version the gateways run: one, or each distinct one (a fleet mid-swap), comma-separated. */
+function modelVersions(plant: import('../plant/live-plant.ts').RunningPlant): string {
+  return [...new Set(plant.gateways.map((g) => g.modelVersion))].join(',');
 }
 
 /**
@@ -163,16 +180,18 @@ async function localRetrainer(opts: UpOptions, plant: import('../plant/live-plan
   const { loadModelHandle, releaseModel } = await import('../runtime-ied/model-loader.ts');
   const episodes = Number(opts.retrainEpisodes);
   if (!(Number.isInteger(episodes) && episodes > 0)) throw new UsageError(`--retrain-episodes must be a positive integer, got "${opts.retrainEpisodes}"`);
-  const ieds = Array.from({ length: scenario.ieds }, (_, i) => i);
   return new Retrainer({
     mirror: plant.mirror, incumbentRun: opts.run as string, modelSetDir: opts.retrainInto, workDir: 'runs/twin', episodes, marginPp: Number(opts.margin),
     onDrift: opts.onDrift ?? false, everyMs: Number(opts.retrainEvery) * 60_000, log: (l) => logger.warn({ twin: true }, l),
     applyLocally: async (dir) => {
-      const next = await loadModelHandle(dir, scenario, ieds, opts.engine as 'node' | 'web');
-      await plant.gateway.swapModel(next).catch(async (err: unknown) => {
-        await releaseModel(next);
-        throw err;
-      });
+      // every gateway of the fleet, each with the actors of its own IEDs
+      for (const g of plant.gateways) {
+        const next = await loadModelHandle(dir, scenario, [...g.servedIeds], opts.engine as 'node' | 'web');
+        await g.swapModel(next).catch(async (err: unknown) => {
+          await releaseModel(next);
+          throw err;
+        });
+      }
     },
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The whole live plant in one process (what `npm start` / `gmel up` runs): an embedded aedes broker
  * unless a broker URL is given, one runtime-edge per edge server, the gateway runtime serving every
- * IED with the shipped ONNX actors, the plant emulator, and a KPI monitor. Every component talks only
+ * IED with the shipped ONNX actors (or several, each serving a range: `gateways`), the plant
+ * emulator, and a KPI monitor. Every component talks only
  * through the broker, each with its own MQTT connection, exactly as separate processes would.
  */
 import type { MqttClient } from 'mqtt';
@@ -18,6 +19,7 @@ import { PlantEmulator } from './emulator.ts';
 import { KpiMonitor } from './kpi.ts';
 import { TwinMirror } from '../twin/mirror.ts';
 import { startEmbeddedBroker } from './brokers.ts';
+import { gatewayRanges } from './gateway-ranges.ts';
 
 export interface PlantOptions {
   readonly scenario: Scenario;
@@ -45,6 +47,11 @@ export interface PlantOptions {
   readonly spreadWithinSlot?: boolean;
   /** slot origin shared with separately started runtimes (default PLANT_EPOCH_MS) */
   readonly epochMs?: number;
+  /**
+   * Gateway runtimes, each serving one contiguous range of the IEDs (default 1, all of them); with
+   * more than one, they exchange band reports (docs/scale-out.md). All run in this process.
+   */
+  readonly gateways?: number;
 }
 
 export interface RunningPlant {
@@ -56,7 +63,8 @@ export interface RunningPlant {
   /** the twin's mirror of the plant (docs/twin.md) */
   readonly mirror: TwinMirror;
   readonly emulator: PlantEmulator;
-  readonly gateway: IedGatewayRuntime;
+  /** the gateway runtimes, in the order of their IED ranges */
+  readonly gateways: readonly IedGatewayRuntime[];
   readonly edges: readonly EdgeServerRuntime[];
   /** stop announcing, wait until every announced task has an outcome (≤ the longest deadline), then close */
   stop(drain?: boolean): Promise<void>;
@@ -79,15 +87,20 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   if (real && (real.ieds !== s.ieds || real.edgeServers !== s.edgeServers)) throw new InputError(`the emulated plant has ${real.ieds} IEDs × ${real.edgeServers} edge servers, the scenario ${s.ieds} × ${s.edgeServers}`);
   // what the devices physically do: the trained scenario with the real plant's radio and edge settings
   const physical: Scenario = real ? { ...s, radio: real.radio, edge: real.edge } : s;
-  const ieds = Array.from({ length: s.ieds }, (_, i) => i);
-  const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
+  const ranges = gatewayRanges(s.ieds, o.gateways ?? 1);
   const epochMs = o.epochMs ?? PLANT_EPOCH_MS;
   const kpi = await KpiMonitor.create(await connect('gmel-kpi'), () => clock.now());
   const mirror = await TwinMirror.create(await connect('gmel-twin', { kind: 'twin', id: 'mirror' }), { scenario: s, epochMs, now: () => clock.now(), ...(o.twinWindowSlots ? { windowSlots: o.twinWindowSlots } : {}) });
   const edges: EdgeServerRuntime[] = [];
   for (let m = 1; m <= s.edgeServers; m++)
     edges.push(await EdgeServerRuntime.create({ scenario: physical, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
-  const gateway = await IedGatewayRuntime.create({ scenario: physical, iedIds: ieds, model, mqtt: await connect('gmel-ied-all', { kind: 'ied', id: 'all', modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: 'all' }) });
+  const gateways: IedGatewayRuntime[] = [];
+  for (const ieds of ranges) {
+    // one gateway: "all", as before; a fleet: each by its range, as `gmel ied --ieds a-b` names itself
+    const id = ranges.length === 1 ? 'all' : `${ieds[0]}-${ieds[ieds.length - 1]}`;
+    const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
+    gateways.push(await IedGatewayRuntime.create({ scenario: physical, iedIds: ieds, model, mqtt: await connect(`gmel-ied-${id}`, { kind: 'ied', id, modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: id }) }));
+  }
   const emulator = PlantEmulator.create({ scenario: o.emulatorScenario ?? s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
   let stopped = false;
   return {
@@ -97,7 +110,7 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
     kpi,
     mirror,
     emulator,
-    gateway,
+    gateways,
     edges,
     async stop(drain = true) {
       if (stopped) return;
@@ -107,13 +120,13 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
         // until every accepted task has its outcome (the gateway's watchdog bounds the wait)
         const limit = clock.now() + (s.task.deadlineSeconds.max * 1000 + OFFLOAD_GRACE_MS + 2000);
         await new Promise((r) => setTimeout(r, 300));
-        while (clock.now() < limit && gateway.pending > 0) await new Promise((r) => setTimeout(r, 100));
+        while (clock.now() < limit && gateways.some((g) => g.pending > 0)) await new Promise((r) => setTimeout(r, 100));
         await new Promise((r) => setTimeout(r, 300)); // let the last results reach the monitor
       }
-      await gateway.close();
+      for (const g of gateways) await g.close();
       for (const e of edges) await e.close();
       await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-      await releaseModel(gateway.currentModel);
+      for (const g of gateways) await releaseModel(g.currentModel);
       await embedded?.close();
     },
   };

@@ -166,6 +166,11 @@ export class IedGatewayRuntime {
     return this.model.version;
   }
 
+  /** the IEDs this gateway serves, ascending */
+  get servedIeds(): readonly number[] {
+    return [...this.served].sort((a, b) => a - b);
+  }
+
   /** the model in use (after any swap) */
   get currentModel(): ModelHandle {
     return this.model;

@@ -63,8 +63,10 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   const SKEW_MARGIN_MS = 50;
   const reached = new Map<string, 'in-time' | 'stale' | 'edge' | 'after-stop'>();
   let stopping = false;
-  const onTask = plant.gateway.onTask.bind(plant.gateway);
-  plant.gateway.onTask = (msg: TaskAnnouncement) => {
+  const gateway = plant.gateways[0];
+  if (!gateway) throw new Error('the plant started no gateway');
+  const onTask = gateway.onTask.bind(gateway);
+  gateway.onTask = (msg: TaskAnnouncement) => {
     const deadlineAt = msg.createdAt + msg.deadlineSeconds * 1000;
     const staleAt = (now: number) => timeRefusal(msg.createdAt, deadlineAt, now)?.code === 'stale';
     const now = Date.now();
@@ -97,8 +99,8 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   await untilSettled(() => outcomes.size);
   await observer.endAsync();
   const sum = (values: { value: number; labels: Record<string, string | number | undefined> }[], reason?: string) => values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((s, v) => s + v.value, 0);
-  const decidedByGateway = sum((await plant.gateway.metrics.decisions.get()).values);
-  const staleRefused = sum((await plant.gateway.metrics.rejected.get()).values, 'stale');
+  const decidedByGateway = sum((await gateway.metrics.decisions.get()).values);
+  const staleRefused = sum((await gateway.metrics.rejected.get()).values, 'stale');
   t.ok(before > 20, `decided before the kill: ${before}`);
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
   t.ok(decisions.size > before + 20, `decided after the kill: ${decisions.size - before}`);
