@@ -27,7 +27,7 @@ import { hasNatsServer, startNatsCluster } from '../plant/nats-cluster.ts';
 import { PlantEmulator } from '../plant/emulator.ts';
 import { EdgeServerRuntime } from '../runtime-edge/edge-server.ts';
 import { connectMqtt } from '../protocol/mqtt.ts';
-import { subscriptions } from '../protocol/topics.ts';
+import { parseTopic, subscriptions } from '../protocol/topics.ts';
 import { systemClock, PLANT_EPOCH_MS } from '../protocol/clock.ts';
 import { cpuSecondsOf, quantiles } from './live.ts';
 
@@ -142,7 +142,10 @@ async function measure(o: { broker: string; brokerPids: () => (number | undefine
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const t0 = Date.now();
   const before = emulator.announced;
-  const own = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+  const own = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   const cpu = () => ({ gateways: children.reduce((a, c) => a + cpuSecondsOf(c.pid), 0), brokers: brokerPids().reduce((a: number, pid) => a + cpuSecondsOf(pid), 0), bench: own() });
   const cpu0 = cpu();
   wire?.start();
@@ -173,14 +176,6 @@ async function measure(o: { broker: string; brokerPids: () => (number | undefine
   };
 }
 
-/** The kind of a gmel/v1 topic, from its shape (protocol/topics.ts). */
-function topicKind(topic: string): string {
-  const [, , area, , leaf, more] = topic.split('/');
-  if (area === 'ied') return leaf === 'model' && more === 'reported' ? 'reportedModel' : leaf === 'model' ? 'desiredModel' : (leaf ?? 'other');
-  if (area === 'edge') return leaf === 'state' ? 'edgeState' : (leaf ?? 'other');
-  return area ?? 'other';
-}
-
 /** Counts what the broker carries on gmel/# between start() and stop(), by kind. */
 async function wireCounter(url: string) {
   const c = await mqtt.connectAsync(url, { clientId: `bench-cluster-wire-${Date.now()}`, protocolVersion: 4 });
@@ -188,7 +183,7 @@ async function wireCounter(url: string) {
   let on = false;
   c.on('message', (topic, payload) => {
     if (!on) return;
-    const k = topicKind(topic);
+    const k = parseTopic(topic)?.kind ?? 'other';
     const n = counts.get(k) ?? { messages: 0, bytes: 0 };
     n.messages++;
     n.bytes += payload.length;

@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { readManifest, resolveModelDir } from '../core/model-set.ts';
 import { loadScenario } from '../core/scenario/load.ts';
 import type { KpiSnapshot } from '../plant/kpi.ts';
+import type { ModelHandle } from '../runtime-ied/gateway.ts';
 import { gatewayRanges } from '../plant/gateway-ranges.ts';
 import { UsageError } from '../core/errors.ts';
 import { parseSets, repeatable, scenarioFrom, scenarioOptions, type ScenarioFlags } from '../core/scenario/options.ts';
@@ -52,7 +53,7 @@ export function registerUp(program: Command): void {
     .option('--gateways <n>', 'gateway runtimes in this process, each serving one contiguous range of the IEDs (band reports between them)', '1')
     .addOption(logLevelOption('warn'))
     .addOption(logFormatOption())
-    .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (the first gateway), /metrics/gateway-{k} (a fleet\'s others), /metrics/edge-{m} and /twin/* on this port')
+    .option('--http-port <n>', 'serve the dashboard (/), /healthz, /metrics (the first gateway), /metrics/gateway-{a}-{b} (a fleet\'s others, by IED range), /metrics/edge-{m} and /twin/* on this port')
     .option('--plant-set <key=value>', 'the emulated plant differs from the scenario in this field (drift), e.g. arrivals.probability=0.6 (repeatable)', repeatable, [] as string[])
     .option('--retrain-every <minutes>', 'with --run: also retrain on a schedule (0 = never)', '0')
     .option('--retrain-into <dir>', 'model set that promoted versions are exported into', 'runs/twin/models')
@@ -78,7 +79,7 @@ function checkUp(opts: UpOptions) {
   try {
     gatewayRanges(scenario.ieds, gateways);
   } catch (err) {
-    throw new UsageError(`--gateways: ${(err as Error).message}`);
+    throw new UsageError(`--${(err as Error).message}`);
   }
   return { scenario, emulated, duration, port, engine: opts.engine as 'node' | 'web', gateways };
 }
@@ -100,14 +101,15 @@ async function runUp(opts: UpOptions): Promise<void> {
   });
   const retrainer = opts.run ? await localRetrainer(opts, plant, scenario, logger) : undefined;
   const http = opts.httpPort === undefined ? undefined : buildApp({
-    // /metrics: the first gateway's; a fleet's others under /metrics/gateway-{k}, k = 2..N
+    // /metrics: the first gateway's; a fleet's others under /metrics/gateway-{first}-{last}, named
+    // by their IED ranges as the twin names them
     registry: (plant.gateways[0] as (typeof plant.gateways)[number]).registry,
-    more: { ...Object.fromEntries(plant.gateways.slice(1).map((g, k) => [`gateway-${k + 2}`, g.registry])), ...Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])), twin: twinMetrics(plant.mirror, retrainer) },
+    more: { ...Object.fromEntries(plant.gateways.slice(1).map((g) => [`gateway-${g.servedIeds[0]}-${g.servedIeds.at(-1)}`, g.registry])), ...Object.fromEntries(plant.edges.map((e, k) => [`edge-${k + 1}`, e.registry])), twin: twinMetrics(plant.mirror, retrainer) },
     health: () => {
+      // `gateways`: every one; `gateway`: the first, as before --gateways (one gateway: the only one)
       const gateways = plant.gateways.map((g) => g.health());
-      const parts = plant.gateways.length === 1 ? { gateway: gateways[0] } : { gateways };
       const edges = plant.edges.map((e) => e.health());
-      return { ok: gateways.every((g) => g.ok) && edges.every((e) => e.ok), ...parts, edges };
+      return { ok: gateways.every((g) => g.ok) && edges.every((e) => e.ok), gateway: gateways[0], gateways, edges };
     },
   });
   if (http) {
@@ -184,11 +186,20 @@ async function localRetrainer(opts: UpOptions, plant: import('../plant/live-plan
     mirror: plant.mirror, incumbentRun: opts.run as string, modelSetDir: opts.retrainInto, workDir: 'runs/twin', episodes, marginPp: Number(opts.margin),
     onDrift: opts.onDrift ?? false, everyMs: Number(opts.retrainEvery) * 60_000, log: (l) => logger.warn({ twin: true }, l),
     applyLocally: async (dir) => {
-      // every gateway of the fleet, each with the actors of its own IEDs
-      for (const g of plant.gateways) {
-        const next = await loadModelHandle(dir, scenario, [...g.servedIeds], opts.engine as 'node' | 'web');
-        await g.swapModel(next).catch(async (err: unknown) => {
-          await releaseModel(next);
+      // every gateway of the fleet, each with the actors of its own IEDs: all loaded before any swap,
+      // so a set that fails to load leaves every gateway on its version (a swap itself that fails
+      // part way would leave the fleet mixed: /healthz and the summary list each version)
+      const next: ModelHandle[] = [];
+      try {
+        for (const g of plant.gateways) next.push(await loadModelHandle(dir, scenario, g.servedIeds, opts.engine as 'node' | 'web'));
+      } catch (err) {
+        for (const h of next) await releaseModel(h);
+        throw err;
+      }
+      for (const [k, g] of plant.gateways.entries()) {
+        const handle = next[k] as ModelHandle;
+        await g.swapModel(handle).catch(async (err: unknown) => {
+          for (const h of next.slice(k)) await releaseModel(h);
           throw err;
         });
       }

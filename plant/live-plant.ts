@@ -95,11 +95,25 @@ export async function startPlant(o: PlantOptions): Promise<RunningPlant> {
   for (let m = 1; m <= s.edgeServers; m++)
     edges.push(await EdgeServerRuntime.create({ scenario: physical, edgeServerId: m, mqtt: await connect(`gmel-edge-${m}`, { kind: 'edge', id: String(m) }), clock, epochMs, logger: o.logger.child({ edge: m }) }));
   const gateways: IedGatewayRuntime[] = [];
-  for (const ieds of ranges) {
-    // one gateway: "all", as before; a fleet: each by its range, as `gmel ied --ieds a-b` names itself
-    const id = ranges.length === 1 ? 'all' : `${ieds[0]}-${ieds[ieds.length - 1]}`;
-    const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
-    gateways.push(await IedGatewayRuntime.create({ scenario: physical, iedIds: ieds, model, mqtt: await connect(`gmel-ied-${id}`, { kind: 'ied', id, modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: id }) }));
+  try {
+    for (const ieds of ranges) {
+      // one gateway: "all", as before; a fleet: each by its range, as `gmel ied --ieds a-b` names itself
+      const id = ranges.length === 1 ? 'all' : `${ieds[0]}-${ieds[ieds.length - 1]}`;
+      const model = await loadModelHandle(o.modelPath, s, ieds, o.engine ?? 'node');
+      const gateway = await IedGatewayRuntime.create({ scenario: physical, iedIds: ieds, model, mqtt: await connect(`gmel-ied-${id}`, { kind: 'ied', id, modelVersion: model.version }), clock, epochMs, logger: o.logger.child({ gateway: id }) }).catch(async (err: unknown) => {
+        await releaseModel(model);
+        throw err;
+      });
+      gateways.push(gateway);
+    }
+  } catch (err) {
+    // a gateway that cannot start (its model, its broker client) takes down what started before it:
+    // a caller that catches the error is not left with live runtimes and connections
+    for (const g of gateways) await g.close().then(() => releaseModel(g.currentModel)).catch(() => {});
+    for (const e of edges) await e.close().catch(() => {});
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await embedded?.close();
+    throw err;
   }
   const emulator = PlantEmulator.create({ scenario: o.emulatorScenario ?? s, mqtt: await connect('gmel-emulator', { kind: 'emulator', id: 'plant' }), clock, epochMs, seed: o.seed ?? 1, logger: o.logger.child({ emulator: true }), ...(o.spreadWithinSlot ? { spreadWithinSlot: true } : {}) });
   let stopped = false;

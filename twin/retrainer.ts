@@ -58,7 +58,7 @@ export interface RetrainerOptions {
   readonly deploy?: AutoDeploy;
   /**
    * Without `deploy`: switch the gateways of this process to a promoted version directly (gmel up,
-   * where the one gateway runtime is in the same process; no registry, no canary).
+   * where the gateway runtimes (one, or a fleet) are in the same process; no registry, no canary).
    */
   readonly applyLocally?: (versionDir: string) => Promise<void>;
 }

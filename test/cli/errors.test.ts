@@ -30,7 +30,7 @@ t.test('user errors: one line, exit 2', async (t) => {
     [['train', '--backend', 'tfjs-node', '--out', join(root, 'r'), '--episodes', '1'], /--backend tfjs-node is not available here/],
     [['deploy', 'bundle', '--ied', '0', '--key', keys.publicKey, '--out', join(root, 'bundles')], /is a public key: sign with the \.key file/],
     [['up', '--port', busyPort, '--duration', '1'], /--port \d+ is already in use/],
-    [['up', '--gateways', '51', '--duration', '1'], /--gateways: gateways must be an integer in 1\.\.50 \(at most one per IED/],
+    [['up', '--gateways', '51', '--duration', '1'], /--gateways must be an integer in 1\.\.50 \(at most one per IED/],
   ];
   for (const [args, message] of cases) {
     const r = args[0] === 'deploy' || args[0] === 'up' ? cwdBin(args) : gmel(...args);
