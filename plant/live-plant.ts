@@ -2,8 +2,8 @@
  * The whole live plant in one process (what `npm start` / `gmel up` runs): an embedded aedes broker
  * unless a broker URL is given, one runtime-edge per edge server, the gateway runtime serving every
  * IED with the shipped ONNX actors (or several, each serving a range: `gateways`), the plant
- * emulator, and a KPI monitor. Every component talks only
- * through the broker, each with its own MQTT connection, exactly as separate processes would.
+ * emulator, and a KPI monitor. Every component talks only through the broker, each with its own MQTT
+ * connection, exactly as separate processes would.
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
