@@ -142,11 +142,7 @@ async function measure(o: { broker: string; brokerPids: () => (number | undefine
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const t0 = Date.now();
   const before = emulator.announced;
-  const own = () => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1e6;
-  };
-  const cpu = () => ({ gateways: children.reduce((a, c) => a + cpuSecondsOf(c.pid), 0), brokers: brokerPids().reduce((a: number, pid) => a + cpuSecondsOf(pid), 0), bench: own() });
+  const cpu = () => ({ gateways: children.reduce((a, c) => a + cpuSecondsOf(c.pid), 0), brokers: brokerPids().reduce((a: number, pid) => a + cpuSecondsOf(pid), 0), bench: cpuSecondsOf(process.pid) });
   const cpu0 = cpu();
   wire?.start();
   await new Promise((r) => setTimeout(r, seconds * 1000));

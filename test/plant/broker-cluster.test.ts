@@ -13,6 +13,7 @@ import { timeRefusal } from '../../protocol/refusals.ts';
 import type { TaskAnnouncement } from '../../protocol/messages.ts';
 import { subscriptions, topics } from '../../protocol/topics.ts';
 import { untilSettled } from '../helpers/brokers.ts';
+import { metricTotal } from '../helpers/metrics.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const skip = hasNatsServer ? false : 'nats-server is not installed (.ci/run installs it)';
@@ -98,9 +99,8 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   await plant.stop(true);
   await untilSettled(() => outcomes.size);
   await observer.endAsync();
-  const sum = (values: { value: number; labels: Record<string, string | number | undefined> }[], reason?: string) => values.filter((v) => reason === undefined || v.labels.reason === reason).reduce((s, v) => s + v.value, 0);
-  const decidedByGateway = sum((await gateway.metrics.decisions.get()).values);
-  const staleRefused = sum((await gateway.metrics.rejected.get()).values, 'stale');
+  const decidedByGateway = await metricTotal(gateway.metrics.decisions);
+  const staleRefused = await metricTotal(gateway.metrics.rejected, 'reason', 'stale');
   t.ok(before > 20, `decided before the kill: ${before}`);
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
   t.ok(decisions.size > before + 20, `decided after the kill: ${decisions.size - before}`);

@@ -8,6 +8,7 @@ import { startPlant } from '../../plant/live-plant.ts';
 import { gatewayRanges } from '../../plant/gateway-ranges.ts';
 import { subscriptions, topics } from '../../protocol/topics.ts';
 import { startAedes } from '../helpers/brokers.ts';
+import { metricTotal } from '../helpers/metrics.ts';
 
 t.test('the IEDs split into contiguous ranges, as equal as can be', async (t) => {
   t.same(gatewayRanges(10, 3), [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]);
@@ -37,9 +38,7 @@ t.test('a plant of 3 gateways: each task reaches one gateway, one decision and o
   await plant.stop(true);
   await new Promise((r) => setTimeout(r, 200));
   await observer.endAsync();
-  const count = async (c: { get(): Promise<{ values: { value: number; labels: Record<string, string | number | undefined> }[] }> }, kind?: string) =>
-    (await c.get()).values.filter((v) => kind === undefined || v.labels.kind === kind).reduce((s, v) => s + v.value, 0);
-  const perGateway = await Promise.all(plant.gateways.map(async (g) => ({ ieds: g.servedIeds, tasks: await count(g.metrics.received, 'task'), bands: await count(g.metrics.received, 'band'), decided: await count(g.metrics.decisions) })));
+  const perGateway = await Promise.all(plant.gateways.map(async (g) => ({ ieds: g.servedIeds, tasks: await metricTotal(g.metrics.received, 'kind', 'task'), bands: await metricTotal(g.metrics.received, 'kind', 'band'), decided: await metricTotal(g.metrics.decisions) })));
   t.same(perGateway.map((g) => g.ieds), gatewayRanges(10, 3), 'each gateway serves its range');
   t.ok(announced > 30, `tasks announced: ${announced}`);
   t.equal(perGateway.reduce((s, g) => s + g.tasks, 0), announced, `every task reached exactly one gateway (${perGateway.map((g) => g.tasks).join(' + ')})`);

@@ -18,17 +18,13 @@ import onnxProto from 'onnx-proto';
 import { topics } from '../../protocol/topics.ts';
 import { MAX_PAYLOAD_BYTES } from '../../protocol/messages.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
-import type { Registry } from 'prom-client';
+import { counter } from '../helpers/metrics.ts';
 import { ENCODER_META } from '../helpers/models.ts';
 
 const logger = pino({ level: 'silent' });
 const scenario = loadScenario('gmel2024', { ieds: 4 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function counter(rt: { registry: Registry }, name: string, label: string): Promise<number> {
-  const metric = (await rt.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  return metric?.values.filter((v) => Object.values(v.labels).includes(label)).reduce((a, v) => a + v.value, 0) ?? 0;
-}
 
 t.test('malformed, invalid, unknown, oversized and duplicate messages', async (t) => {
   const broker = await startAedes();

@@ -18,6 +18,7 @@ import { loadModelHandle, releaseModel } from '../../runtime-ied/model-loader.ts
 import { createActorSession } from '../../runtime-ied/policy.ts';
 import { actorToOnnx } from '../../trainer/export-onnx.ts';
 import { startAedes, clientPool } from '../helpers/brokers.ts';
+import { counter } from '../helpers/metrics.ts';
 import type { Registry } from 'prom-client';
 import { ENCODER_META, GMEL2024_SCALES, offloadingModel } from '../helpers/models.ts';
 
@@ -25,10 +26,6 @@ const scenario = loadScenario('gmel2024', { ieds: 4 });
 const { sizeMbit, densityGcyclesPerMbit, deadlineSeconds } = scenario.task;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function counter(rt: { registry: Registry }, name: string, label: string): Promise<number> {
-  const metric = (await rt.registry.getMetricsAsJSON()).find((m) => m.name === name);
-  return metric?.values.filter((v) => Object.values(v.labels).includes(label)).reduce((a, v) => a + v.value, 0) ?? 0;
-}
 const rejected = (gw: { registry: Registry }, code: string) => counter(gw, 'gmel_ied_messages_rejected_total', code);
 
 async function until(cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
