@@ -191,11 +191,13 @@ async function wireCounter(url: string) {
 
 export async function benchCluster(): Promise<Record<string, unknown>> {
   if (!hasMosquitto || !hasNatsServer) return { name: 'cluster', skipped: 'needs mosquitto and nats-server (apt-get install mosquitto nats-server)' };
-  const bundle = await buildGateway();
   const seconds = Number(process.env.BENCH_CLUSTER_SECONDS ?? 8);
   const gateways = Number(process.env.BENCH_CLUSTER_GATEWAYS ?? 4);
   const probabilities = (process.env.BENCH_CLUSTER_P ?? '0.1,0.5').split(',').map(Number);
   const brokers = (process.env.BENCH_CLUSTER_BROKERS ?? 'mosquitto,nats').split(',');
+  const unknown = brokers.filter((b) => b !== 'mosquitto' && b !== 'nats');
+  if (unknown.length > 0) throw new Error(`BENCH_CLUSTER_BROKERS: mosquitto and/or nats, comma-separated; got "${unknown.join(',')}"`);
+  const bundle = await buildGateway();
   const runs: (FleetRun | FailedRun)[] = [];
   for (const p of probabilities) {
     if (brokers.includes('mosquitto')) {
