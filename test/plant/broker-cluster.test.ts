@@ -25,7 +25,7 @@ t.test('--broker takes a list of nodes', async (t) => {
   t.throws(() => parseBrokerUrl(Array.from({ length: 17 }, (_, k) => `mqtt://h${k}:1883`).join(',')), /at most 16/);
 });
 
-t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing decided twice or lost after a decision', { skip, timeout: 120_000 }, async (t) => {
+t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing decided twice or lost after a decision', { skip, timeout: 200_000 }, async (t) => {
   const cluster = await startNatsCluster(3);
   t.teardown(() => cluster.close());
   // the observer sits on node 3, which stays up; the plant's clients start on node 1
@@ -85,7 +85,16 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
     await sleep(100);
     resumedAt = decidedAt.find((at) => at > killedAt + 200);
   }
-  await sleep(3000);
+  // then until deciding is steady again: 20 decisions after the kill. A fresh-clone CI run resumed
+  // after 7.1 s with 2 decisions, then every task stayed in the broker until past its deadline + the
+  // skew bound (233 of 284 arrived stale): JetStream's consumer came back seconds after the session.
+  // Liveness is what is asserted (within 60 s), the time it took is reported
+  let steadyAt: number | undefined;
+  for (let k = 0; k < 600 && steadyAt === undefined; k++) {
+    if (decisions.size > before + 20) steadyAt = Date.now();
+    else await sleep(100);
+  }
+  await sleep(1000);
   // a late Will (the dead node's, seen in runs here 2 s after the reconnect) is answered with online:
   // the status says online again within seconds, whatever came in between
   for (let k = 0; k < 100 && gatewayStatus !== 'online'; k++) await sleep(100);
@@ -103,14 +112,14 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   const staleRefused = await metricTotal(gateway.metrics.rejected, 'reason', 'stale');
   t.ok(before > 20, `decided before the kill: ${before}`);
   t.ok(resumedAt !== undefined, `deciding again ${resumedAt === undefined ? 'never (60 s)' : `${resumedAt - killedAt} ms`} after node 1 was killed`);
-  t.ok(decisions.size > before + 20, `decided after the kill: ${decisions.size - before}`);
+  t.ok(steadyAt !== undefined, `deciding steadily again (20 decisions after the kill) ${steadyAt === undefined ? `never (60 s after it resumed; ${decisions.size - before} decisions)` : `${steadyAt - killedAt} ms after the kill`}`);
   const announcedIds = new Set(plant.emulator.log.map((a) => a.taskId));
   const arrivals = (kind: string) => [...reached.values()].filter((k) => k === kind).length;
   const neverReached = plant.emulator.log.filter((a) => !reached.has(a.taskId));
   const createdSpan = (ms: number[]) => (ms.length ? `created ${Math.min(...ms) - killedAt}..${Math.max(...ms) - killedAt} ms from the kill` : 'none');
   t.comment(`decisions the observer missed for tasks with an outcome: ${[...outcomes.keys()].filter((id) => !decisions.has(id)).length}`);
   t.comment(`announced ${announced}; reached the gateway ${reached.size}: in time ${arrivals('in-time')}, stale ${arrivals('stale')}, at the bound ${arrivals('edge')}, after the stop ${arrivals('after-stop')}; the gateway decided ${decidedByGateway}; the observer saw ${decisions.size} decisions, ${outcomes.size} outcomes, ${redelivered} delivered again (QoS 1)`);
-  t.comment(`never reached the gateway: ${neverReached.length} (${createdSpan(neverReached.map((a) => a.createdAt))}); deciding resumed ${resumedAt === undefined ? '-' : resumedAt - killedAt} ms after the kill; emulator lag up to ${plant.emulator.lag.maxMs} ms`);
+  t.comment(`never reached the gateway: ${neverReached.length} (${createdSpan(neverReached.map((a) => a.createdAt))}); deciding resumed ${resumedAt === undefined ? '-' : resumedAt - killedAt} ms after the kill, steady ${steadyAt === undefined ? '-' : steadyAt - killedAt} ms; emulator lag up to ${plant.emulator.lag.maxMs} ms`);
   t.comment(`warnings: ${warnings.length}${warnings.length ? `, first: ${warnings[0]}` : ''}`);
   // the gateway's own guarantee, from its own count (the observer can miss a message): every task
   // that reached it before its deadline + the skew bound was decided once, no stale one was
