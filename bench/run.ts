@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark, each writing JSON (never a timed test).
  *
- *   npm run bench -- simulator                  only the named ones
+ *   npm run bench -- simulator                  only the named ones (quality runs only when named)
  *   npm run bench -- gateway --out DIR          where the JSON goes (default bench/out/, git-ignored);
  *                                               --out bench/results replaces the committed results
  */
@@ -18,6 +18,7 @@ import { measureAgreement } from './agreement.ts';
 import { benchGateway } from './gateway.ts';
 import { benchBarrage } from './barrage.ts';
 import { benchCluster } from './cluster.ts';
+import { benchQuality } from './quality.ts';
 
 const benches: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   simulator: () => benchSimulator(Number(process.env.BENCH_SECONDS ?? 5)),
@@ -27,6 +28,7 @@ const benches: Record<string, () => Record<string, unknown> | Promise<Record<str
   live: () => benchLive(),
   journal: () => benchJournal(),
   cluster: () => benchCluster(),
+  quality: () => benchQuality(),
   agreement: () => measureAgreement(Number(process.env.BENCH_AGREEMENT_SECONDS ?? 60)),
   barrage: () => benchBarrage({ floodSeconds: Number(process.env.BENCH_FLOOD_SECONDS ?? 60) }),
   gateway: () => benchGateway({ seconds: Number(process.env.BENCH_GATEWAY_SECONDS ?? 60), coldRuns: 3 }),
@@ -53,8 +55,10 @@ try {
 } catch {
   // not a git checkout: keep "unknown"
 }
+// hours at its default (trains 12 quick runs): run only when named
+const onlyWhenNamed = new Set(['quality']);
 for (const [name, run] of Object.entries(benches)) {
-  if (wanted.length > 0 && !wanted.includes(name)) continue;
+  if (wanted.length > 0 ? !wanted.includes(name) : onlyWhenNamed.has(name)) continue;
   const result = {
     ...(await run()),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },

@@ -32,7 +32,7 @@ export function registerEval(program: Command): void {
   program
     .command('eval')
     .description('evaluate learned runs and the heuristics on held-out seeds; write Figures 3–6 and a summary')
-    .option('--runs <dirs...>', 'run folders (one per algorithm)', [] as string[])
+    .option('--runs <dirs...>', 'run folders; several runs of one algorithm (training seeds) are one policy, each run on the same seeds', [] as string[])
     .option('--scenario <name|file>', 'the scenario the runs were trained on', 'gmel2024')
     .option('--seeds <n>', 'held-out seeds (≥ 5 for the CI to mean much)', '5')
     .option('--out <dir>', 'output folder (default: a new eval/runs/<UTC time>, git-ignored)')

@@ -8,7 +8,9 @@
  * | 5      | maximum deadline d_max (s)          | completion rate                    | same                   |
  * | 6a/6b  | number of IEDs                      | mean latency / completion rate     | same (IED i uses actor i mod 50) |
  *
- * Every point is the mean over held-out seeds with a 95% CI (evaluate.ts).
+ * Every point is the mean over held-out seeds with a 95% CI (evaluate.ts). Several runs of one
+ * algorithm (training seeds) are one policy: every run sees the same seeds, the interval covers both
+ * (evaluate.ts combineRuns); at the headline points, the protocol's paired comparisons (eval-protocol.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +18,8 @@ import { loadScenario } from '../core/scenario/load.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { createHeuristic, HEURISTIC_NAMES } from '../sim/policies/heuristics.ts';
-import { evaluatePolicy, evaluationSeeds, validationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
+import { combineRuns, evaluatePolicy, evaluationSeeds, validationSeeds, loadRunPolicy, type EvaluationResult, type PolicySpec } from './evaluate.ts';
+import { protocolAt, protocolMarkdown, type ProtocolPoint } from './eval-protocol.ts';
 import { writeFigure, type Point } from './figures.ts';
 import type { EpisodeLine } from './train.ts';
 
@@ -46,26 +49,45 @@ export interface EvalReport {
   readonly probability: readonly SweepRow[];
   readonly deadline: readonly SweepRow[];
   readonly ieds: readonly SweepRow[];
+  /** the paired comparisons at the default, p = 0.7 and d_max = 1.0 s (those swept) */
+  readonly protocol: readonly ProtocolPoint[];
+}
+
+/** the runs of one algorithm (its training seeds): one policy in every table and figure */
+interface LearnedGroup {
+  readonly name: string;
+  readonly runs: readonly string[];
+  readonly specs: readonly PolicySpec[];
 }
 
 const heuristicSpecs: PolicySpec[] = HEURISTIC_NAMES.map((name) => ({ name, make: (rng) => createHeuristic(name, rng) }));
 
-async function sweep(base: string, key: string, values: readonly number[], override: (v: number) => Record<string, unknown>, specs: readonly PolicySpec[], seeds: readonly number[], log: (l: string) => void): Promise<SweepRow[]> {
+async function evaluateAll(scenario: Scenario, groups: readonly LearnedGroup[], seeds: readonly number[]): Promise<EvaluationResult[]> {
+  const results: EvaluationResult[] = [];
+  for (const g of groups) {
+    const runs: EvaluationResult[] = [];
+    for (const spec of g.specs) runs.push(await evaluatePolicy(scenario, spec, seeds));
+    results.push(combineRuns(g.name, runs));
+  }
+  for (const spec of heuristicSpecs) results.push(await evaluatePolicy(scenario, spec, seeds));
+  return results;
+}
+
+async function sweep(base: string, key: string, values: readonly number[], override: (v: number) => Record<string, unknown>, groups: readonly LearnedGroup[], seeds: readonly number[], log: (l: string) => void): Promise<SweepRow[]> {
   const rows: SweepRow[] = [];
   for (const x of values) {
     const scenario: Scenario = loadScenario(base, override(x));
-    const results: EvaluationResult[] = [];
-    for (const spec of specs) results.push(await evaluatePolicy(scenario, spec, seeds));
+    const results = await evaluateAll(scenario, groups, seeds);
     rows.push({ x, results });
     log(`${key}=${x}: ${results.map((r) => `${r.policy} ${r.completionRate.toFixed(3)}`).join(', ')}`);
   }
   return rows;
 }
 
-function points(rows: readonly SweepRow[], pick: (r: EvaluationResult) => { mean: number; ci95: number }): Point[] {
+function points(rows: readonly SweepRow[], pick: (r: EvaluationResult) => { mean: number; lo: number; hi: number }): Point[] {
   return rows.flatMap((row) => row.results.map((r) => {
     const e = pick(r);
-    return { series: r.policy, x: row.x, y: e.mean, lo: e.mean - e.ci95, hi: e.mean + e.ci95 };
+    return { series: r.policy, x: row.x, y: e.mean, lo: e.lo, hi: e.hi };
   }));
 }
 
@@ -73,30 +95,34 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   const log = opts.log ?? (() => {});
   mkdirSync(opts.outDir, { recursive: true });
   const seeds = opts.validation ? validationSeeds(opts.seeds) : evaluationSeeds(opts.seeds);
-  const learnedSpecs: PolicySpec[] = [];
-  for (const run of opts.runs) learnedSpecs.push(await loadRunPolicy(run));
-  const names = learnedSpecs.map((s) => s.name);
-  if (new Set(names).size !== names.length) throw new InputError(`two runs share an algorithm name (${names.join(', ')}): evaluate one run per algorithm`);
-  const specs = [...learnedSpecs, ...heuristicSpecs];
+  const groups = await loadGroups(opts.runs);
+  const names = groups.map((g) => g.name);
   const heuristics = heuristicSpecs.map((s) => s.name);
   const base = loadScenario(opts.scenario);
-  const atDefault: EvaluationResult[] = [];
-  for (const spec of specs) atDefault.push(await evaluatePolicy(base, spec, seeds));
+  const atDefault = await evaluateAll(base, groups, seeds);
   log(`default: ${atDefault.map((r) => `${r.policy} ${r.completionRate.toFixed(3)}`).join(', ')}`);
-  const probability = await sweep(opts.scenario, 'p', opts.probabilities, (v) => ({ 'arrivals.probability': v }), specs, seeds, log);
-  const deadline = await sweep(opts.scenario, 'deadline', opts.deadlines, (v) => ({ 'task.deadlineSeconds': { min: Math.min(base.task.deadlineSeconds.min, v), max: v } }), specs, seeds, log);
-  const ieds = await sweep(opts.scenario, 'ieds', opts.iedCounts, (v) => ({ ieds: v }), specs, seeds, log);
+  const probability = await sweep(opts.scenario, 'p', opts.probabilities, (v) => ({ 'arrivals.probability': v }), groups, seeds, log);
+  const deadline = await sweep(opts.scenario, 'deadline', opts.deadlines, (v) => ({ 'task.deadlineSeconds': { min: Math.min(base.task.deadlineSeconds.min, v), max: v } }), groups, seeds, log);
+  const ieds = await sweep(opts.scenario, 'ieds', opts.iedCounts, (v) => ({ ieds: v }), groups, seeds, log);
+  const headlinePoints: [string, readonly EvaluationResult[] | undefined][] = [['default', atDefault], ['p = 0.7', find(probability, 0.7)?.results], ['d_max = 1.0 s', find(deadline, 1)?.results]];
+  const protocol = headlinePoints.flatMap(([label, results], k) => (results ? [protocolAt(label, k, results, names)] : []));
 
-  // Fig. 3: learning curves (20-episode moving mean) with heuristics' evaluated level as flat lines
+  // Fig. 3: learning curves (20-episode moving mean, averaged over an algorithm's runs) with
+  // heuristics' evaluated level as flat lines
   const curve: Point[] = [];
   let maxEpisode = 0;
-  for (const [k, run] of opts.runs.entries()) {
-    const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpisodeLine);
-    maxEpisode = Math.max(maxEpisode, lines.length);
-    lines.forEach((line, e) => {
-      const window = lines.slice(Math.max(0, e - 19), e + 1);
-      curve.push({ series: names[k] as string, x: line.episode, y: window.reduce((a, l) => a + l.rewardPerTask, 0) / window.length });
-    });
+  for (const g of groups) {
+    const sums = new Map<number, { sum: number; runs: number }>();
+    for (const run of g.runs) {
+      const lines = readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpisodeLine);
+      maxEpisode = Math.max(maxEpisode, lines.length);
+      lines.forEach((line, e) => {
+        const window = lines.slice(Math.max(0, e - 19), e + 1);
+        const at = sums.get(line.episode) ?? { sum: 0, runs: 0 };
+        sums.set(line.episode, { sum: at.sum + window.reduce((a, l) => a + l.rewardPerTask, 0) / window.length, runs: at.runs + 1 });
+      });
+    }
+    for (const [x, { sum, runs }] of sums) curve.push({ series: g.name, x, y: sum / runs });
   }
   for (const r of atDefault.filter((r) => heuristics.includes(r.policy)))
     for (const x of [0, Math.max(1, maxEpisode - 1)]) curve.push({ series: r.policy, x, y: r.rewardPerTask.mean });
@@ -107,13 +133,34 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   await writeFigure(o('fig5-deadline'), { title: 'Fig. 5: completion rate vs maximum deadline', xTitle: 'maximum deadline (s)', yTitle: 'task completion rate', points: points(deadline, (r) => r.completion), dashed, yRange: [0, 1] }, 'deadlineMax', 'completionRate');
   await writeFigure(o('fig6a-latency'), { title: 'Fig. 6a: mean latency vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'mean latency of completed tasks (s)', points: points(ieds, (r) => r.meanLatency), dashed, yRange: [0, Number.POSITIVE_INFINITY] }, 'ieds', 'meanLatency');
   await writeFigure(o('fig6b-completion'), { title: 'Fig. 6b: completion rate vs number of IEDs', xTitle: 'number of IEDs', yTitle: 'task completion rate', points: points(ieds, (r) => r.completion), dashed, yRange: [0, 1] }, 'ieds', 'completionRate');
-  const report: EvalReport = { seeds, policies: specs.map((s) => s.name), learned: names, atDefault, probability, deadline, ieds };
-  writeFileSync(o('eval.json'), JSON.stringify({ scenario: opts.scenario, runs: opts.runs, ...report }, null, 2) + '\n');
+  const report: EvalReport = { seeds, policies: [...names, ...heuristics], learned: names, atDefault, probability, deadline, ieds, protocol };
+  writeFileSync(o('eval.json'), JSON.stringify({ scenario: opts.scenario, runs: Object.fromEntries(groups.map((g) => [g.name, g.runs])), ...report }, withoutSweepScores, 2) + '\n');
   writeFileSync(o('summary.md'), summaryMarkdown(opts, report));
   return report;
 }
 
+/** Runs grouped by algorithm, in the order given; each run's actors loaded once. */
+async function loadGroups(runs: readonly string[]): Promise<LearnedGroup[]> {
+  const groups = new Map<string, { runs: string[]; specs: PolicySpec[] }>();
+  for (const run of runs) {
+    const spec = await loadRunPolicy(run);
+    if (heuristicSpecs.some((h) => h.name === spec.name)) throw new InputError(`${run}: its algorithm "${spec.name}" has a heuristic's name`);
+    const g = groups.get(spec.name) ?? { runs: [], specs: [] };
+    if (g.runs.includes(run)) throw new InputError(`${run} is given twice`);
+    g.runs.push(run);
+    g.specs.push(spec);
+    groups.set(spec.name, g);
+  }
+  return [...groups].map(([name, g]) => ({ name, ...g }));
+}
+
+/** eval.json keeps the per-seed scores at the protocol's points only (a sweep would hold thousands) */
+function withoutSweepScores(this: unknown, key: string, value: unknown): unknown {
+  return key === 'scores' && this !== null && typeof this === 'object' && 'completionRate' in this ? undefined : value;
+}
+
 const pct = (x: number) => (100 * x).toFixed(2);
+const drops = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
 
 function table(rows: readonly SweepRow[], xName: string): string {
   const policies = rows[0]?.results.map((r) => r.policy) ?? [];
@@ -127,38 +174,37 @@ function find(rows: readonly SweepRow[], x: number): SweepRow | undefined {
 
 function headline(report: EvalReport): string {
   const out: string[] = [];
-  const diff = (row: SweepRow | undefined, a: string, b: string) => {
-    const ra = row?.results.find((r) => r.policy === a);
-    const rb = row?.results.find((r) => r.policy === b);
-    return ra && rb ? `${a} ${pct(ra.completion.mean)}% vs ${b} ${pct(rb.completion.mean)}%: ${(100 * (ra.completion.mean - rb.completion.mean)).toFixed(2)} pp` : `${a} vs ${b}: not evaluated`;
+  const pair = (point: string, b: string, claim: string) => {
+    const s = report.protocol.find((p) => p.point === point)?.pairs.find((x) => x.a === 'amarl' && x.b === b);
+    if (!s) return `- ${point}, AMARL − ${b} (${claim}): not evaluated`;
+    const d = s.difference;
+    const verdict = d.lo > 0 ? 'interval above 0' : d.hi < 0 ? 'interval below 0' : 'interval includes 0';
+    return `- ${point}, AMARL − ${b} (${claim}): ${(100 * d.point).toFixed(2)} pp [${(100 * d.lo).toFixed(2)}, ${(100 * d.hi).toFixed(2)}], ${verdict}; P(AMARL > ${b}) ${s.probabilityOfImprovement.point.toFixed(2)}`;
   };
   if (report.learned.includes('amarl')) {
-    out.push(`- p = 0.7 (paper: AMARL +6.93 pp over MADDPG): ${diff(find(report.probability, 0.7), 'amarl', 'maddpg')}`);
-    for (const b of report.learned.filter((n) => n !== 'amarl')) out.push(`- max deadline 1.0 s (paper: AMARL ≥ +4.64 pp over every baseline): ${diff(find(report.deadline, 1), 'amarl', b)}`);
-    const heuristics = report.atDefault.filter((r) => !report.learned.includes(r.policy));
-    const best = heuristics.reduce((a, b) => (b.completion.mean > a.completion.mean ? b : a), heuristics[0] as EvaluationResult);
-    const amarl = report.atDefault.find((r) => r.policy === 'amarl') as EvaluationResult;
-    out.push(`- default scenario, AMARL vs the best heuristic (${best.policy}): ${pct(amarl.completion.mean)}% vs ${pct(best.completion.mean)}%: ${(100 * (amarl.completion.mean - best.completion.mean)).toFixed(2)} pp`);
-  }
+    if (report.learned.includes('maddpg')) out.push(pair('p = 0.7', 'maddpg', 'paper: +6.93 pp'));
+    for (const b of report.learned.filter((n) => n !== 'amarl')) out.push(pair('d_max = 1.0 s', b, 'paper: ≥ +4.64 pp'));
+    out.push(pair('default', 'central-greedy', 'not in the paper; full information'));
+  } else out.push('- no AMARL run given: the paper\'s claims are not evaluated');
   return out.join('\n') + '\n';
 }
 
 function summaryMarkdown(opts: EvalOptions, r: EvalReport): string {
   const def = r.atDefault
-    .map((x) => `| ${x.policy} | ${pct(x.completion.mean)} ± ${pct(x.completion.ci95)} | ${x.meanLatency.mean.toFixed(3)} ± ${x.meanLatency.ci95.toFixed(3)} | ${x.rewardPerTask.mean.toFixed(3)} | ${x.dropped.local} / ${x.dropped.uplink} / ${x.dropped.edge} |`)
+    .map((x) => `| ${x.policy} | ${x.runs} | ${pct(x.completion.mean)} ± ${pct(x.completion.ci95)} | ${x.meanLatency.mean.toFixed(3)} ± ${x.meanLatency.ci95.toFixed(3)} | ${x.rewardPerTask.mean.toFixed(3)} | ${drops(x.dropped.local)} / ${drops(x.dropped.uplink)} / ${drops(x.dropped.edge)} |`)
     .join('\n');
   return `# Evaluation — ${opts.scenario}
 
-Runs: ${opts.runs.join(', ')}. ${r.seeds.length} ${opts.validation ? 'validation seeds (evaluate.ts: VALIDATION_STREAM; for choosing variants, not for reporting)' : 'held-out test seeds (evaluate.ts: EVAL_STREAM)'}, one episode each; mean ± 95% CI.
+Runs: ${opts.runs.join(', ')}. ${r.seeds.length} ${opts.validation ? 'validation seeds (evaluate.ts: VALIDATION_STREAM; for choosing variants, not for reporting)' : 'held-out test seeds (evaluate.ts: EVAL_STREAM)'}, one episode each; mean ± 95% CI (an algorithm with several runs: the bootstrap over runs × seeds, half its width; every run on the same seeds).
 Sweep points reuse the default-trained actors (no retraining); for more IEDs than actors, IED i uses actor i mod n.
 
 ## Headline comparisons
 
 ${headline(r)}
-## Default scenario
+${protocolMarkdown(r.protocol)}## Default scenario
 
-| policy | completion % | mean latency (s) | reward/task | drops local / uplink / edge |
-|---|---|---|---|---|
+| policy | runs | completion % | mean latency (s) | reward/task | drops per run: local / uplink / edge |
+|---|---|---|---|---|---|
 ${def}
 
 ## Fig. 4: completion rate (%) vs task generation probability

@@ -9,7 +9,9 @@
  * | learned actors  | greedy (argmax of the actor's logits), observation from core/observation.ts   |
  * | more IEDs than  | IED i uses actor i mod n (sweeps over I reuse the default-trained actors)     |
  * | actors          |                                                                               |
- * | CI              | Student t on the per-seed means (n − 1 degrees of freedom)                    |
+ * | CI, one run     | Student t on the per-seed means (n − 1 degrees of freedom)                    |
+ * | CI, several     | runs of one algorithm (training seeds) on the same seeds: the paired,          |
+ * | runs            | stratified bootstrap of protocol-stats.ts, over training seeds × test seeds    |
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import { World } from '../sim/world.ts';
 import { runEpisode, type Policy } from '../sim/episodes.ts';
 import { readActor, type LoadedActor } from './actor-file.ts';
 import { ActorRunner, actorShape } from './actor-net.ts';
+import { policyStats, type ScoreMatrix } from './protocol-stats.ts';
 
 export const EVAL_STREAM = 0x0e7a15ee;
 /** a third stream, for choosing between variants (e.g. policy-gradient estimators) without touching test seeds */
@@ -45,19 +48,34 @@ export interface PolicySpec {
 
 export interface Estimate {
   readonly mean: number;
-  /** half-width of the 95% confidence interval */
+  /** half-width of the 95% confidence interval (half of hi − lo where the interval is a bootstrap's) */
   readonly ci95: number;
+  /** the 95% interval's ends */
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** the per-episode figures an estimate is made of: one row per run, one column per seed */
+export interface SeedScores {
+  readonly completion: ScoreMatrix;
+  readonly meanLatency: ScoreMatrix;
+  readonly meanLatencyDropsAtDeadline: ScoreMatrix;
+  readonly rewardPerTask: ScoreMatrix;
 }
 
 export interface EvaluationResult {
   readonly policy: string;
+  /** training runs behind the figures (1 for a heuristic or a single run) */
+  readonly runs: number;
   readonly seeds: number;
   readonly completionRate: number;
   readonly completion: Estimate;
   readonly meanLatency: Estimate;
   readonly meanLatencyDropsAtDeadline: Estimate;
   readonly rewardPerTask: Estimate;
+  /** tasks dropped, per run (the mean over runs where there are several) */
   readonly dropped: DropCounts;
+  readonly scores: SeedScores;
 }
 
 // two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom
@@ -66,10 +84,44 @@ const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.
 export function estimate(values: readonly number[]): Estimate {
   const n = values.length;
   const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, n);
-  if (n < 2) return { mean, ci95: Number.NaN };
+  if (n < 2) return { mean, ci95: Number.NaN, lo: Number.NaN, hi: Number.NaN };
   const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
   const t = T975[n - 2] ?? 1.96;
-  return { mean, ci95: (t * Math.sqrt(variance)) / Math.sqrt(n) };
+  const ci95 = (t * Math.sqrt(variance)) / Math.sqrt(n);
+  return { mean, ci95, lo: mean - ci95, hi: mean + ci95 };
+}
+
+/** bootstrap seed of combineRuns: the same runs give the same intervals */
+const COMBINE_STREAM = 0x0c0b1e55;
+
+function bootstrapEstimate(scores: ScoreMatrix): Estimate {
+  const { mean } = policyStats(scores, new Rng(COMBINE_STREAM));
+  return { mean: mean.point, ci95: (mean.hi - mean.lo) / 2, lo: mean.lo, hi: mean.hi };
+}
+
+/** Several runs of one algorithm (training seeds), each evaluated on the same seeds, as one result. */
+export function combineRuns(policy: string, results: readonly EvaluationResult[]): EvaluationResult {
+  const first = results[0];
+  if (!first) throw new InputError(`${policy}: no runs to combine`);
+  if (results.length === 1) return { ...first, policy };
+  if (results.some((r) => r.seeds !== first.seeds)) throw new InputError(`${policy}: runs evaluated on different numbers of seeds`);
+  const rows = (key: keyof SeedScores) => results.flatMap((r) => r.scores[key]);
+  const scores: SeedScores = { completion: rows('completion'), meanLatency: rows('meanLatency'), meanLatencyDropsAtDeadline: rows('meanLatencyDropsAtDeadline'), rewardPerTask: rows('rewardPerTask') };
+  const completion = bootstrapEstimate(scores.completion);
+  const dropped = emptyDropCounts();
+  for (const key of Object.keys(dropped) as (keyof DropCounts)[]) dropped[key] = results.reduce((a, r) => a + r.dropped[key], 0) / results.length;
+  return {
+    policy,
+    runs: scores.completion.length,
+    seeds: first.seeds,
+    completionRate: completion.mean,
+    completion,
+    meanLatency: bootstrapEstimate(scores.meanLatency),
+    meanLatencyDropsAtDeadline: bootstrapEstimate(scores.meanLatencyDropsAtDeadline),
+    rewardPerTask: bootstrapEstimate(scores.rewardPerTask),
+    dropped,
+    scores,
+  };
 }
 
 export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds: readonly number[]): Promise<EvaluationResult> {
@@ -92,6 +144,7 @@ export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds
   const c = estimate(completion);
   return {
     policy: spec.name,
+    runs: 1,
     seeds: seeds.length,
     completionRate: c.mean,
     completion: c,
@@ -99,6 +152,7 @@ export async function evaluatePolicy(scenario: Scenario, spec: PolicySpec, seeds
     meanLatencyDropsAtDeadline: estimate(latencyDrops),
     rewardPerTask: estimate(reward),
     dropped,
+    scores: { completion: [completion], meanLatency: [latency], meanLatencyDropsAtDeadline: [latencyDrops], rewardPerTask: [reward] },
   };
 }
 

@@ -34,6 +34,34 @@ t.test('train a smoke run, then evaluate it', async (t) => {
   const csv = readFileSync(join(evalDir, 'fig4-probability.csv'), 'utf8').trim().split('\n');
   t.equal(csv.length, 1 + 2 * 7, 'header + 2 points × (1 learned + 6 heuristics)');
   t.match(readFileSync(join(evalDir, 'summary.md'), 'utf8'), /## Fig\. 5/);
+
+  // a second training seed of the same algorithm: one policy of two runs, on the same test seeds
+  const run2 = join(dir, 'run-s4');
+  const trained2 = gmel('train', '--algo', 'dqn', '--preset', 'smoke', '--seed', '4', '--out', run2, '--set', 'ieds=4', '--no-progress');
+  t.equal(trained2.status, 0, trained2.stderr);
+  const evalDir2 = join(dir, 'eval-2');
+  const evaluated2 = gmel('eval', '--runs', run, run2, '--scenario', 'gmel2024', '--seeds', '3', '--out', evalDir2, '--p', '0.3:0.7:0.4', '--deadline', '1:2:1', '--ieds', '4:8:4');
+  t.equal(evaluated2.status, 0, evaluated2.stderr);
+  const report = JSON.parse(readFileSync(join(evalDir2, 'eval.json'), 'utf8')) as {
+    runs: Record<string, string[]>;
+    atDefault: { policy: string; runs: number; scores?: unknown }[];
+    protocol: { point: string; policies: { policy: string; runs: number; seeds: number }[]; pairs: { a: string; b: string }[]; scores: Record<string, number[][]> }[];
+  };
+  t.same(report.runs, { dqn: [run, run2] });
+  t.same(report.atDefault.filter((r) => r.policy === 'dqn').map((r) => r.runs), [2], 'one dqn policy of 2 runs');
+  t.notOk(report.atDefault.some((r) => 'scores' in r), 'per-seed scores only at the protocol points');
+  t.same(report.protocol.map((p) => p.point), ['default', 'p = 0.7', 'd_max = 1.0 s']);
+  for (const p of report.protocol) {
+    t.same(p.policies.find((s) => s.policy === 'dqn'), { ...p.policies.find((s) => s.policy === 'dqn'), runs: 2, seeds: 3 }, `${p.point}: dqn, 2 runs × 3 test seeds`);
+    t.same([p.scores.dqn?.length, p.scores.dqn?.[0]?.length], [2, 3]);
+    t.ok(p.pairs.some((x) => x.a === 'dqn' && x.b === 'central-greedy'), `${p.point}: dqn against central-greedy, paired`);
+  }
+  const csv2 = readFileSync(join(evalDir2, 'fig4-probability.csv'), 'utf8').trim().split('\n');
+  t.equal(csv2.length, 1 + 2 * 7, 'still one dqn series: 2 points × (1 learned + 6 heuristics)');
+  t.match(readFileSync(join(evalDir2, 'summary.md'), 'utf8'), /## Training seeds × test seeds \(the protocol\)[\s\S]*\| default \| dqn \| 2 × 3 \|/);
+  const twice = gmel('eval', '--runs', run, run, '--seeds', '2', '--out', join(dir, 'eval-3'));
+  t.equal(twice.status, 2, 'a run given twice is refused');
+  t.match(twice.stderr, /is given twice/);
 });
 
 t.test('bad input: clear message, exit 2', async (t) => {
