@@ -4,6 +4,13 @@
  * A task of slot k is stamped createdAt = epoch + k·Δt and published as slot k starts (the paper's
  * slotted arrivals), or, with spreadWithinSlot, at a uniform random instant inside slot k (stamped
  * with that instant): arrivals as a real plant produces them, for latency benchmarks.
+ *
+ * A producer that retries: every announcement is QoS 1 and stays in the MQTT client's outgoing store
+ * until the broker acknowledges it; mqtt.js sends the store again on every (re)connect, to whichever
+ * node of the list it reaches. `delivery` counts what each handshake went through: acknowledged on
+ * the connection it was sent on, sent again after that connection died before the PUBACK (announced
+ * into a dead node), or published while no connection was up and sent on the next one. What the
+ * broker acknowledged and then lost, no producer can see (docs/scale-out.md).
  */
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -43,6 +50,16 @@ export class PlantEmulator {
   readonly lag = { maxMs: 0, sumMs: 0, slots: 0 };
   /** every announcement (id, createdAt ms, deadline s), for audits and tests; bounded */
   readonly log: { taskId: string; createdAt: number; deadlineSeconds: number }[] = [];
+  /**
+   * QoS 1 handshakes of the announcements: acknowledged (in all), of those sent again on a later
+   * connection (the first went into a connection that died before its PUBACK) or sent first on a
+   * later one (published while disconnected), and failed (the client gave up: logged as a warning)
+   */
+  readonly delivery = { acknowledged: 0, resent: 0, queuedWhileDisconnected: 0, failed: 0 };
+  /** the ids behind delivery.resent and delivery.queuedWhileDisconnected, for audits; bounded */
+  readonly retried: string[] = [];
+  private connection = 0;
+  private readonly onConnect = () => void this.connection++;
   private stopped = false;
 
   private constructor(private readonly o: EmulatorOptions) {
@@ -52,6 +69,7 @@ export class PlantEmulator {
     this.runTag = `${o.epochMs.toString(36)}s${o.seed}`;
     // the end of slot k - 1 is the start of slot k: announce slot k's tasks then
     this.ticker = new SlotTicker(o.clock, o.epochMs - this.slotMs, this.slotMs, (k) => this.announceSlot(k));
+    o.mqtt.on('connect', this.onConnect);
   }
 
   static create(o: EmulatorOptions): PlantEmulator {
@@ -81,9 +99,8 @@ export class PlantEmulator {
           const msg = encode('task', { v: 1, taskId, iedId: i, sizeMbit: t.sizeMbit, density: t.density, deadlineSeconds: t.deadlineSeconds, createdAt: at });
           this.announced++;
           if (this.log.length < 1_000_000) this.log.push({ taskId, createdAt: at, deadlineSeconds: t.deadlineSeconds });
-          this.o.mqtt.publish(topics.task(i), msg, publishOptions('task', this.o.mqtt, t.deadlineSeconds), (err) => {
-            if (err) this.o.logger.warn({ err: err.message }, 'announce failed');
-          });
+          const sentOn = this.o.mqtt.connected ? this.connection : -1;
+          this.o.mqtt.publish(topics.task(i), msg, publishOptions('task', this.o.mqtt, t.deadlineSeconds), (err) => this.handshakeDone(taskId, sentOn, err));
         };
         if (offset > 0) this.o.clock.setTimeout(publish, createdAt + offset - this.o.clock.now());
         else publish();
@@ -91,6 +108,20 @@ export class PlantEmulator {
     }
   }
 
+  private handshakeDone(taskId: string, sentOn: number, err: Error | undefined): void {
+    if (err) {
+      this.delivery.failed++;
+      this.o.logger.warn({ err: err.message, taskId }, 'announce failed');
+      return;
+    }
+    this.delivery.acknowledged++;
+    if (sentOn === this.connection) return;
+    if (sentOn === -1) this.delivery.queuedWhileDisconnected++;
+    else this.delivery.resent++;
+    if (this.retried.length < 100_000) this.retried.push(taskId);
+  }
+
+  /** no more announcements; what is in flight still completes its handshake (and is counted) */
   stop(): void {
     this.stopped = true;
     this.ticker.stop();

@@ -103,7 +103,8 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   // emulator's client during the gap is still arriving after a long one), at most 30 s
   plant.emulator.stop();
   const announced = plant.emulator.announced;
-  for (let k = 0; k < 300 && reached.size < announced; k++) await sleep(100);
+  const delivery = plant.emulator.delivery;
+  for (let k = 0; k < 300 && (reached.size < announced || delivery.acknowledged + delivery.failed < announced); k++) await sleep(100);
   stopping = true;
   await plant.stop(true);
   await untilSettled(() => outcomes.size);
@@ -120,6 +121,7 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   t.comment(`decisions the observer missed for tasks with an outcome: ${[...outcomes.keys()].filter((id) => !decisions.has(id)).length}`);
   t.comment(`announced ${announced}; reached the gateway ${reached.size}: in time ${arrivals('in-time')}, stale ${arrivals('stale')}, at the bound ${arrivals('edge')}, after the stop ${arrivals('after-stop')}; the gateway decided ${decidedByGateway}; the observer saw ${decisions.size} decisions, ${outcomes.size} outcomes, ${redelivered} delivered again (QoS 1)`);
   t.comment(`never reached the gateway: ${neverReached.length} (${createdSpan(neverReached.map((a) => a.createdAt))}); deciding resumed ${resumedAt === undefined ? '-' : resumedAt - killedAt} ms after the kill, steady ${steadyAt === undefined ? '-' : steadyAt - killedAt} ms; emulator lag up to ${plant.emulator.lag.maxMs} ms`);
+  t.comment(`the emulator's QoS 1 handshakes: ${delivery.acknowledged} acknowledged, of which ${delivery.resent} sent again after its node died before the PUBACK and ${delivery.queuedWhileDisconnected} published while disconnected; ${delivery.failed} failed`);
   t.comment(`warnings: ${warnings.length}${warnings.length ? `, first: ${warnings[0]}` : ''}`);
   // the gateway's own guarantee, from its own count (the observer can miss a message): every task
   // that reached it before its deadline + the skew bound was decided once, no stale one was
@@ -133,6 +135,11 @@ t.test('the live plant on a 3-node cluster: its node killed mid-run, nothing dec
   const windowEnd = (resumedAt ?? killedAt) + 2000;
   t.ok(neverReached.every((a) => a.createdAt >= windowStart && a.createdAt <= windowEnd), `every task that never reached the gateway was announced during the failover (${neverReached.length}: ${createdSpan(neverReached.map((a) => a.createdAt))})`);
   t.notOk(warnings.some((w) => w.includes('announce failed')), 'the emulator\'s client sent every announcement');
+  // the producer retries: what it announced into the dead node, or while it had no node, went out
+  // again on the next one, and reached the gateway (decided, or refused as stale if it came too late)
+  t.equal(delivery.acknowledged, announced, `every announcement was acknowledged by the cluster (${delivery.acknowledged} of ${announced})`);
+  t.ok(plant.emulator.retried.length > 0, `the emulator's node was killed while it announced: ${plant.emulator.retried.length} announcements retried on another node`);
+  t.ok(plant.emulator.retried.every((id) => reached.has(id)), `every retried announcement reached the gateway (${plant.emulator.retried.filter((id) => reached.has(id)).length} of ${plant.emulator.retried.length})`);
   t.ok([...decisions.keys()].every((id) => outcomes.has(id)), 'every decided task has an outcome');
   t.ok([...outcomes.keys()].every((id) => announcedIds.has(id)), 'no outcome for a task that was not announced');
   t.ok([...decisions.values()].every((d) => d.size === 1), 'no task decided twice');
