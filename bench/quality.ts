@@ -1,9 +1,17 @@
 /**
- * `npm run bench -- quality`: the decision-quality protocol of issue #11 end to end. Trains every
- * algorithm on several training seeds (the real CLI, one child process per run), then evaluates all
- * runs on the same held-out test seeds at the paper's headline points (default, p = 0.7,
- * d_max = 1.0 s) and reports each policy's mean and IQM over training seeds × test seeds and AMARL's
- * paired differences with the probability of improvement (trainer/eval-protocol.ts).
+ * `npm run bench -- quality`: the decision-quality protocol of issue #11 end to end, in three phases:
+ *
+ * 1. tuning, the same budget for every learner: each algorithm trained once (tuning seed) per point
+ *    of one grid, a multiplier on all its learning rates; each run scored on the VALIDATION seeds
+ *    (never the test seeds) as its mean completion at the three headline points; the best multiplier
+ *    wins (ties: the one nearer 1, then the smaller);
+ * 2. training: every algorithm, with its winning setting, on several training seeds;
+ * 3. evaluation: all those runs on the same held-out test seeds at the headline points (default,
+ *    p = 0.7, d_max = 1.0 s): each policy's mean and IQM over training seeds × test seeds, AMARL's
+ *    paired differences and the probability of improvement (trainer/eval-protocol.ts).
+ *
+ * Every run is the real CLI (`gmel train`), a child process each, BENCH_QUALITY_JOBS at a time
+ * (training runs one thread: one job per core).
  *
  * | setting                   | default                 |                                              |
  * |---------------------------|-------------------------|----------------------------------------------|
@@ -12,7 +20,11 @@
  * | BENCH_QUALITY_ALGOS       | amarl,maddpg,ac,dqn     |                                              |
  * | BENCH_QUALITY_SEEDS       | 1,2,3                   | training seeds                               |
  * | BENCH_QUALITY_TEST_SEEDS  | 10                      | held-out test seeds (evaluate.ts EVAL_STREAM) |
- * | BENCH_QUALITY_RUNS        | runs/quality            | run folders: <runs>/<scenario>/<algo>-<preset>-s<seed> |
+ * | BENCH_QUALITY_RUNS        | runs/quality            | run folders: <runs>/<scenario>/<algo>-<preset>[-lr<m>]-s<seed> |
+ * | BENCH_QUALITY_LR_GRID     | 0.5,1,2                 | learning-rate multipliers tried; "1" skips tuning |
+ * | BENCH_QUALITY_TUNE_SEED   | 11                      | the tuning runs' training seed (apart from the seeds above) |
+ * | BENCH_QUALITY_EVAL_OUT    | bench/out               | where gmel eval's figures and summary go      |
+ * | BENCH_QUALITY_JOBS        | 1                       | training runs at once                         |
  *
  * Resumable: a finished run (its metrics cover the preset's episodes, its actors exported) is reused;
  * an unfinished one with a checkpoint is resumed; so the bench can be stopped and started again. Wall
@@ -24,18 +36,48 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../core/scenario/load.ts';
+import type { Scenario } from '../core/scenario/schema.ts';
 import { presetFor } from '../trainer/algorithms.ts';
 import { hasCheckpoint } from '../trainer/checkpoint.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
 import { PRESETS, type Preset } from '../trainer/presets.ts';
 import { runEvaluation } from '../trainer/eval-report.ts';
+import { evaluatePolicy, loadRunPolicy, validationSeeds } from '../trainer/evaluate.ts';
 import type { EpisodeLine } from '../trainer/train.ts';
+
+/** each learner's learning rates, the ones the grid multiplies */
+const LEARNING_RATES: Record<Algorithm, Record<string, number>> = {
+  amarl: { actorLr: 1e-3, criticLr: 5e-3 },
+  maddpg: { actorLr: 1e-3, criticLr: 5e-3 },
+  ac: { actorLr: 1e-3, criticLr: 5e-3 },
+  dqn: { lr: 1e-3 },
+};
+
+/** the headline points, as gmel eval sweeps to them (eval-report.ts) */
+function headlinePoints(scenario: string): { label: string; scenario: Scenario }[] {
+  const base = loadScenario(scenario);
+  return [
+    { label: 'default', scenario: base },
+    { label: 'p = 0.7', scenario: loadScenario(scenario, { 'arrivals.probability': 0.7 }) },
+    { label: 'd_max = 1.0 s', scenario: loadScenario(scenario, { 'task.deadlineSeconds': { min: Math.min(base.task.deadlineSeconds.min, 1), max: 1 } }) },
+  ];
+}
+
+/** a tie goes to the multiplier nearer 1 (log scale), then to the smaller */
+function better(a: { score: number; lrScale: number }, b: { score: number; lrScale: number }): boolean {
+  if (a.score !== b.score) return a.score > b.score;
+  const da = Math.abs(Math.log(a.lrScale));
+  const db = Math.abs(Math.log(b.lrScale));
+  return da !== db ? da < db : a.lrScale < b.lrScale;
+}
 
 const bin = fileURLToPath(new URL('../bin/gmel.js', import.meta.url));
 
 interface RunRecord {
   readonly algo: Algorithm;
   readonly seed: number;
+  /** the learning-rate multiplier it was trained with */
+  readonly lrScale: number;
   readonly dir: string;
   /** trained (or resumed) by this invocation, or reused as found */
   readonly trainedNow: boolean;
@@ -56,6 +98,32 @@ function metricsOf(dir: string): EpisodeLine[] {
 
 function finished(dir: string, episodes: number): boolean {
   return metricsOf(dir).length >= episodes && existsSync(join(dir, 'actors', 'ied-0'));
+}
+
+function configArgs(algo: Algorithm, lrScale: number): string[] {
+  if (lrScale === 1) return [];
+  return Object.entries(LEARNING_RATES[algo]).flatMap(([key, lr]) => ['--config', `${key}=${lr * lrScale}`]);
+}
+
+function runDir(runsDir: string, algo: Algorithm, preset: Preset, lrScale: number, seed: number): string {
+  return join(runsDir, `${algo}-${preset}${lrScale === 1 ? '' : `-lr${lrScale}`}-s${seed}`);
+}
+
+/**
+ * Run jobs n at a time, results in job order. By hand: ten lines, where p-limit (in node_modules
+ * only as a dependency of a dependency) would be a new direct dependency for one bench.
+ */
+async function pool<T>(jobs: readonly (() => Promise<T>)[], n: number): Promise<T[]> {
+  const out = new Array<T>(jobs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const k = next++;
+      out[k] = await (jobs[k] as () => Promise<T>)();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  return out;
 }
 
 function trainChild(args: string[]): Promise<number> {
@@ -79,25 +147,51 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
   const testSeeds = Number(process.env.BENCH_QUALITY_TEST_SEEDS ?? 10);
   if (!Number.isInteger(testSeeds) || testSeeds < 2) throw new Error('BENCH_QUALITY_TEST_SEEDS: an integer ≥ 2');
   const runsDir = join(process.env.BENCH_QUALITY_RUNS ?? 'runs/quality', scenario);
+  const grid = list('BENCH_QUALITY_LR_GRID', '0.5,1,2').map(Number);
+  if (grid.some((m) => !(m > 0)) || new Set(grid).size !== grid.length) throw new Error('BENCH_QUALITY_LR_GRID: distinct positive multipliers, e.g. 0.5,1,2');
+  const jobs = Number(process.env.BENCH_QUALITY_JOBS ?? 1);
+  if (!Number.isInteger(jobs) || jobs < 1 || jobs > 16) throw new Error('BENCH_QUALITY_JOBS: an integer in 1..16');
+  const tuneSeed = Number(process.env.BENCH_QUALITY_TUNE_SEED ?? 11);
+  if (!Number.isInteger(tuneSeed) || tuneSeed < 0 || seeds.includes(tuneSeed)) throw new Error('BENCH_QUALITY_TUNE_SEED: a non-negative integer, not one of BENCH_QUALITY_SEEDS');
   const ieds = loadScenario(scenario).ieds;
   const started = process.hrtime.bigint();
 
-  const runs: RunRecord[] = [];
-  for (const algo of algos as Algorithm[]) {
-    const episodes = presetFor(algo, preset).episodes;
-    for (const seed of seeds) {
-      const dir = join(runsDir, `${algo}-${preset}-s${seed}`);
-      let wallSeconds: number | null = null;
-      const trainedNow = !finished(dir, episodes);
-      if (trainedNow) {
-        const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
-        console.error(`quality: ${args.includes('--resume') ? 'resuming' : 'training'} ${dir}`);
-        wallSeconds = await trainChild(args);
-      }
-      const episodeSeconds = metricsOf(dir).reduce((a, l) => a + (l.collectMs + l.updateMs) / 1000, 0);
-      runs.push({ algo, seed, dir, trainedNow, wallSeconds, episodeSeconds });
+  const ensure = async (algo: Algorithm, lrScale: number, seed: number, dir: string): Promise<RunRecord> => {
+    let wallSeconds: number | null = null;
+    const trainedNow = !finished(dir, presetFor(algo, preset).episodes);
+    if (trainedNow) {
+      const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, ...configArgs(algo, lrScale), '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
+      console.error(`quality: ${args.includes('--resume') ? 'resuming' : 'training'} ${dir}`);
+      wallSeconds = await trainChild(args);
     }
+    const episodeSeconds = metricsOf(dir).reduce((a, l) => a + (l.collectMs + l.updateMs) / 1000, 0);
+    return { algo, seed, lrScale, dir, trainedNow, wallSeconds, episodeSeconds };
+  };
+
+  // 1. tuning on the validation seeds
+  const tuning: (RunRecord & { validation: Record<string, number>; score: number })[] = [];
+  const winners = new Map<Algorithm, number>();
+  const valSeeds = validationSeeds(testSeeds);
+  const points = headlinePoints(scenario);
+  const tuneJobs = grid.length === 1 ? [] : (algos as Algorithm[]).flatMap((algo) => grid.map((lrScale) => () => ensure(algo, lrScale, tuneSeed, join(runsDir, 'tune', `${algo}-${preset}-lr${lrScale}-s${tuneSeed}`))));
+  for (const run of await pool(tuneJobs, jobs)) {
+    const policy = await loadRunPolicy(run.dir);
+    const validation: Record<string, number> = {};
+    for (const p of points) validation[p.label] = (await evaluatePolicy(p.scenario, policy, valSeeds)).completionRate;
+    const score = Object.values(validation).reduce((a, b) => a + b, 0) / points.length;
+    tuning.push({ ...run, validation, score });
+    console.error(`quality: tuning ${run.algo} lr×${run.lrScale}: validation ${(100 * score).toFixed(2)} %`);
   }
+  for (const algo of algos as Algorithm[]) {
+    const mine = tuning.filter((r) => r.algo === algo);
+    winners.set(algo, mine.length ? mine.reduce((a, r) => (better(r, a) ? r : a)).lrScale : (grid[0] as number));
+  }
+
+  // 2. training seeds with the winners
+  const runs = await pool((algos as Algorithm[]).flatMap((algo) => seeds.map((seed) => {
+    const lrScale = winners.get(algo) as number;
+    return () => ensure(algo, lrScale, seed, runDir(runsDir, algo, preset, lrScale, seed));
+  })), jobs);
   const trainSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const evalStarted = process.hrtime.bigint();
   const outDir = join(process.env.BENCH_QUALITY_EVAL_OUT ?? 'bench/out', `quality-${scenario}-${preset}`);
@@ -110,8 +204,9 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
     trainingSeeds: seeds,
     testSeeds: report.seeds.length,
     evalFolder: outDir,
+    tuning: { grid: { learningRateMultiplier: grid }, seed: tuneSeed, validationSeeds: valSeeds.length, scoredBy: 'mean validation completion over the headline points', runs: tuning, winners: Object.fromEntries(winners) },
     runs,
-    wallClock: { trainingSeconds: trainSeconds, evaluationSeconds: evalSeconds, note: 'training: this invocation only (reused runs cost nothing here; see each run\'s episodeSeconds)' },
+    wallClock: { trainingSeconds: trainSeconds, evaluationSeconds: evalSeconds, note: 'tuning and training by this invocation only (a reused run costs nothing here: see its episodeSeconds)' },
     protocol: report.protocol,
   };
 }

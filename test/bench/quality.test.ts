@@ -1,20 +1,34 @@
-// `npm run bench -- quality` at its smallest: two training seeds of one algorithm, trained once and
-// reused on the second call (the bench resumes where it stopped), evaluated on the same test seeds.
+// `npm run bench -- quality` at its smallest: a two-point tuning grid scored on the validation seeds,
+// then two training seeds of one algorithm with the winner, trained once and reused on the second
+// call (the bench resumes where it stopped), evaluated on the same test seeds.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchQuality } from '../../bench/quality.ts';
+import { loadScenario } from '../../core/scenario/load.ts';
+import { evaluatePolicy, evaluationSeeds, loadRunPolicy, validationSeeds } from '../../trainer/evaluate.ts';
 
 t.test('the quality bench trains what is missing, reuses what is finished, reports the protocol', { timeout: 240_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gmel-quality-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const env = { BENCH_QUALITY_PRESET: 'smoke', BENCH_QUALITY_ALGOS: 'dqn', BENCH_QUALITY_SEEDS: '1,2', BENCH_QUALITY_TEST_SEEDS: '2', BENCH_QUALITY_RUNS: join(dir, 'runs'), BENCH_QUALITY_EVAL_OUT: join(dir, 'eval'), BENCH_QUALITY_SCENARIO: 'gmel2024' };
+  const env = { BENCH_QUALITY_PRESET: 'smoke', BENCH_QUALITY_ALGOS: 'dqn', BENCH_QUALITY_SEEDS: '1,2', BENCH_QUALITY_TEST_SEEDS: '2', BENCH_QUALITY_RUNS: join(dir, 'runs'), BENCH_QUALITY_EVAL_OUT: join(dir, 'eval'), BENCH_QUALITY_SCENARIO: 'gmel2024', BENCH_QUALITY_LR_GRID: '0.5,1', BENCH_QUALITY_TUNE_SEED: '11' };
   const saved = { ...process.env };
   t.teardown(() => void (process.env = saved));
   Object.assign(process.env, env);
-  type Out = { runs: { seed: number; trainedNow: boolean; dir: string; episodeSeconds: number }[]; protocol: { point: string; policies: { policy: string; runs: number; seeds: number }[] }[] };
+  type Run = { seed: number; lrScale: number; trainedNow: boolean; dir: string; episodeSeconds: number };
+  type Out = { runs: Run[]; tuning: { runs: (Run & { validation: Record<string, number>; score: number })[]; winners: Record<string, number> }; protocol: { point: string; policies: { policy: string; runs: number; seeds: number }[] }[] };
   const first = (await benchQuality()) as unknown as Out;
+  t.same(first.tuning.runs.map((r) => [r.lrScale, r.seed]), [[0.5, 11], [1, 11]], 'one tuning run per grid point, on the tuning seed');
+  const winner = first.tuning.runs.reduce((a, r) => (r.score > a.score ? r : a));
+  t.same(first.tuning.winners, { dqn: winner.lrScale }, 'the best validation score wins');
+  t.ok(first.runs.every((r) => r.lrScale === winner.lrScale), 'the training seeds use the winner');
+  // scored on the validation seeds, not the test seeds
+  const tuned = first.tuning.runs[0] as Run & { validation: Record<string, number> };
+  const policy = await loadRunPolicy(tuned.dir);
+  const plant = loadScenario('gmel2024');
+  t.equal(tuned.validation.default, (await evaluatePolicy(plant, policy, validationSeeds(2))).completionRate, 'validation seeds');
+  t.not(tuned.validation.default, (await evaluatePolicy(plant, policy, evaluationSeeds(2))).completionRate, 'not the test seeds');
   t.same(first.runs.map((r) => [r.seed, r.trainedNow]), [[1, true], [2, true]], 'both seeds trained');
   t.ok(first.runs.every((r) => r.episodeSeconds > 0), 'training time read from each run\'s metrics');
   t.same(first.protocol.map((p) => p.point), ['default', 'p = 0.7', 'd_max = 1.0 s']);
