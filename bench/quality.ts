@@ -10,6 +10,10 @@
  *    p = 0.7, d_max = 1.0 s): each policy's mean and IQM over training seeds × test seeds, AMARL's
  *    paired differences and the probability of improvement (trainer/eval-protocol.ts).
  *
+ * With BENCH_QUALITY_PER_POINT=1, also the other reading of the paper's Figs. 4 and 5 (the paper does
+ * not say which it did): every algorithm trained again at p = 0.7 and at d_max = 1.0 s (same winners,
+ * same training seeds) and evaluated at its own point, next to the default-trained actors.
+ *
  * Every run is the real CLI (`gmel train`), a child process each, BENCH_QUALITY_JOBS at a time
  * (training runs one thread: one job per core).
  *
@@ -25,6 +29,7 @@
  * | BENCH_QUALITY_TUNE_SEED   | 11                      | the tuning runs' training seed (apart from the seeds above) |
  * | BENCH_QUALITY_EVAL_OUT    | bench/out               | where gmel eval's figures and summary go      |
  * | BENCH_QUALITY_JOBS        | 1                       | training runs at once                         |
+ * | BENCH_QUALITY_PER_POINT   | 0                       | 1: also train per headline point (above)      |
  *
  * Resumable: a finished run (its metrics cover the preset's episodes, its actors exported) is reused;
  * an unfinished one with a checkpoint is resumed; so the bench can be stopped and started again. Wall
@@ -42,7 +47,9 @@ import { hasCheckpoint } from '../trainer/checkpoint.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
 import { PRESETS, type Preset } from '../trainer/presets.ts';
 import { runEvaluation } from '../trainer/eval-report.ts';
-import { evaluatePolicy, loadRunPolicy, validationSeeds } from '../trainer/evaluate.ts';
+import { combineRuns, evaluatePolicy, evaluationSeeds, loadRunPolicy, validationSeeds, type EvaluationResult } from '../trainer/evaluate.ts';
+import { protocolAt } from '../trainer/eval-protocol.ts';
+import { createHeuristic, HEURISTIC_NAMES } from '../sim/policies/heuristics.ts';
 import type { EpisodeLine } from '../trainer/train.ts';
 
 /** each learner's learning rates, the ones the grid multiplies */
@@ -54,13 +61,14 @@ const LEARNING_RATES: Record<Algorithm, Record<string, number>> = {
 };
 
 /** the headline points, as gmel eval sweeps to them (eval-report.ts) */
-function headlinePoints(scenario: string): { label: string; scenario: Scenario }[] {
+function headlinePoints(scenario: string): { label: string; slug: string; overrides: Record<string, unknown>; scenario: Scenario }[] {
   const base = loadScenario(scenario);
-  return [
-    { label: 'default', scenario: base },
-    { label: 'p = 0.7', scenario: loadScenario(scenario, { 'arrivals.probability': 0.7 }) },
-    { label: 'd_max = 1.0 s', scenario: loadScenario(scenario, { 'task.deadlineSeconds': { min: Math.min(base.task.deadlineSeconds.min, 1), max: 1 } }) },
+  const points = [
+    { label: 'default', slug: 'default', overrides: {} },
+    { label: 'p = 0.7', slug: 'p0.7', overrides: { 'arrivals.probability': 0.7 } },
+    { label: 'd_max = 1.0 s', slug: 'dmax1', overrides: { 'task.deadlineSeconds': { min: Math.min(base.task.deadlineSeconds.min, 1), max: 1 } } },
   ];
+  return points.map((p) => ({ ...p, scenario: loadScenario(scenario, p.overrides) }));
 }
 
 /** a tie goes to the multiplier nearer 1 (log scale), then to the smaller */
@@ -135,6 +143,27 @@ function trainChild(args: string[]): Promise<number> {
   });
 }
 
+type Point = ReturnType<typeof headlinePoints>[number];
+
+/** Runs trained at each point, evaluated there with the heuristics: the protocol's comparisons per point. */
+async function trainedPerPoint(points: readonly Point[], algos: readonly Algorithm[], seeds: readonly number[], testSeeds: number, jobs: number, ensure: (algo: Algorithm, seed: number, p: Point) => Promise<RunRecord>) {
+  const runs = await pool(points.flatMap((p) => algos.flatMap((algo) => seeds.map((seed) => () => ensure(algo, seed, p)))), jobs);
+  const seedsAt = evaluationSeeds(testSeeds);
+  const out = [];
+  for (const [k, p] of points.entries()) {
+    const mine = runs.slice(k * algos.length * seeds.length, (k + 1) * algos.length * seeds.length);
+    const results: EvaluationResult[] = [];
+    for (const algo of algos) {
+      const perRun: EvaluationResult[] = [];
+      for (const r of mine.filter((x) => x.algo === algo)) perRun.push(await evaluatePolicy(p.scenario, await loadRunPolicy(r.dir), seedsAt));
+      results.push(combineRuns(algo, perRun));
+    }
+    for (const name of HEURISTIC_NAMES) results.push(await evaluatePolicy(p.scenario, { name, make: (rng) => createHeuristic(name, rng) }, seedsAt));
+    out.push({ point: p.label, runs: mine, protocol: protocolAt(`${p.label}, trained there`, 10 + k, results, algos) });
+  }
+  return out;
+}
+
 export async function benchQuality(): Promise<Record<string, unknown>> {
   const scenario = process.env.BENCH_QUALITY_SCENARIO ?? 'gmel2024-paper';
   const preset = (process.env.BENCH_QUALITY_PRESET ?? 'quick') as Preset;
@@ -156,11 +185,12 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
   const ieds = loadScenario(scenario).ieds;
   const started = process.hrtime.bigint();
 
-  const ensure = async (algo: Algorithm, lrScale: number, seed: number, dir: string): Promise<RunRecord> => {
+  const ensure = async (algo: Algorithm, lrScale: number, seed: number, dir: string, overrides: Record<string, unknown> = {}): Promise<RunRecord> => {
     let wallSeconds: number | null = null;
     const trainedNow = !finished(dir, presetFor(algo, preset).episodes);
     if (trainedNow) {
-      const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, ...configArgs(algo, lrScale), '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
+      const sets = Object.entries(overrides).flatMap(([key, value]) => ['--set', `${key}=${JSON.stringify(value)}`]);
+      const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, ...sets, ...configArgs(algo, lrScale), '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
       console.error(`quality: ${args.includes('--resume') ? 'resuming' : 'training'} ${dir}`);
       wallSeconds = await trainChild(args);
     }
@@ -192,6 +222,12 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
     const lrScale = winners.get(algo) as number;
     return () => ensure(algo, lrScale, seed, runDir(runsDir, algo, preset, lrScale, seed));
   })), jobs);
+
+  // 2b. (optional) trained per headline point, each evaluated at its own point
+  const perPoint = process.env.BENCH_QUALITY_PER_POINT === '1' ? await trainedPerPoint(points.slice(1), algos as Algorithm[], seeds, testSeeds, jobs, (algo, seed, p) => {
+    const lrScale = winners.get(algo) as number;
+    return ensure(algo, lrScale, seed, runDir(join(runsDir, `at-${p.slug}`), algo, preset, lrScale, seed), p.overrides);
+  }) : null;
   const trainSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const evalStarted = process.hrtime.bigint();
   const outDir = join(process.env.BENCH_QUALITY_EVAL_OUT ?? 'bench/out', `quality-${scenario}-${preset}`);
@@ -206,6 +242,7 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
     evalFolder: outDir,
     tuning: { grid: { learningRateMultiplier: grid }, seed: tuneSeed, validationSeeds: valSeeds.length, scoredBy: 'mean validation completion over the headline points', runs: tuning, winners: Object.fromEntries(winners) },
     runs,
+    perPoint,
     wallClock: { trainingSeconds: trainSeconds, evaluationSeconds: evalSeconds, note: 'tuning and training by this invocation only (a reused run costs nothing here: see its episodeSeconds)' },
     protocol: report.protocol,
   };

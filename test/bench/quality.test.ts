@@ -2,7 +2,7 @@
 // then two training seeds of one algorithm with the winner, trained once and reused on the second
 // call (the bench resumes where it stopped), evaluated on the same test seeds.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { benchQuality } from '../../bench/quality.ts';
@@ -36,6 +36,17 @@ t.test('the quality bench trains what is missing, reuses what is finished, repor
   const second = (await benchQuality()) as unknown as Out;
   t.same(second.runs.map((r) => r.trainedNow), [false, false], 'finished runs are reused');
   t.same(second.protocol, first.protocol, 'same runs, same seeds: the same report, to the bit');
+  // trained per headline point too: each run trained at its point (its config says so), evaluated there
+  process.env.BENCH_QUALITY_PER_POINT = '1';
+  type PerPoint = { point: string; runs: Run[]; protocol: { point: string; policies: { policy: string; runs: number }[] } }[];
+  const third = (await benchQuality()) as unknown as Out & { perPoint: PerPoint };
+  t.same(third.perPoint.map((p) => p.point), ['p = 0.7', 'd_max = 1.0 s']);
+  const configOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { scenario: { arrivals: { probability: number }; task: { deadlineSeconds: { max: number } } } };
+  t.ok(third.perPoint[0]?.runs.every((r) => configOf(r.dir).scenario.arrivals.probability === 0.7), 'trained at p = 0.7');
+  t.ok(third.perPoint[1]?.runs.every((r) => configOf(r.dir).scenario.task.deadlineSeconds.max === 1), 'trained at d_max = 1.0 s');
+  t.same(third.perPoint.map((p) => p.protocol.policies.find((x) => x.policy === 'dqn')?.runs), [2, 2]);
+  t.same(third.protocol, first.protocol, 'the default-trained protocol is unchanged');
+  delete process.env.BENCH_QUALITY_PER_POINT;
   process.env.BENCH_QUALITY_ALGOS = 'ppo';
   await t.rejects(benchQuality(), /BENCH_QUALITY_ALGOS: unknown ppo/);
 });
