@@ -43,6 +43,10 @@ import { fileURLToPath } from 'node:url';
 import { loadScenario } from '../core/scenario/load.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
 import { presetFor } from '../trainer/algorithms.ts';
+import { AMARL_DEFAULTS } from '../trainer/algos/amarl.ts';
+import { MADDPG_DEFAULTS } from '../trainer/algos/maddpg.ts';
+import { AC_DEFAULTS } from '../trainer/algos/ac.ts';
+import { DQN_DEFAULTS } from '../trainer/algos/dqn.ts';
 import { hasCheckpoint } from '../trainer/checkpoint.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
 import { PRESETS, type Preset } from '../trainer/presets.ts';
@@ -52,13 +56,9 @@ import { protocolAt } from '../trainer/eval-protocol.ts';
 import { createHeuristic, HEURISTIC_NAMES } from '../sim/policies/heuristics.ts';
 import type { EpisodeLine } from '../trainer/train.ts';
 
-/** each learner's learning rates, the ones the grid multiplies */
-const LEARNING_RATES: Record<Algorithm, Record<string, number>> = {
-  amarl: { actorLr: 1e-3, criticLr: 5e-3 },
-  maddpg: { actorLr: 1e-3, criticLr: 5e-3 },
-  ac: { actorLr: 1e-3, criticLr: 5e-3 },
-  dqn: { lr: 1e-3 },
-};
+/** each learner's learning-rate settings, the ones the grid multiplies (from its defaults and the preset's) */
+const LEARNING_RATE_KEYS: Record<Algorithm, readonly string[]> = { amarl: ['actorLr', 'criticLr'], maddpg: ['actorLr', 'criticLr'], ac: ['actorLr', 'criticLr'], dqn: ['lr'] };
+const DEFAULTS: Record<Algorithm, object> = { amarl: AMARL_DEFAULTS, maddpg: MADDPG_DEFAULTS, ac: AC_DEFAULTS, dqn: DQN_DEFAULTS };
 
 /** the headline points, as gmel eval sweeps to them (eval-report.ts) */
 function headlinePoints(scenario: string): { label: string; slug: string; overrides: Record<string, unknown>; scenario: Scenario }[] {
@@ -108,9 +108,14 @@ function finished(dir: string, episodes: number): boolean {
   return metricsOf(dir).length >= episodes && existsSync(join(dir, 'actors', 'ied-0'));
 }
 
-function configArgs(algo: Algorithm, lrScale: number): string[] {
+function configArgs(algo: Algorithm, preset: Preset, lrScale: number): string[] {
   if (lrScale === 1) return [];
-  return Object.entries(LEARNING_RATES[algo]).flatMap(([key, lr]) => ['--config', `${key}=${lr * lrScale}`]);
+  const settings = { ...DEFAULTS[algo], ...presetFor(algo, preset).config } as Record<string, unknown>;
+  return LEARNING_RATE_KEYS[algo].flatMap((key) => {
+    const lr = settings[key];
+    if (typeof lr !== 'number') throw new Error(`${algo} has no numeric setting ${key}`);
+    return ['--config', `${key}=${lr * lrScale}`];
+  });
 }
 
 function runDir(runsDir: string, algo: Algorithm, preset: Preset, lrScale: number, seed: number): string {
@@ -190,7 +195,7 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
     const trainedNow = !finished(dir, presetFor(algo, preset).episodes);
     if (trainedNow) {
       const sets = Object.entries(overrides).flatMap(([key, value]) => ['--set', `${key}=${JSON.stringify(value)}`]);
-      const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, ...sets, ...configArgs(algo, lrScale), '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
+      const args = hasCheckpoint(dir) ? ['--out', dir, '--resume'] : ['--algo', algo, '--preset', preset, '--seed', String(seed), '--scenario', scenario, ...sets, ...configArgs(algo, preset, lrScale), '--out', dir, ...(existsSync(dir) ? ['--force'] : [])];
       console.error(`quality: ${args.includes('--resume') ? 'resuming' : 'training'} ${dir}`);
       wallSeconds = await trainChild(args);
     }
