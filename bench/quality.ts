@@ -25,7 +25,7 @@
  * | BENCH_QUALITY_SEEDS       | 1,2,3                   | training seeds                               |
  * | BENCH_QUALITY_TEST_SEEDS  | 10                      | held-out test seeds (evaluate.ts EVAL_STREAM) |
  * | BENCH_QUALITY_RUNS        | runs/quality            | run folders: <runs>/<scenario>/<algo>-<preset>[-lr<m>]-s<seed> |
- * | BENCH_QUALITY_LR_GRID     | 0.5,1,2                 | learning-rate multipliers tried; "1" skips tuning |
+ * | BENCH_QUALITY_LR_GRID     | 0.5,1,2                 | learning-rate multipliers tried; one value skips tuning and uses it |
  * | BENCH_QUALITY_TUNE_SEED   | 11                      | the tuning runs' training seed (apart from the seeds above) |
  * | BENCH_QUALITY_EVAL_OUT    | bench/out               | where gmel eval's figures and summary go      |
  * | BENCH_QUALITY_JOBS        | 1                       | training runs at once                         |
@@ -72,7 +72,7 @@ function headlinePoints(scenario: string): { label: string; slug: string; overri
 }
 
 /** a tie goes to the multiplier nearer 1 (log scale), then to the smaller */
-function better(a: { score: number; lrScale: number }, b: { score: number; lrScale: number }): boolean {
+export function better(a: { score: number; lrScale: number }, b: { score: number; lrScale: number }): boolean {
   if (a.score !== b.score) return a.score > b.score;
   const da = Math.abs(Math.log(a.lrScale));
   const db = Math.abs(Math.log(b.lrScale));
@@ -101,11 +101,37 @@ function list(name: string, fallback: string): string[] {
 
 function metricsOf(dir: string): EpisodeLine[] {
   const path = join(dir, 'metrics.jsonl');
-  return existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as EpisodeLine) : [];
+  if (!existsSync(path)) return [];
+  const lines: EpisodeLine[] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n').filter(Boolean)) {
+    try {
+      lines.push(JSON.parse(l) as EpisodeLine);
+    } catch {
+      // a line torn by a stop mid-write: that episode is not finished (a resume runs it again)
+    }
+  }
+  return lines;
 }
 
+function jsonAt<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A run is finished when its checkpoint and every IED's exported actor stand at the last episode (a
+ * stop between the checkpoint and the export leaves older actors: then it is resumed, and
+ * `gmel train --resume` at the end exports again).
+ */
 function finished(dir: string, episodes: number): boolean {
-  return metricsOf(dir).length >= episodes && existsSync(join(dir, 'actors', 'ied-0'));
+  const agents = jsonAt<{ agents?: number }>(join(dir, 'config.json'))?.agents;
+  if (agents === undefined || jsonAt<{ episode?: number }>(join(dir, 'checkpoint', 'state.json'))?.episode !== episodes) return false;
+  for (let i = 0; i < agents; i++)
+    if (jsonAt<{ userDefinedMetadata?: { episode?: number } }>(join(dir, 'actors', `ied-${i}`, 'model.json'))?.userDefinedMetadata?.episode !== episodes) return false;
+  return true;
 }
 
 function configArgs(algo: Algorithm, preset: Preset, lrScale: number): string[] {
@@ -129,13 +155,22 @@ function runDir(runsDir: string, algo: Algorithm, preset: Preset, lrScale: numbe
 async function pool<T>(jobs: readonly (() => Promise<T>)[], n: number): Promise<T[]> {
   const out = new Array<T>(jobs.length);
   let next = 0;
+  let failed = false;
+  // after a failure no new job starts; those running finish (no orphan training into a folder)
   const worker = async () => {
-    while (next < jobs.length) {
+    while (next < jobs.length && !failed) {
       const k = next++;
-      out[k] = await (jobs[k] as () => Promise<T>)();
+      try {
+        out[k] = await (jobs[k] as () => Promise<T>)();
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(n, jobs.length) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
   return out;
 }
 
@@ -151,8 +186,8 @@ function trainChild(args: string[]): Promise<number> {
 type Point = ReturnType<typeof headlinePoints>[number];
 
 /** Runs trained at each point, evaluated there with the heuristics: the protocol's comparisons per point. */
-async function trainedPerPoint(points: readonly Point[], algos: readonly Algorithm[], seeds: readonly number[], testSeeds: number, jobs: number, ensure: (algo: Algorithm, seed: number, p: Point) => Promise<RunRecord>) {
-  const runs = await pool(points.flatMap((p) => algos.flatMap((algo) => seeds.map((seed) => () => ensure(algo, seed, p)))), jobs);
+async function trainedPerPoint(points: readonly Point[], algos: readonly Algorithm[], seeds: readonly number[], testSeeds: number, run: (jobs: readonly (() => Promise<RunRecord>)[]) => Promise<RunRecord[]>, ensure: (algo: Algorithm, seed: number, p: Point) => Promise<RunRecord>) {
+  const runs = await run(points.flatMap((p) => algos.flatMap((algo) => seeds.map((seed) => () => ensure(algo, seed, p)))));
   const seedsAt = evaluationSeeds(testSeeds);
   const out = [];
   for (const [k, p] of points.entries()) {
@@ -188,7 +223,6 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
   const tuneSeed = Number(process.env.BENCH_QUALITY_TUNE_SEED ?? 11);
   if (!Number.isInteger(tuneSeed) || tuneSeed < 0 || seeds.includes(tuneSeed)) throw new Error('BENCH_QUALITY_TUNE_SEED: a non-negative integer, not one of BENCH_QUALITY_SEEDS');
   const ieds = loadScenario(scenario).ieds;
-  const started = process.hrtime.bigint();
 
   const ensure = async (algo: Algorithm, lrScale: number, seed: number, dir: string, overrides: Record<string, unknown> = {}): Promise<RunRecord> => {
     let wallSeconds: number | null = null;
@@ -209,7 +243,16 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
   const valSeeds = validationSeeds(testSeeds);
   const points = headlinePoints(scenario);
   const tuneJobs = grid.length === 1 ? [] : (algos as Algorithm[]).flatMap((algo) => grid.map((lrScale) => () => ensure(algo, lrScale, tuneSeed, join(runsDir, 'tune', `${algo}-${preset}-lr${lrScale}-s${tuneSeed}`))));
-  for (const run of await pool(tuneJobs, jobs)) {
+  let trainingSeconds = 0;
+  const timedPool = async <T>(list: readonly (() => Promise<T>)[]): Promise<T[]> => {
+    const at = process.hrtime.bigint();
+    try {
+      return await pool(list, jobs);
+    } finally {
+      trainingSeconds += Number(process.hrtime.bigint() - at) / 1e9;
+    }
+  };
+  for (const run of await timedPool(tuneJobs)) {
     const policy = await loadRunPolicy(run.dir);
     const validation: Record<string, number> = {};
     for (const p of points) validation[p.label] = (await evaluatePolicy(p.scenario, policy, valSeeds)).completionRate;
@@ -223,17 +266,16 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
   }
 
   // 2. training seeds with the winners
-  const runs = await pool((algos as Algorithm[]).flatMap((algo) => seeds.map((seed) => {
+  const runs = await timedPool((algos as Algorithm[]).flatMap((algo) => seeds.map((seed) => {
     const lrScale = winners.get(algo) as number;
     return () => ensure(algo, lrScale, seed, runDir(runsDir, algo, preset, lrScale, seed));
-  })), jobs);
+  })));
 
   // 2b. (optional) trained per headline point, each evaluated at its own point
-  const perPoint = process.env.BENCH_QUALITY_PER_POINT === '1' ? await trainedPerPoint(points.slice(1), algos as Algorithm[], seeds, testSeeds, jobs, (algo, seed, p) => {
+  const perPoint = process.env.BENCH_QUALITY_PER_POINT === '1' ? await trainedPerPoint(points.slice(1), algos as Algorithm[], seeds, testSeeds, timedPool, (algo, seed, p) => {
     const lrScale = winners.get(algo) as number;
     return ensure(algo, lrScale, seed, runDir(join(runsDir, `at-${p.slug}`), algo, preset, lrScale, seed), p.overrides);
   }) : null;
-  const trainSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const evalStarted = process.hrtime.bigint();
   const outDir = join(process.env.BENCH_QUALITY_EVAL_OUT ?? 'bench/out', `quality-${scenario}-${preset}`);
   const report = await runEvaluation({ runs: runs.map((r) => r.dir), scenario, seeds: testSeeds, outDir, probabilities: [0.7], deadlines: [1], iedCounts: [ieds], log: (l) => console.error(`quality: ${l}`) });
@@ -248,7 +290,7 @@ export async function benchQuality(): Promise<Record<string, unknown>> {
     tuning: { grid: { learningRateMultiplier: grid }, seed: tuneSeed, validationSeeds: valSeeds.length, scoredBy: 'mean validation completion over the headline points', runs: tuning, winners: Object.fromEntries(winners) },
     runs,
     perPoint,
-    wallClock: { trainingSeconds: trainSeconds, evaluationSeconds: evalSeconds, note: 'tuning and training by this invocation only (a reused run costs nothing here: see its episodeSeconds)' },
+    wallClock: { trainingSeconds, evaluationSeconds: evalSeconds, note: 'training: wall time of this invocation\'s training runs (tuning, training seeds, per point), runs at a time as BENCH_QUALITY_JOBS; a reused run costs nothing here (its episodeSeconds: collect + update time when it was trained). evaluation: the test-seed protocol' },
     protocol: report.protocol,
   };
 }

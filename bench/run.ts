@@ -55,7 +55,7 @@ try {
 } catch {
   // not a git checkout: keep "unknown"
 }
-// hours at its default (trains 12 quick runs): run only when named
+// hours at its default (trains 24 quick runs: 12 to tune, 12 to compare): run only when named
 const onlyWhenNamed = new Set(['quality']);
 for (const [name, run] of Object.entries(benches)) {
   if (wanted.length > 0 ? !wanted.includes(name) : onlyWhenNamed.has(name)) continue;

@@ -58,8 +58,13 @@ export class PlantEmulator {
   readonly delivery = { acknowledged: 0, resent: 0, queuedWhileDisconnected: 0, failed: 0 };
   /** the ids behind delivery.resent and delivery.queuedWhileDisconnected, for audits; bounded */
   readonly retried: string[] = [];
+  /**
+   * Which connection an announcement went out on: bumped when a connection closes (mqtt.js emits
+   * 'connect' only once the resent store has drained, so a resend's PUBACK can arrive before it).
+   * Kept after stop(): announcements in flight still complete their handshakes.
+   */
   private connection = 0;
-  private readonly onConnect = () => void this.connection++;
+  private readonly onClose = () => void this.connection++;
   private stopped = false;
 
   private constructor(private readonly o: EmulatorOptions) {
@@ -69,7 +74,7 @@ export class PlantEmulator {
     this.runTag = `${o.epochMs.toString(36)}s${o.seed}`;
     // the end of slot k - 1 is the start of slot k: announce slot k's tasks then
     this.ticker = new SlotTicker(o.clock, o.epochMs - this.slotMs, this.slotMs, (k) => this.announceSlot(k));
-    o.mqtt.on('connect', this.onConnect);
+    o.mqtt.on('close', this.onClose);
   }
 
   static create(o: EmulatorOptions): PlantEmulator {

@@ -13,7 +13,7 @@
  * (evaluate.ts combineRuns); at the headline points, the protocol's paired comparisons (eval-protocol.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadScenario } from '../core/scenario/load.ts';
 import { InputError } from '../core/errors.ts';
 import type { Scenario } from '../core/scenario/schema.ts';
@@ -139,19 +139,41 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalReport> {
   return report;
 }
 
-/** Runs grouped by algorithm, in the order given; each run's actors loaded once. */
+interface RunIdentity {
+  readonly seed?: number;
+  readonly preset?: string;
+  readonly scenarioHash?: string;
+  readonly learner?: Record<string, unknown>;
+}
+
+const canonical = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+
+/**
+ * Runs grouped by algorithm, in the order given; each run's actors loaded once. Runs of one algorithm
+ * are one policy only if they differ in their training seed alone: same preset, plant and learner
+ * settings (a variant, e.g. another policyGradient, is evaluated on its own, in another call).
+ */
 async function loadGroups(runs: readonly string[]): Promise<LearnedGroup[]> {
-  const groups = new Map<string, { runs: string[]; specs: PolicySpec[] }>();
+  const groups = new Map<string, { runs: string[]; specs: PolicySpec[]; ids: RunIdentity[]; paths: string[] }>();
   for (const run of runs) {
     const spec = await loadRunPolicy(run);
     if (heuristicSpecs.some((h) => h.name === spec.name)) throw new InputError(`${run}: its algorithm "${spec.name}" has a heuristic's name`);
-    const g = groups.get(spec.name) ?? { runs: [], specs: [] };
-    if (g.runs.includes(run)) throw new InputError(`${run} is given twice`);
+    const id = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as RunIdentity;
+    const g = groups.get(spec.name) ?? { runs: [], specs: [], ids: [], paths: [] };
+    if (g.paths.includes(resolve(run))) throw new InputError(`${run} is given twice`);
+    const first = g.ids[0];
+    if (first) {
+      const differs = (['preset', 'scenarioHash', 'learner'] as const).filter((k) => canonical(id[k]) !== canonical(first[k]));
+      if (differs.length) throw new InputError(`${run} and ${g.runs[0]} are both ${spec.name} but differ in ${differs.join(', ')}: only training seeds of one setting are one policy (evaluate variants apart)`);
+      if (g.ids.some((x) => x.seed === id.seed)) throw new InputError(`${run} and another ${spec.name} run have the same training seed ${id.seed}`);
+    }
     g.runs.push(run);
     g.specs.push(spec);
+    g.ids.push(id);
+    g.paths.push(resolve(run));
     groups.set(spec.name, g);
   }
-  return [...groups].map(([name, g]) => ({ name, ...g }));
+  return [...groups].map(([name, g]) => ({ name, runs: g.runs, specs: g.specs }));
 }
 
 /** eval.json keeps the per-seed scores at the protocol's points only (a sweep would hold thousands) */
@@ -195,7 +217,7 @@ function summaryMarkdown(opts: EvalOptions, r: EvalReport): string {
     .join('\n');
   return `# Evaluation — ${opts.scenario}
 
-Runs: ${opts.runs.join(', ')}. ${r.seeds.length} ${opts.validation ? 'validation seeds (evaluate.ts: VALIDATION_STREAM; for choosing variants, not for reporting)' : 'held-out test seeds (evaluate.ts: EVAL_STREAM)'}, one episode each; mean ± 95% CI (an algorithm with several runs: the bootstrap over runs × seeds, half its width; every run on the same seeds).
+Runs: ${opts.runs.join(', ')}. ${r.seeds.length} ${opts.validation ? 'validation seeds (evaluate.ts: VALIDATION_STREAM; for choosing variants, not for reporting)' : 'held-out test seeds (evaluate.ts: EVAL_STREAM)'}, one episode each, every run on the same seeds. ± is half a 95% interval: Student t over the seeds for a single run or a heuristic; for an algorithm with several runs, half the width of the bootstrap interval over runs × seeds (it may be asymmetric: eval.json has its ends, lo and hi). The protocol's table uses the bootstrap for every policy.
 Sweep points reuse the default-trained actors (no retraining); for more IEDs than actors, IED i uses actor i mod n.
 
 ## Headline comparisons

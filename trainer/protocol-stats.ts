@@ -12,11 +12,16 @@
  * | probability of        | P(X > Y): per test seed, the share of run pairs (x run, y run) where x      |
  * | improvement           | scores higher, ties count ½ (Mann–Whitney U / mn); averaged over test seeds |
  * |                       | (rliable's per-task average, the test seeds as its tasks)                   |
- * | bootstrap             | two-level, paired: the test seeds are resampled with replacement, the same  |
- * |                       | draw for every policy compared (they saw the same seeds); then, within      |
- * |                       | each drawn seed, each policy's runs are resampled with replacement          |
- * |                       | (rliable's stratified bootstrap, stratified by test seed). 95 % percentile  |
- * |                       | interval of 2,000 replicates by default; draws from a seeded Rng passed in  |
+ * | bootstrap             | two-level cluster bootstrap, paired: each replicate redraws the test seeds  |
+ * |                       | (columns) with replacement, the same draw for every policy compared (they   |
+ * |                       | saw the same seeds), and each policy's runs (whole rows: one trained run    |
+ * |                       | is one draw on every seed) with replacement. 95 % percentile interval of    |
+ * |                       | 2,000 replicates by default; draws from a seeded Rng passed in. With few    |
+ * |                       | runs (3) a percentile bootstrap of runs covers less than 95 %               |
+ *
+ * rliable (Agarwal et al. 2021) reports IQM and probability of improvement with a stratified
+ * bootstrap over runs within tasks, its runs on different tasks being separate trainings; here one run
+ * is scored on every test seed, hence rows drawn whole.
  *
  * Written here rather than taken from a package: rliable is Python; the npm package looked at
  * (compute-bootstrap, unmaintained since 2015) resamples one flat sample and reports a standard error
@@ -80,16 +85,17 @@ function check(groups: readonly ScoreMatrix[]): number {
   return seeds;
 }
 
-/** One bootstrap replicate of every group: the same test-seed draw for all, runs redrawn per seed. */
+/**
+ * One bootstrap replicate of every group: one test-seed draw shared by all groups (pairing), and per
+ * group one draw of whole runs (a run's effect is shared by every seed it was scored on; redrawing
+ * runs per seed would shrink the training variance by the number of seeds).
+ */
 function resample(groups: readonly ScoreMatrix[], seeds: number, rng: Rng): number[][][] {
-  const drawn = Array.from({ length: seeds }, () => rng.int(seeds));
-  return groups.map((g) => {
-    const out: number[][] = g.map(() => new Array<number>(seeds));
-    drawn.forEach((k, j) => {
-      for (let r = 0; r < g.length; r++) (out[r] as number[])[j] = (g[rng.int(g.length)] as readonly number[])[k] as number;
-    });
-    return out;
-  });
+  const drawnSeeds = Array.from({ length: seeds }, () => rng.int(seeds));
+  return groups.map((g) => g.map(() => {
+    const run = g[rng.int(g.length)] as readonly number[];
+    return drawnSeeds.map((k) => run[k] as number);
+  }));
 }
 
 function percentile(sorted: readonly number[], q: number): number {

@@ -123,6 +123,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const isLast = episode + 1 === episodes;
       if ((episode + 1) % checkpointEvery === 0 || isLast) await saveCheckpoint(learner, runDir, opts.algo, episode + 1, obsScales);
     }
+    // resumed at the end (a run stopped between its last checkpoint and its actors' export): export again
+    if (start >= episodes) await exportActors(learner, runDir, opts.algo, start, obsScales);
     return { runDir, backend, episodes, lastLines };
   } finally {
     learner.dispose();

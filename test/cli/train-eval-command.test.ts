@@ -59,9 +59,20 @@ t.test('train a smoke run, then evaluate it', async (t) => {
   const csv2 = readFileSync(join(evalDir2, 'fig4-probability.csv'), 'utf8').trim().split('\n');
   t.equal(csv2.length, 1 + 2 * 7, 'still one dqn series: 2 points × (1 learned + 6 heuristics)');
   t.match(readFileSync(join(evalDir2, 'summary.md'), 'utf8'), /## Training seeds × test seeds \(the protocol\)[\s\S]*\| default \| dqn \| 2 × 3 \|/);
-  const twice = gmel('eval', '--runs', run, run, '--seeds', '2', '--out', join(dir, 'eval-3'));
+  const twice = gmel('eval', '--runs', run, `${run}/`, '--seeds', '2', '--out', join(dir, 'eval-3'));
   t.equal(twice.status, 2, 'a run given twice is refused');
   t.match(twice.stderr, /is given twice/);
+  // only training seeds of one setting are one policy: a variant, or a seed given twice, is refused
+  const variant = join(dir, 'run-lr');
+  t.equal(gmel('train', '--algo', 'dqn', '--preset', 'smoke', '--seed', '5', '--out', variant, '--set', 'ieds=4', '--config', 'lr=0.002', '--no-progress').status, 0);
+  const mixed = gmel('eval', '--runs', run, variant, '--seeds', '2', '--out', join(dir, 'eval-4'));
+  t.equal(mixed.status, 2, 'runs of one algorithm with other settings are refused');
+  t.match(mixed.stderr, /differ in learner/);
+  const sameSeed = join(dir, 'run-s3-again');
+  t.equal(gmel('train', '--algo', 'dqn', '--preset', 'smoke', '--seed', '3', '--out', sameSeed, '--set', 'ieds=4', '--no-progress').status, 0);
+  const repeated = gmel('eval', '--runs', run, sameSeed, '--seeds', '2', '--out', join(dir, 'eval-5'));
+  t.equal(repeated.status, 2, 'two runs of one training seed are refused');
+  t.match(repeated.stderr, /same training seed 3/);
 });
 
 t.test('bad input: clear message, exit 2', async (t) => {
