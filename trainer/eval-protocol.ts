@@ -65,9 +65,10 @@ export function protocolMarkdown(points: readonly ProtocolPoint[]): string {
   }));
   return `## Training seeds × test seeds (the protocol)
 
-Completion rate in %, point estimate [95% interval]. Intervals: the paired, stratified bootstrap of
-trainer/protocol-stats.ts (test seeds redrawn, the same draw for every policy; runs redrawn within
-each seed); 2,000 replicates. IQM: interquartile mean (25% trimmed) of runs × test seeds.
+Completion rate in %, point estimate [95% interval]. Intervals: the paired cluster bootstrap of
+trainer/protocol-stats.ts (test seeds redrawn, the same draw for every policy; each policy's training
+runs redrawn whole); 2,000 replicates. With 3 runs per policy such intervals cover less than 95%.
+IQM: interquartile mean (25% trimmed) of runs × test seeds.
 
 | point | policy | runs × test seeds | mean | IQM |
 |---|---|---|---|---|

@@ -10,8 +10,8 @@
  * | more IEDs than  | IED i uses actor i mod n (sweeps over I reuse the default-trained actors)     |
  * | actors          |                                                                               |
  * | CI, one run     | Student t on the per-seed means (n − 1 degrees of freedom)                    |
- * | CI, several     | runs of one algorithm (training seeds) on the same seeds: the paired,          |
- * | runs            | stratified bootstrap of protocol-stats.ts, over training seeds × test seeds    |
+ * | CI, several     | runs of one algorithm (training seeds) on the same seeds: the cluster          |
+ * | runs            | bootstrap of protocol-stats.ts, over training seeds × test seeds               |
  */
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
