@@ -31,7 +31,7 @@
  * | BENCH_QUALITY_JOBS        | 1                       | training runs at once                         |
  * | BENCH_QUALITY_PER_POINT   | 0                       | 1: also train per headline point (above)      |
  *
- * Resumable: a finished run (its metrics cover the preset's episodes, its actors exported) is reused;
+ * Resumable: a finished run (its checkpoint and every IED's actor at the preset's last episode) is reused;
  * an unfinished one with a checkpoint is resumed; so the bench can be stopped and started again. Wall
  * time is reported for the runs trained by this invocation (a reused run's is read from its metrics:
  * collect + update time, not wall).
