@@ -56,8 +56,8 @@ export class PlantEmulator {
    * later one (published while disconnected), and failed (the client gave up: logged as a warning)
    */
   readonly delivery = { acknowledged: 0, resent: 0, queuedWhileDisconnected: 0, failed: 0 };
-  /** the ids behind delivery.resent and delivery.queuedWhileDisconnected, for audits; bounded */
-  readonly retried: string[] = [];
+  /** the announcements behind delivery.resent and delivery.queuedWhileDisconnected, for audits; bounded */
+  readonly retried: { taskId: string; how: 'resent' | 'queued' }[] = [];
   /**
    * Which connection an announcement went out on: bumped when a connection closes (mqtt.js emits
    * 'connect' only once the resent store has drained, so a resend's PUBACK can arrive before it).
@@ -121,9 +121,10 @@ export class PlantEmulator {
     }
     this.delivery.acknowledged++;
     if (sentOn === this.connection) return;
-    if (sentOn === -1) this.delivery.queuedWhileDisconnected++;
+    const how = sentOn === -1 ? 'queued' : 'resent';
+    if (how === 'queued') this.delivery.queuedWhileDisconnected++;
     else this.delivery.resent++;
-    if (this.retried.length < 100_000) this.retried.push(taskId);
+    if (this.retried.length < 100_000) this.retried.push({ taskId, how });
   }
 
   /** no more announcements; what is in flight still completes its handshake (and is counted) */

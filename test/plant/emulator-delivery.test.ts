@@ -31,10 +31,12 @@ t.test('an announcement cut off before its PUBACK is sent again; one made while 
   const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let swallowed: string | undefined;
   let cut = false;
+  let cutAt = 0;
   broker.authorizePublish = (client, packet, done) => {
     if (!cut && client?.id === 'emu' && packet.topic.endsWith('/task')) {
       // the node dies holding this PUBLISH: no PUBACK, no delivery, the connection drops
       cut = true;
+      cutAt = Date.now();
       swallowed = (JSON.parse(packet.payload.toString()) as { taskId: string }).taskId;
       for (const s of sockets) if ((s as Socket & { remotePort?: number }).remotePort === emuPort) s.destroy();
       return;
@@ -62,15 +64,18 @@ t.test('an announcement cut off before its PUBACK is sent again; one made while 
   t.ok(swallowed !== undefined, 'the broker swallowed one announcement and cut the connection');
   t.equal(d.acknowledged, emulator.announced, `every announcement acknowledged in the end (${d.acknowledged} of ${emulator.announced})`);
   t.equal(d.failed, 0);
-  // the swallowed one, and the others of its slot that the broker had already taken but not yet
-  // acknowledged when the connection dropped
-  t.ok(d.resent >= 1 && d.resent <= 3, `sent again after their connection died before the PUBACK: ${d.resent}`);
-  t.ok(emulator.retried.includes(swallowed as string), 'the swallowed one among them');
+  // the swallowed one, and others the broker had already taken but not yet acknowledged when the
+  // connection dropped (how many depends on the load: 3 to 6 seen); none first published after it
+  const resent = emulator.retried.filter((r) => r.how === 'resent').map((r) => r.taskId);
+  const createdAt = new Map(emulator.log.map((a) => [a.taskId, a.createdAt]));
+  t.equal(resent.length, d.resent);
+  t.ok(resent.includes(swallowed as string), `sent again after their connection died before the PUBACK: ${d.resent}, the swallowed one among them`);
+  t.ok(resent.every((id) => (createdAt.get(id) as number) <= cutAt), 'each was announced before the cut');
   t.ok(d.queuedWhileDisconnected >= 3, `the ones announced while disconnected went out on the next connection (${d.queuedWhileDisconnected})`);
   t.equal(emulator.retried.length, d.resent + d.queuedWhileDisconnected);
   t.ok(emulator.log.every((a) => (seen.get(a.taskId) ?? 0) >= 1), `every announcement reached a subscriber (${seen.size} of ${emulator.announced})`);
   // QoS 1 is at least once: a resend of what the broker had delivered arrives twice (consumers count
   // a task id once); nothing else does
   const twice = [...seen].filter(([, n]) => n > 1).map(([id]) => id);
-  t.ok(twice.every((id) => emulator.retried.includes(id) && id !== swallowed), `delivered twice: ${twice.length}, each a resend of one the broker had taken`);
+  t.ok(twice.every((id) => resent.includes(id) && id !== swallowed), `delivered twice: ${twice.length}, each a resend of one the broker had taken`);
 });
