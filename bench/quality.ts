@@ -36,7 +36,7 @@
  * time is reported for the runs trained by this invocation (a reused run's is read from its metrics:
  * collect + update time, not wall).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,10 +174,27 @@ async function pool<T>(jobs: readonly (() => Promise<T>)[], n: number): Promise<
   return out;
 }
 
+/** training children alive now: stopped with the bench (Ctrl-C, SIGTERM), never left training into a folder */
+const children = new Set<ChildProcess>();
+let stopping = false;
+let signalsHooked = false;
+function stopChildren(signal: NodeJS.Signals): void {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+  process.exitCode = signal === 'SIGINT' ? 130 : 143;
+  // the children stop at once (a resume continues from their last checkpoint); then this process ends
+  setTimeout(() => process.exit(), 100).unref();
+}
+
 function trainChild(args: string[]): Promise<number> {
   const started = process.hrtime.bigint();
+  if (!signalsHooked) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stopChildren(sig));
+  signalsHooked = true;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [bin, 'train', ...args, '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve(Number(process.hrtime.bigint() - started) / 1e9) : reject(new Error(`gmel train ${args.join(' ')} exited with ${code}`))));
   });
