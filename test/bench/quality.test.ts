@@ -9,7 +9,7 @@ import { benchQuality, better } from '../../bench/quality.ts';
 import { loadScenario } from '../../core/scenario/load.ts';
 import { evaluatePolicy, loadRunPolicy, validationSeeds } from '../../trainer/evaluate.ts';
 
-t.test('the quality bench trains what is missing, reuses what is finished, reports the protocol', { timeout: 240_000 }, async (t) => {
+t.test('the quality bench trains what is missing, reuses what is finished, reports the protocol', { timeout: 290_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gmel-quality-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const env = { BENCH_QUALITY_PRESET: 'smoke', BENCH_QUALITY_ALGOS: 'dqn', BENCH_QUALITY_SEEDS: '1,2', BENCH_QUALITY_TEST_SEEDS: '2', BENCH_QUALITY_RUNS: join(dir, 'runs'), BENCH_QUALITY_EVAL_OUT: join(dir, 'eval'), BENCH_QUALITY_SCENARIO: 'gmel2024', BENCH_QUALITY_LR_GRID: '0.5,1', BENCH_QUALITY_TUNE_SEED: '11', BENCH_QUALITY_PER_POINT: '0', BENCH_QUALITY_JOBS: '1' };
