@@ -50,10 +50,9 @@ import { DQN_DEFAULTS } from '../trainer/algos/dqn.ts';
 import { hasCheckpoint } from '../trainer/checkpoint.ts';
 import { ALGORITHMS, type Algorithm } from '../trainer/learner.ts';
 import { PRESETS, type Preset } from '../trainer/presets.ts';
-import { runEvaluation } from '../trainer/eval-report.ts';
-import { combineRuns, evaluatePolicy, evaluationSeeds, loadRunPolicy, validationSeeds, type EvaluationResult } from '../trainer/evaluate.ts';
+import { evaluateAll, loadGroups, runEvaluation } from '../trainer/eval-report.ts';
+import { evaluatePolicy, evaluationSeeds, loadRunPolicy, validationSeeds } from '../trainer/evaluate.ts';
 import { protocolAt } from '../trainer/eval-protocol.ts';
-import { createHeuristic, HEURISTIC_NAMES } from '../sim/policies/heuristics.ts';
 import type { EpisodeLine } from '../trainer/train.ts';
 
 /** each learner's learning-rate settings, the ones the grid multiplies (from its defaults and the preset's) */
@@ -209,13 +208,7 @@ async function trainedPerPoint(points: readonly Point[], algos: readonly Algorit
   const out = [];
   for (const [k, p] of points.entries()) {
     const mine = runs.slice(k * algos.length * seeds.length, (k + 1) * algos.length * seeds.length);
-    const results: EvaluationResult[] = [];
-    for (const algo of algos) {
-      const perRun: EvaluationResult[] = [];
-      for (const r of mine.filter((x) => x.algo === algo)) perRun.push(await evaluatePolicy(p.scenario, await loadRunPolicy(r.dir), seedsAt));
-      results.push(combineRuns(algo, perRun));
-    }
-    for (const name of HEURISTIC_NAMES) results.push(await evaluatePolicy(p.scenario, { name, make: (rng) => createHeuristic(name, rng) }, seedsAt));
+    const results = await evaluateAll(p.scenario, await loadGroups(mine.map((r) => r.dir)), seedsAt);
     out.push({ point: p.label, runs: mine, protocol: protocolAt(`${p.label}, trained there`, 10 + k, results, algos) });
   }
   return out;

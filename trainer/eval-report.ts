@@ -54,7 +54,7 @@ export interface EvalReport {
 }
 
 /** the runs of one algorithm (its training seeds): one policy in every table and figure */
-interface LearnedGroup {
+export interface LearnedGroup {
   readonly name: string;
   readonly runs: readonly string[];
   readonly specs: readonly PolicySpec[];
@@ -62,7 +62,8 @@ interface LearnedGroup {
 
 const heuristicSpecs: PolicySpec[] = HEURISTIC_NAMES.map((name) => ({ name, make: (rng) => createHeuristic(name, rng) }));
 
-async function evaluateAll(scenario: Scenario, groups: readonly LearnedGroup[], seeds: readonly number[]): Promise<EvaluationResult[]> {
+/** Every learned group (its runs combined) and every heuristic at one scenario, on the same seeds. */
+export async function evaluateAll(scenario: Scenario, groups: readonly LearnedGroup[], seeds: readonly number[]): Promise<EvaluationResult[]> {
   const results: EvaluationResult[] = [];
   for (const g of groups) {
     const runs: EvaluationResult[] = [];
@@ -153,7 +154,7 @@ const canonical = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => 
  * are one policy only if they differ in their training seed alone: same preset, plant and learner
  * settings (a variant, e.g. another policyGradient, is evaluated on its own, in another call).
  */
-async function loadGroups(runs: readonly string[]): Promise<LearnedGroup[]> {
+export async function loadGroups(runs: readonly string[]): Promise<LearnedGroup[]> {
   const groups = new Map<string, { runs: string[]; specs: PolicySpec[]; ids: RunIdentity[]; paths: string[] }>();
   for (const run of runs) {
     const spec = await loadRunPolicy(run);
